@@ -1,0 +1,1 @@
+//! Classic control (filled in by the classic-control work).

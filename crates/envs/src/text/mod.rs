@@ -1,0 +1,1 @@
+//! Verifiable text tasks (filled in by the text-task work).

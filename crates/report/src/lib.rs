@@ -1,0 +1,1 @@
+//! polopt-report
