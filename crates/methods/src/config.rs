@@ -1,0 +1,200 @@
+//! A method as data: the choices over credit, selection and objective that a preset fixes.
+//! Every knob has a default and a range check; the field path in each error is the config key.
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_range, MethodError};
+use crate::objective::{Aggregation, KlEstimator, RatioLevel};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MethodConfig {
+    pub credit: CreditConfig,
+    pub select: SelectConfig,
+    pub objective: ObjectiveConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreditConfig {
+    /// Registered name of the advantage estimator (see `polopt list`).
+    pub estimator: String,
+    /// Delta degrees of freedom of the group std: 1 = unbiased (verl, TRL), 0 = population.
+    pub std_ddof: u32,
+    pub eps: f64,
+    /// Discount over response tokens (REINFORCE++).
+    pub gamma: f64,
+    /// Coefficient of KL(old || ref) folded into the per-token reward (REINFORCE++).
+    pub kl_in_reward_coef: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelectConfig {
+    /// DAPO dynamic sampling: drop groups whose rewards are all equal and refill the batch.
+    pub dynamic_sampling: bool,
+    /// Cap on generation batches per step while refilling (verl `max_num_gen_batches`).
+    pub max_gen_batches: usize,
+    /// DAPO overlong reward shaping, added to the correctness reward.
+    pub overlong_shaping: bool,
+    /// Length (tokens) above which a response gets the full -1 penalty.
+    pub overlong_max_len: usize,
+    /// Width (tokens) of the linear penalty ramp below `overlong_max_len`.
+    pub overlong_cache_len: usize,
+    /// Mask responses that hit the generation limit out of the loss (DAPO's alternative).
+    pub overlong_filter: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectiveConfig {
+    /// Importance-ratio level: per token (PPO/GRPO) or per sequence (GSPO).
+    pub ratio: RatioLevel,
+    pub clip_low: f64,
+    pub clip_high: f64,
+    /// Dual-clip constant c for negative advantages (verl `clip_ratio_c`); none disables it.
+    pub dual_clip: Option<f64>,
+    pub aggregation: Aggregation,
+    /// Constant L_max of `seq-mean-token-sum-norm` (Dr. GRPO); defaults to max new tokens.
+    pub max_len_normalizer: Option<f64>,
+    pub kl_coef: f64,
+    pub kl_estimator: KlEstimator,
+    pub entropy_coef: f64,
+}
+
+impl Default for MethodConfig {
+    fn default() -> Self {
+        Self {
+            credit: CreditConfig::default(),
+            select: SelectConfig::default(),
+            objective: ObjectiveConfig::default(),
+        }
+    }
+}
+
+impl Default for CreditConfig {
+    fn default() -> Self {
+        Self {
+            estimator: "grpo".into(),
+            std_ddof: 1,
+            eps: 1e-6,
+            gamma: 1.0,
+            kl_in_reward_coef: 0.0,
+        }
+    }
+}
+
+impl Default for SelectConfig {
+    fn default() -> Self {
+        Self {
+            dynamic_sampling: false,
+            max_gen_batches: 4,
+            overlong_shaping: false,
+            overlong_max_len: 64,
+            overlong_cache_len: 16,
+            overlong_filter: false,
+        }
+    }
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        Self {
+            ratio: RatioLevel::Token,
+            clip_low: 0.2,
+            clip_high: 0.2,
+            dual_clip: None,
+            aggregation: Aggregation::SeqMeanTokenMean,
+            max_len_normalizer: None,
+            kl_coef: 0.0,
+            kl_estimator: KlEstimator::K3,
+            entropy_coef: 0.0,
+        }
+    }
+}
+
+impl MethodConfig {
+    /// Range checks for every knob; the first violation is returned with its config key.
+    pub fn validate(&self) -> Result<(), MethodError> {
+        let c = &self.credit;
+        crate::credit::estimator(c)?;
+        check_range(
+            "method.credit.std_ddof",
+            c.std_ddof as f64,
+            c.std_ddof <= 1,
+            "0 or 1",
+        )?;
+        check_range(
+            "method.credit.eps",
+            c.eps,
+            c.eps >= 0.0 && c.eps < 1.0,
+            "in [0, 1)",
+        )?;
+        check_range(
+            "method.credit.gamma",
+            c.gamma,
+            (0.0..=1.0).contains(&c.gamma),
+            "in [0, 1]",
+        )?;
+        check_range(
+            "method.credit.kl_in_reward_coef",
+            c.kl_in_reward_coef,
+            c.kl_in_reward_coef >= 0.0,
+            ">= 0",
+        )?;
+        let s = &self.select;
+        check_range(
+            "method.select.max_gen_batches",
+            s.max_gen_batches as f64,
+            s.max_gen_batches >= 1,
+            ">= 1",
+        )?;
+        check_range(
+            "method.select.overlong_cache_len",
+            s.overlong_cache_len as f64,
+            s.overlong_cache_len >= 1 && s.overlong_cache_len <= s.overlong_max_len,
+            "in 1..=overlong_max_len",
+        )?;
+        let o = &self.objective;
+        check_range(
+            "method.objective.clip_low",
+            o.clip_low,
+            o.clip_low > 0.0 && o.clip_low < 1.0,
+            "in (0, 1)",
+        )?;
+        check_range(
+            "method.objective.clip_high",
+            o.clip_high,
+            o.clip_high > 0.0 && o.clip_high <= 10.0,
+            "in (0, 10]",
+        )?;
+        if let Some(c) = o.dual_clip {
+            check_range(
+                "method.objective.dual_clip",
+                c,
+                c > 1.0,
+                "> 1 (or absent to disable)",
+            )?;
+        }
+        if let Some(l) = o.max_len_normalizer {
+            check_range(
+                "method.objective.max_len_normalizer",
+                l,
+                l >= 1.0,
+                ">= 1 token",
+            )?;
+        }
+        check_range(
+            "method.objective.kl_coef",
+            o.kl_coef,
+            o.kl_coef >= 0.0,
+            ">= 0",
+        )?;
+        check_range(
+            "method.objective.entropy_coef",
+            o.entropy_coef,
+            o.entropy_coef.abs() <= 1.0,
+            "in [-1, 1]",
+        )?;
+        Ok(())
+    }
+}

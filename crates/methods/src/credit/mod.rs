@@ -1,0 +1,224 @@
+//! Credit assignment: advantage estimators over plain Rust slices.
+//!
+//! Scoring and credit never touch tensors (style.md, after prime-rl): an estimator reads the
+//! rewards of a batch and the group each response belongs to, and returns advantages that the
+//! objective consumes without knowing how they were made.
+mod grpo;
+mod reinforce_pp;
+mod rloo;
+
+pub use grpo::{group_relative_advantage, GroupNorm};
+pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
+pub use rloo::{leave_one_out_advantage, Rloo};
+
+use crate::config::CreditConfig;
+use crate::error::{unknown, MethodError};
+
+/// One batch of scored responses, as credit assignment sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct CreditBatch<'a> {
+    /// Scalar outcome reward per response, `[B]`.
+    pub rewards: &'a [f64],
+    /// Which prompt group each response belongs to, `[B]`. Groups need not be contiguous.
+    pub group_ids: &'a [usize],
+    /// Response length in tokens, `[B]`; token-level estimators use it.
+    pub response_lens: &'a [usize],
+    /// Optional per-token KL(old || ref) estimates, `[B][len_i]`, for KL-in-reward estimators.
+    pub token_kl: Option<&'a [Vec<f64>]>,
+}
+
+impl CreditBatch<'_> {
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+    fn check(&self, part: &'static str) -> Result<(), MethodError> {
+        let n = self.rewards.len();
+        if self.group_ids.len() != n || self.response_lens.len() != n {
+            return Err(MethodError::Shape {
+                part,
+                detail: format!(
+                    "rewards {n}, group_ids {}, response_lens {}",
+                    self.group_ids.len(),
+                    self.response_lens.len()
+                ),
+            });
+        }
+        if let Some((index, &value)) = self
+            .rewards
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !r.is_finite())
+        {
+            return Err(MethodError::NonFinite {
+                part,
+                what: "reward",
+                index,
+                value,
+            });
+        }
+        Ok(())
+    }
+
+    /// Indices of each group's members, in order of first appearance.
+    pub fn groups(&self) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = Vec::new();
+        let mut members: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+        for (i, &g) in self.group_ids.iter().enumerate() {
+            members
+                .entry(g)
+                .or_insert_with(|| {
+                    order.push(g);
+                    Vec::new()
+                })
+                .push(i);
+        }
+        order
+            .into_iter()
+            .map(|g| members.remove(&g).unwrap_or_default())
+            .collect()
+    }
+}
+
+/// Advantages at the level an estimator produces them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advantages {
+    /// One advantage per response, broadcast to all its tokens.
+    Sequence(Vec<f64>),
+    /// One advantage per response token, `[B][len_i]`.
+    Token(Vec<Vec<f64>>),
+}
+
+impl Advantages {
+    /// Row-major `[B, width]` matrix for the loss: each response's advantages in its first
+    /// `len_i` columns, zeros after (masked out anyway).
+    pub fn to_token_matrix(&self, response_lens: &[usize], width: usize) -> Vec<f32> {
+        let mut out = vec![0f32; response_lens.len() * width];
+        for (i, &len) in response_lens.iter().enumerate() {
+            let row = &mut out[i * width..(i + 1) * width];
+            for (t, slot) in row.iter_mut().enumerate().take(len.min(width)) {
+                *slot = match self {
+                    Advantages::Sequence(a) => a[i] as f32,
+                    Advantages::Token(a) => a[i].get(t).copied().unwrap_or(0.0) as f32,
+                };
+            }
+        }
+        out
+    }
+
+    /// One number per response (the mean over tokens for token-level advantages), for metrics.
+    pub fn per_sequence(&self) -> Vec<f64> {
+        match self {
+            Advantages::Sequence(a) => a.clone(),
+            Advantages::Token(a) => a
+                .iter()
+                .map(|row| {
+                    if row.is_empty() {
+                        0.0
+                    } else {
+                        row.iter().sum::<f64>() / row.len() as f64
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An advantage estimator, registered by name in [`ESTIMATORS`].
+pub trait AdvantageEstimator: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError>;
+}
+
+/// Registry entry: name, one-line description, and the spec it follows.
+pub struct EstimatorEntry {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub spec: &'static str,
+    pub build: fn(&CreditConfig) -> Box<dyn AdvantageEstimator>,
+}
+
+/// Every advantage estimator, by name. Adding one is one file and one line here.
+pub const ESTIMATORS: &[EstimatorEntry] = &[
+    EstimatorEntry {
+        name: "grpo",
+        description: "group-normalized: (R - mean) / (std + eps)",
+        spec: "grpo-family.md",
+        build: |c| {
+            Box::new(GroupNorm {
+                scale_by_std: true,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "dr_grpo",
+        description: "group mean baseline without std division (Dr. GRPO)",
+        spec: "grpo-family.md",
+        build: |c| {
+            Box::new(GroupNorm {
+                scale_by_std: false,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "rloo",
+        description: "leave-one-out group baseline",
+        spec: "grpo-family.md",
+        build: |_| Box::new(Rloo),
+    },
+    EstimatorEntry {
+        name: "reinforce_pp",
+        description: "per-token discounted return with KL in reward, whitened over the batch",
+        spec: "grpo-family.md",
+        build: |c| {
+            Box::new(ReinforcePP {
+                gamma: c.gamma,
+                kl_coef: c.kl_in_reward_coef,
+                eps: c.eps,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "reinforce_pp_baseline",
+        description: "group mean baseline, then whitened over all tokens of the batch",
+        spec: "grpo-family.md",
+        build: |c| Box::new(ReinforcePPBaseline { eps: c.eps }),
+    },
+];
+
+pub fn estimator(config: &CreditConfig) -> Result<Box<dyn AdvantageEstimator>, MethodError> {
+    ESTIMATORS
+        .iter()
+        .find(|e| e.name == config.estimator)
+        .map(|e| (e.build)(config))
+        .ok_or_else(|| {
+            let known: Vec<&str> = ESTIMATORS.iter().map(|e| e.name).collect();
+            unknown(
+                "advantage estimator (method.credit.estimator)",
+                &config.estimator,
+                &known,
+            )
+        })
+}
+
+/// Mean and standard deviation with the given delta degrees of freedom. With fewer than
+/// `ddof + 1` values the std is undefined; callers get `None` and apply their convention.
+pub(crate) fn mean_std(values: impl Iterator<Item = f64> + Clone, ddof: u32) -> (f64, Option<f64>) {
+    let n = values.clone().count();
+    if n == 0 {
+        return (0.0, None);
+    }
+    let mean = values.clone().sum::<f64>() / n as f64;
+    let dof = n as f64 - ddof as f64;
+    if dof <= 0.0 {
+        return (mean, None);
+    }
+    let var = values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / dof;
+    (mean, Some(var.sqrt()))
+}

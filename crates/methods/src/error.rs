@@ -1,0 +1,52 @@
+use thiserror::Error;
+
+/// Errors from building or running a method part. Each names the field or part at fault.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum MethodError {
+    #[error("unknown {kind} `{name}`; known: {known}")]
+    Unknown {
+        kind: &'static str,
+        name: String,
+        known: String,
+    },
+    #[error("{field} = {value} is out of range: {expected}")]
+    OutOfRange {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{part}: input lengths disagree: {detail}")]
+    Shape { part: &'static str, detail: String },
+    #[error("{part}: non-finite {what} at index {index} ({value})")]
+    NonFinite {
+        part: &'static str,
+        what: &'static str,
+        index: usize,
+        value: f64,
+    },
+}
+
+pub(crate) fn unknown(kind: &'static str, name: &str, known: &[&str]) -> MethodError {
+    MethodError::Unknown {
+        kind,
+        name: name.to_string(),
+        known: known.join(", "),
+    }
+}
+
+pub(crate) fn check_range(
+    field: &'static str,
+    value: f64,
+    ok: bool,
+    expected: &'static str,
+) -> Result<(), MethodError> {
+    if ok && value.is_finite() {
+        Ok(())
+    } else {
+        Err(MethodError::OutOfRange {
+            field,
+            value: value.to_string(),
+            expected,
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! Named methods as presets over the parts (after AReaL's algorithm table): each is a
+//! function from the default [`MethodConfig`] to the method's choices, plus a description
+//! and the spec it follows. Adding a method is one file and one line in [`PRESETS`].
+mod baselines;
+
+use crate::config::MethodConfig;
+use crate::error::{unknown, MethodError};
+
+/// A registered preset.
+pub struct Preset {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Spec file under `shared/algorithms/`.
+    pub spec: &'static str,
+    /// True for specs rebuilt from an abstract (`CONFIDENCE: LOW` / `[RECON]`).
+    pub reconstructed: bool,
+    /// Which training loop runs it.
+    pub family: Family,
+    pub build: fn() -> MethodConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Group RL with verifiable rewards on text tasks.
+    GroupRl,
+    /// On-policy control on classic-control environments.
+    Control,
+}
+
+pub const PRESETS: &[Preset] = &[
+    baselines::GRPO,
+    baselines::DR_GRPO,
+    baselines::DAPO,
+    baselines::RLOO,
+    baselines::REINFORCE_PP,
+    baselines::GSPO,
+];
+
+pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {
+    PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
+        let known: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        unknown("preset", name, &known)
+    })
+}
