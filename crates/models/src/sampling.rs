@@ -1,0 +1,259 @@
+//! Batched autoregressive sampling with a KV cache, entirely on the model's device.
+//!
+//! Randomness comes from libtorch (`multinomial`), so it works the same on CPU and GPU: seed it
+//! with `tch::manual_seed` before calling [`generate`]. The same seed, weights, prompts and
+//! config give the same samples on the same machine and device (not necessarily across devices
+//! or libtorch versions, whose kernels round differently), provided nothing else draws from
+//! libtorch's process-global generator meanwhile (threads that sample or init concurrently do).
+use tch::{Kind, Tensor};
+
+use crate::error::ModelError;
+use crate::kv_cache::KvCache;
+use crate::logprobs::scaled_log_softmax;
+use crate::rollout::Rollout;
+use crate::transformer::{attention_mask_4d, positions_from_mask, Transformer};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingConfig {
+    /// Softmax temperature; 0 means greedy (argmax) decoding.
+    pub temperature: f64,
+    /// Nucleus sampling: sample from the smallest set of most likely tokens whose probability
+    /// reaches `top_p` (1 = the full distribution). Ignored when greedy.
+    pub top_p: f64,
+    /// Response columns at most (`R <= max_new_tokens`).
+    pub max_new_tokens: i64,
+    pub eos_token_id: i64,
+    /// Fills prompt padding, and response columns after a row's `<eos>`.
+    pub pad_token_id: i64,
+    /// Stop a row at its first `<eos>` (it then emits `pad`) and stop the batch when every row
+    /// has. When false every row runs to `max_new_tokens`; masks still end at the first `<eos>`.
+    pub stop_at_eos: bool,
+}
+
+impl SamplingConfig {
+    /// Greedy decoding until `<eos>`.
+    pub fn greedy(max_new_tokens: i64, eos_token_id: i64, pad_token_id: i64) -> Self {
+        SamplingConfig {
+            temperature: 0.0,
+            top_p: 1.0,
+            max_new_tokens,
+            eos_token_id,
+            pad_token_id,
+            stop_at_eos: true,
+        }
+    }
+
+    /// Plain sampling at `temperature` until `<eos>`.
+    pub fn sample(
+        temperature: f64,
+        max_new_tokens: i64,
+        eos_token_id: i64,
+        pad_token_id: i64,
+    ) -> Self {
+        SamplingConfig {
+            temperature,
+            ..Self::greedy(max_new_tokens, eos_token_id, pad_token_id)
+        }
+    }
+
+    pub fn validate(&self, vocab_size: i64) -> Result<(), ModelError> {
+        let bad = |field, reason: String| Err(ModelError::InvalidSampling { field, reason });
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return bad(
+                "temperature",
+                format!(
+                    "must be finite and >= 0 (0 = greedy), got {}",
+                    self.temperature
+                ),
+            );
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return bad("top_p", format!("must be in (0, 1], got {}", self.top_p));
+        }
+        if self.max_new_tokens < 1 {
+            return bad(
+                "max_new_tokens",
+                format!("must be at least 1, got {}", self.max_new_tokens),
+            );
+        }
+        for (field, id) in [
+            ("eos_token_id", self.eos_token_id),
+            ("pad_token_id", self.pad_token_id),
+        ] {
+            if !(0..vocab_size).contains(&id) {
+                return bad(
+                    field,
+                    format!("{id} is outside the vocabulary [0, {vocab_size})"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Samples a response for every prompt (token ids, no padding; each non-empty) and returns them
+/// in the [`Rollout`] layout. Runs under `tch::no_grad`. The prompts are encoded once (one
+/// forward over `[B, P]` that fills the cache); each new token is then one forward of length 1.
+pub fn generate(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    cfg: &SamplingConfig,
+) -> Result<Rollout, ModelError> {
+    let config = model.config();
+    cfg.validate(config.vocab_size)?;
+    if prompts.is_empty() {
+        return Err(ModelError::InvalidInput(
+            "generate needs at least one prompt".into(),
+        ));
+    }
+    for (i, prompt) in prompts.iter().enumerate() {
+        if prompt.is_empty() {
+            return Err(ModelError::InvalidInput(format!(
+                "prompt {i} is empty (start it with <bos>)"
+            )));
+        }
+        if let Some(&id) = prompt
+            .iter()
+            .find(|&&id| !(0..config.vocab_size).contains(&id))
+        {
+            return Err(ModelError::InvalidInput(format!(
+                "prompt {i} has token id {id}, outside the vocabulary [0, {})",
+                config.vocab_size
+            )));
+        }
+    }
+    let p = prompts.iter().map(Vec::len).max().unwrap_or(0) as i64;
+    if p + cfg.max_new_tokens > config.max_position_embeddings {
+        return Err(ModelError::InvalidInput(format!(
+            "longest prompt ({p} tokens) + max_new_tokens ({}) exceeds max_position_embeddings ({})",
+            cfg.max_new_tokens, config.max_position_embeddings
+        )));
+    }
+    tch::no_grad(|| Ok(decode(model, prompts, p, cfg)))
+}
+
+/// The decoding loop. Per step: sample from the last logits, record token/log-prob/mask
+/// columns, then one cached forward of the new tokens. No per-row Rust work until the end.
+fn decode(model: &Transformer, prompts: &[Vec<i64>], p: i64, cfg: &SamplingConfig) -> Rollout {
+    let device = model.device();
+    let b = prompts.len() as i64;
+    let max_new = cfg.max_new_tokens;
+    let (prompt_tokens, prompt_mask) = left_pad(prompts, p, cfg.pad_token_id);
+    let prompt_tokens = prompt_tokens.to_device(device);
+    let prompt_mask = prompt_mask.to_device(device);
+
+    // Which cache slots hold real tokens. Generated slots are always attendable: a finished row
+    // feeds `pad` whose outputs are never used, and its own slot keeps its query well-defined.
+    let key_real = Tensor::cat(
+        &[
+            prompt_mask.to_kind(Kind::Bool),
+            Tensor::ones([b, max_new], (Kind::Bool, device)),
+        ],
+        1,
+    );
+    let mut cache = KvCache::new(model.config(), b, p + max_new, model.kind(), device);
+    let prefill_mask = attention_mask_4d(&key_real.narrow(1, 0, p), 0, p);
+    let hidden = model.forward_cached(
+        &prompt_tokens,
+        &positions_from_mask(&prompt_mask),
+        &prefill_mask,
+        &mut cache,
+    );
+    // Left padding puts every row's last prompt token in column P - 1.
+    let mut logits = model.logits(&hidden.select(1, p - 1));
+    // `[B, 1]`: the token sampled at step `s` sits at position `prompt_lengths + s`.
+    let prompt_lengths = prompt_mask
+        .sum_dim_intlist(1, false, Kind::Int64)
+        .unsqueeze(1);
+
+    let mut alive = Tensor::ones([b], (Kind::Bool, device));
+    let (mut tokens, mut logps, mut masks) = (Vec::new(), Vec::new(), Vec::new());
+    for step in 0..max_new {
+        let (sampled, logp) = sample_next(&logits, cfg);
+        let token = if cfg.stop_at_eos {
+            sampled.where_scalarother(&alive, cfg.pad_token_id)
+        } else {
+            sampled
+        };
+        masks.push(alive.shallow_clone());
+        logps.push(logp.where_scalarother(&alive, 0.0));
+        alive = alive.logical_and(&token.ne(cfg.eos_token_id));
+        let is_last = step + 1 == max_new;
+        // One host sync per step; it lets a batch whose rows all ended stop early.
+        let all_done = cfg.stop_at_eos && !is_last && alive.any().int64_value(&[]) == 0;
+        let input = token.unsqueeze(1);
+        tokens.push(token);
+        if is_last || all_done {
+            break;
+        }
+        let slots = p + step + 1;
+        let step_mask = key_real.narrow(1, 0, slots).view([b, 1, 1, slots]);
+        let position = &prompt_lengths + step;
+        let hidden = model.forward_cached(&input, &position, &step_mask, &mut cache);
+        logits = model.logits(&hidden.squeeze_dim(1));
+    }
+
+    let response_tokens = Tensor::stack(&tokens, 1);
+    let response_mask = Tensor::stack(&masks, 1).to_kind(Kind::Float);
+    let response_lens = host_i64(&response_mask.sum_dim_intlist(1, false, Kind::Int64));
+    let truncated = host_i64(&alive.to_kind(Kind::Int64))
+        .into_iter()
+        .map(|a| a != 0)
+        .collect();
+    Rollout {
+        tokens: Tensor::cat(&[prompt_tokens, response_tokens], 1),
+        attention_mask: Tensor::cat(&[prompt_mask, response_mask.to_kind(Kind::Int64)], 1),
+        prompt_len: p,
+        logp: Tensor::stack(&logps, 1),
+        response_mask,
+        response_lens,
+        truncated,
+    }
+}
+
+/// One decoding step: `logits: [B, V]` -> (token `[B]` i64, its log-prob `[B]` f32 under the
+/// tempered full distribution).
+fn sample_next(logits: &Tensor, cfg: &SamplingConfig) -> (Tensor, Tensor) {
+    let logp_all = scaled_log_softmax(logits, cfg.temperature);
+    let token = if cfg.temperature == 0.0 {
+        logp_all.argmax(-1, true)
+    } else if cfg.top_p < 1.0 {
+        nucleus_sample(&logp_all.exp(), cfg.top_p)
+    } else {
+        logp_all.exp().multinomial(1, false)
+    };
+    let logp = logp_all.gather(1, &token, false).squeeze_dim(1);
+    (token.squeeze_dim(1), logp)
+}
+
+/// Top-p sampling on `probs: [B, V]`: keep, in descending order, each token whose preceding
+/// cumulative probability is below `top_p` (so the most likely token always survives), and
+/// sample among those in proportion to their probabilities. Returns `[B, 1]` token ids.
+fn nucleus_sample(probs: &Tensor, top_p: f64) -> Tensor {
+    let (sorted, order) = probs.sort(-1, true);
+    let before = sorted.cumsum(-1, Kind::Float) - &sorted;
+    let kept = sorted.where_scalarother(&before.lt(top_p), 0.0);
+    order.gather(1, &kept.multinomial(1, false), false)
+}
+
+/// Host-side left padding: `([B, P] tokens, [B, P] mask)` i64 on the CPU.
+fn left_pad(prompts: &[Vec<i64>], p: i64, pad: i64) -> (Tensor, Tensor) {
+    let p = p as usize;
+    let mut tokens = vec![pad; prompts.len() * p];
+    let mut mask = vec![0i64; prompts.len() * p];
+    for (i, prompt) in prompts.iter().enumerate() {
+        let start = i * p + p - prompt.len();
+        tokens[start..(i + 1) * p].copy_from_slice(prompt);
+        mask[start..(i + 1) * p].fill(1);
+    }
+    let shape = [prompts.len() as i64, p as i64];
+    (
+        Tensor::from_slice(&tokens).view(shape),
+        Tensor::from_slice(&mask).view(shape),
+    )
+}
+
+fn host_i64(t: &Tensor) -> Vec<i64> {
+    Vec::<i64>::try_from(t.to_device(tch::Device::Cpu).contiguous().view([-1]))
+        .expect("an i64 tensor converts to Vec<i64>")
+}

@@ -1,0 +1,343 @@
+//! A decoder-only transformer in the Llama/Qwen2 layout (pre-norm RMSNorm, rotary position
+//! embeddings in transformers' `rotate_half` convention, grouped-query attention, SwiGLU MLP),
+//! with parameters named exactly as in Hugging Face checkpoints so that they load unchanged.
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::config::TransformerConfig;
+use crate::error::ModelError;
+use crate::kv_cache::KvCache;
+
+/// A dense layer with transformers' `nn.Linear` weight layout `[out, in]`.
+struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn new(
+        p: &nn::Path,
+        in_dim: i64,
+        out_dim: i64,
+        bias: bool,
+        std: f64,
+    ) -> Result<Self, ModelError> {
+        let weight = p.f_var(
+            "weight",
+            &[out_dim, in_dim],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: std,
+            },
+        )?;
+        let bias = if bias {
+            Some(p.f_zeros("bias", &[out_dim])?)
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.linear(&self.weight, self.bias.as_ref())
+    }
+}
+
+/// transformers' `Qwen2RMSNorm`/`LlamaRMSNorm`: normalise in f32, cast back, then scale.
+fn rms_norm(xs: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
+    let kind = xs.kind();
+    let xf = xs.to_kind(Kind::Float);
+    let variance = xf.pow_tensor_scalar(2).mean_dim(-1, true, Kind::Float);
+    weight * (xf * (variance + eps).rsqrt()).to_kind(kind)
+}
+
+/// `cat(-x2, x1)` over the last dimension, as in transformers.
+fn rotate_half(xs: &Tensor) -> Tensor {
+    let half = xs.size()[3] / 2;
+    Tensor::cat(&[-xs.narrow(3, half, half), xs.narrow(3, 0, half)], 3)
+}
+
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    heads: i64,
+    kv_heads: i64,
+    head_dim: i64,
+}
+
+impl Attention {
+    fn new(p: &nn::Path, c: &TransformerConfig, std: f64) -> Result<Self, ModelError> {
+        let (h, kvh, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim());
+        Ok(Attention {
+            q_proj: Linear::new(&(p / "q_proj"), c.hidden_size, h * d, c.qkv_bias(), std)?,
+            k_proj: Linear::new(&(p / "k_proj"), c.hidden_size, kvh * d, c.qkv_bias(), std)?,
+            v_proj: Linear::new(&(p / "v_proj"), c.hidden_size, kvh * d, c.qkv_bias(), std)?,
+            o_proj: Linear::new(&(p / "o_proj"), h * d, c.hidden_size, c.o_bias(), std)?,
+            heads: h,
+            kv_heads: kvh,
+            head_dim: d,
+        })
+    }
+
+    /// `xs: [B, T, hidden]`, `cos`/`sin: [B, 1, T, D]`, `mask: [B, 1, T, S]` bool (true = attend).
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &(Tensor, Tensor),
+        mask: &Tensor,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Tensor {
+        let (b, t, _) = xs.size3().expect("hidden states are [B, T, hidden]");
+        let split = |proj: &Linear, heads: i64| {
+            proj.forward(xs)
+                .view([b, t, heads, self.head_dim])
+                .transpose(1, 2)
+        };
+        let (cos, sin) = rope;
+        let q = split(&self.q_proj, self.heads);
+        let k = split(&self.k_proj, self.kv_heads);
+        let v = split(&self.v_proj, self.kv_heads);
+        let q = &q * cos + rotate_half(&q) * sin;
+        let k = &k * cos + rotate_half(&k) * sin;
+        let (k, v) = match cache {
+            Some((cache, layer)) => cache.append(layer, &k, &v),
+            None => (k, v),
+        };
+        let gqa = self.kv_heads != self.heads;
+        let ys =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), 0.0, false, None, gqa);
+        self.o_proj.forward(
+            &ys.transpose(1, 2)
+                .reshape([b, t, self.heads * self.head_dim]),
+        )
+    }
+}
+
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl Mlp {
+    fn new(p: &nn::Path, c: &TransformerConfig, std: f64) -> Result<Self, ModelError> {
+        Ok(Mlp {
+            gate_proj: Linear::new(
+                &(p / "gate_proj"),
+                c.hidden_size,
+                c.intermediate_size,
+                false,
+                std,
+            )?,
+            up_proj: Linear::new(
+                &(p / "up_proj"),
+                c.hidden_size,
+                c.intermediate_size,
+                false,
+                std,
+            )?,
+            down_proj: Linear::new(
+                &(p / "down_proj"),
+                c.intermediate_size,
+                c.hidden_size,
+                false,
+                std,
+            )?,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        self.down_proj
+            .forward(&(self.gate_proj.forward(xs).silu() * self.up_proj.forward(xs)))
+    }
+}
+
+struct DecoderLayer {
+    input_layernorm: Tensor,
+    self_attn: Attention,
+    post_attention_layernorm: Tensor,
+    mlp: Mlp,
+}
+
+/// The model. Build it at the root of a `VarStore` so that variable names are the Hugging Face
+/// tensor names (`model.layers.0.self_attn.q_proj.weight`, ...); the `VarStore` owns the weights.
+pub struct Transformer {
+    config: TransformerConfig,
+    embed_tokens: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: Tensor,
+    /// `None` when the output projection is tied to `embed_tokens`.
+    lm_head: Option<Tensor>,
+    /// `[head_dim / 2]` f32 rotary frequencies (a derived buffer, not a parameter).
+    inv_freq: Tensor,
+}
+
+impl Transformer {
+    /// Creates the parameters under `p`, initialised as transformers does: normal(0, 0.02)
+    /// (or the config's `initializer_range`), zero biases, unit norms, a zero `<pad>` embedding.
+    pub fn new(p: &nn::Path, config: &TransformerConfig) -> Result<Self, ModelError> {
+        config.validate()?;
+        let c = config;
+        let std = c
+            .extra
+            .get("initializer_range")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.02);
+        let model = p / "model";
+        let embed_tokens = (&model / "embed_tokens").f_var(
+            "weight",
+            &[c.vocab_size, c.hidden_size],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: std,
+            },
+        )?;
+        if let Some(pad) = c.pad_token_id {
+            let mut row = embed_tokens.f_get(pad)?;
+            tch::no_grad(|| row.f_zero_().map(drop))?;
+        }
+        let mut layers = Vec::with_capacity(c.num_hidden_layers as usize);
+        for i in 0..c.num_hidden_layers {
+            let lp = &model / "layers" / i;
+            layers.push(DecoderLayer {
+                input_layernorm: (&lp / "input_layernorm").f_ones("weight", &[c.hidden_size])?,
+                self_attn: Attention::new(&(&lp / "self_attn"), c, std)?,
+                post_attention_layernorm: (&lp / "post_attention_layernorm")
+                    .f_ones("weight", &[c.hidden_size])?,
+                mlp: Mlp::new(&(&lp / "mlp"), c, std)?,
+            });
+        }
+        let norm = (&model / "norm").f_ones("weight", &[c.hidden_size])?;
+        let lm_head = if c.tie_word_embeddings {
+            None
+        } else {
+            Some((p / "lm_head").f_var(
+                "weight",
+                &[c.vocab_size, c.hidden_size],
+                nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: std,
+                },
+            )?)
+        };
+        let d = c.head_dim();
+        let device = p.device();
+        // transformers: 1 / base^(arange(0, d, 2) / d), computed in f32.
+        let exponents = Tensor::f_arange_start_step(0, d, 2, (Kind::Int64, device))?
+            .to_kind(Kind::Float)
+            / d as f64;
+        let inv_freq = Tensor::f_pow_scalar(c.rope_theta, &exponents)?.reciprocal();
+        Ok(Transformer {
+            config: c.clone(),
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            inv_freq,
+        })
+    }
+
+    pub fn config(&self) -> &TransformerConfig {
+        &self.config
+    }
+
+    /// Where the weights are (follows `VarStore::set_device`).
+    pub fn device(&self) -> Device {
+        self.embed_tokens.device()
+    }
+
+    /// The dtype of the weights (f32 on CPU; bf16 when the `VarStore` was converted).
+    pub fn kind(&self) -> Kind {
+        self.embed_tokens.kind()
+    }
+
+    /// Logits `[B, T, vocab]` (in the weights' dtype) for `tokens: [B, T]` i64 and
+    /// `attention_mask: [B, T]` (1 = real token, 0 = padding). Positions count real tokens only,
+    /// so left-padded rows see the same positions as unpadded ones.
+    pub fn forward(&self, tokens: &Tensor, attention_mask: &Tensor) -> Tensor {
+        self.logits(&self.hidden_states(tokens, attention_mask))
+    }
+
+    /// Final-norm hidden states `[B, T, hidden]`; [`Transformer::logits`] maps them to logits.
+    /// Split so that callers can project only the positions they need.
+    pub fn hidden_states(&self, tokens: &Tensor, attention_mask: &Tensor) -> Tensor {
+        let positions = positions_from_mask(attention_mask);
+        let t = tokens.size()[1];
+        let mask = attention_mask_4d(&attention_mask.to_kind(Kind::Bool), 0, t);
+        self.run_layers(tokens, &positions, &mask, None)
+    }
+
+    /// The same forward pass, reading and extending `cache`: `tokens`/`positions: [B, T]` are the
+    /// next `T` slots and `mask: [B, 1, T, cache.len() + T]` says which slots each query sees.
+    pub fn forward_cached(
+        &self,
+        tokens: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        cache: &mut KvCache,
+    ) -> Tensor {
+        let hidden = self.run_layers(tokens, positions, mask, Some(&mut *cache));
+        cache.advance(tokens.size()[1]);
+        hidden
+    }
+
+    /// `hidden: [..., hidden]` -> logits `[..., vocab]`.
+    pub fn logits(&self, hidden: &Tensor) -> Tensor {
+        hidden.linear::<Tensor>(self.lm_head.as_ref().unwrap_or(&self.embed_tokens), None)
+    }
+
+    fn run_layers(
+        &self,
+        tokens: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor {
+        let mut xs = Tensor::embedding(&self.embed_tokens, tokens, -1, false, false);
+        let rope = self.rotary(positions, xs.kind());
+        let eps = self.config.rms_norm_eps;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let normed = rms_norm(&xs, &layer.input_layernorm, eps);
+            let attn =
+                layer
+                    .self_attn
+                    .forward(&normed, &rope, mask, cache.as_deref_mut().map(|c| (c, i)));
+            xs = &xs + attn;
+            let normed = rms_norm(&xs, &layer.post_attention_layernorm, eps);
+            xs = &xs + layer.mlp.forward(&normed);
+        }
+        rms_norm(&xs, &self.norm, eps)
+    }
+
+    /// `cos`, `sin: [B, 1, T, head_dim]` for `positions: [B, T]`, computed in f32 and cast to
+    /// `kind`, as transformers' rotary embedding does.
+    fn rotary(&self, positions: &Tensor, kind: Kind) -> (Tensor, Tensor) {
+        let inv_freq = self.inv_freq.to_device(positions.device());
+        let freqs = positions.to_kind(Kind::Float).unsqueeze(-1) * inv_freq;
+        let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1);
+        (emb.cos().to_kind(kind), emb.sin().to_kind(kind))
+    }
+}
+
+/// Position ids from a `[B, T]` padding mask: `cumsum(mask) - 1`, clamped at 0 for left padding.
+pub fn positions_from_mask(attention_mask: &Tensor) -> Tensor {
+    (attention_mask.cumsum(1, Kind::Int64) - 1).clamp_min(0)
+}
+
+/// `[B, 1, T, S]` bool attention mask for `T` queries at slots `[start, start + T)` over keys
+/// at slots `[0, S)`: causal and restricted to real keys (`key_real: [B, S]` bool). Each query
+/// also sees its own slot, so that padding queries (whose outputs are never used) do not attend
+/// over nothing, which would make NaNs that leak into real rows through `0 * NaN`.
+pub fn attention_mask_4d(key_real: &Tensor, start: i64, t: i64) -> Tensor {
+    let s = key_real.size()[1];
+    let device = key_real.device();
+    let query_slots = Tensor::arange_start(start, start + t, (Kind::Int64, device)).unsqueeze(1);
+    let key_slots = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0);
+    let causal = key_slots.le_tensor(&query_slots);
+    let own = key_slots.eq_tensor(&query_slots);
+    causal
+        .logical_and(&key_real.unsqueeze(1))
+        .logical_or(&own)
+        .unsqueeze(1)
+}
