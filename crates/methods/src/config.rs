@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{check_range, MethodError};
 use crate::objective::{Aggregation, KlEstimator, RatioLevel};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MethodConfig {
     pub credit: CreditConfig,
@@ -59,16 +59,6 @@ pub struct ObjectiveConfig {
     pub kl_coef: f64,
     pub kl_estimator: KlEstimator,
     pub entropy_coef: f64,
-}
-
-impl Default for MethodConfig {
-    fn default() -> Self {
-        Self {
-            credit: CreditConfig::default(),
-            select: SelectConfig::default(),
-            objective: ObjectiveConfig::default(),
-        }
-    }
 }
 
 impl Default for CreditConfig {

@@ -17,5 +17,5 @@ pub mod select;
 mod config;
 mod error;
 
-pub use config::MethodConfig;
+pub use config::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 pub use error::MethodError;

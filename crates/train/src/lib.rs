@@ -1,1 +1,24 @@
-//! polopt-train
+//! polopt-train: the training loops and everything a run leaves on disk.
+//!
+//! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
+//!   read top to bottom in one file.
+//! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
+//! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
+//! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
+//!   and the derived random streams that make resume exact.
+pub mod config;
+pub mod error;
+pub mod eval;
+pub mod group_rl;
+pub mod optim;
+pub mod packing;
+pub mod policy;
+pub mod reward;
+pub mod rollout;
+pub mod run_dir;
+pub mod seeds;
+pub mod sft;
+
+pub use config::{load_config, RunConfig};
+pub use error::TrainError;
+pub use group_rl::{train, TrainOptions, TrainSummary};

@@ -91,7 +91,7 @@ impl PolicyObjective {
             let kl = kl_penalty(terms.logp, ref_logp, c.kl_estimator);
             let kl_loss = aggregate(&kl, terms.mask, c.aggregation, scale);
             metrics.insert("kl", kl_loss.double_value(&[]));
-            loss = loss + kl_loss * c.kl_coef;
+            loss += kl_loss * c.kl_coef;
         } else if let Some(ref_logp) = terms.ref_logp {
             metrics.insert(
                 "kl",
@@ -102,7 +102,7 @@ impl PolicyObjective {
             let ent = aggregate(entropy, terms.mask, c.aggregation, scale);
             metrics.insert("entropy", masked_mean(&entropy.detach()));
             if c.entropy_coef != 0.0 {
-                loss = loss - ent * c.entropy_coef;
+                loss -= ent * c.entropy_coef;
             }
         }
         LossOutput { loss, metrics }

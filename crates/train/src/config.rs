@@ -1,0 +1,395 @@
+//! Run configuration: one TOML document (architecture.md, "Configuration").
+//!
+//! Layers, later wins: the embedded default, the preset's method choices, the user's file,
+//! then each `--set key=value`. Unknown keys, wrong types and out-of-range values are errors
+//! that name the key. The resolved config is saved next to the run's metrics.
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use polopt_methods::presets::{preset, Family};
+use polopt_methods::MethodConfig;
+use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
+
+use crate::error::TrainError;
+
+/// The embedded default run: warm start then GRPO on addition, CPU, about ten minutes.
+pub const DEFAULT_CONFIG: &str = include_str!("../configs/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub run: RunSection,
+    pub model: ModelSection,
+    pub task: TaskSection,
+    pub sft: SftSection,
+    pub rl: RlSection,
+    pub eval: EvalSection,
+    pub method: MethodSection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNan {
+    /// Skip the update, count the event, and go on.
+    Skip,
+    /// Stop the run with an error.
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub name: String,
+    pub seed: u64,
+    pub out_dir: String,
+    /// CPU threads for libtorch; 0 = all available cores.
+    pub threads: usize,
+    /// `cpu`, `cuda` or `auto`.
+    pub device: String,
+    pub on_nan: OnNan,
+    /// RL steps between checkpoints; the last step is always saved.
+    pub checkpoint_every: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub hidden_size: i64,
+    pub intermediate_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub num_key_value_heads: i64,
+    pub max_position_embeddings: i64,
+    pub tie_word_embeddings: bool,
+    pub rope_theta: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSection {
+    pub name: String,
+    /// Knobs of the RL and evaluation distribution (the task's own config).
+    pub rl: Table,
+    /// Knobs of the warm-start distribution.
+    pub sft: Table,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftSection {
+    pub steps: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub warmup_steps: usize,
+    /// Distinct training problems the warm start cycles through; 0 = fresh problems each step.
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RlSection {
+    pub steps: usize,
+    pub prompts_per_step: usize,
+    pub group_size: usize,
+    pub epochs: usize,
+    pub minibatch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub grad_clip: f64,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_new_tokens: i64,
+    pub reference_model: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    /// RL steps between held-out evaluations (0 = only before and after RL).
+    pub every: usize,
+    pub problems: usize,
+    pub k: Vec<usize>,
+    pub temperature: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSection {
+    pub preset: String,
+    pub credit: CreditConfig,
+    pub select: SelectConfig,
+    pub objective: ObjectiveConfig,
+}
+
+impl MethodSection {
+    pub fn parts(&self) -> MethodConfig {
+        MethodConfig {
+            credit: self.credit.clone(),
+            select: self.select.clone(),
+            objective: self.objective.clone(),
+        }
+    }
+}
+
+/// Builds a config from the embedded default, an optional user file and `--set` overrides.
+pub fn load_config(
+    file: Option<&std::path::Path>,
+    sets: &[String],
+) -> Result<RunConfig, TrainError> {
+    let user = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+            text.parse::<Table>()
+                .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?
+        }
+        None => Table::new(),
+    };
+    resolve(&user, sets)
+}
+
+/// Resolves a user table plus overrides against the default and the chosen preset.
+pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
+    let mut overlay = user.clone();
+    for set in sets {
+        apply_set(&mut overlay, set)?;
+    }
+    let mut base: Table = DEFAULT_CONFIG
+        .parse()
+        .map_err(|e| TrainError::Config(format!("embedded default: {e}")))?;
+    let preset_name = lookup(&overlay, "method.preset")
+        .or_else(|| lookup(&base, "method.preset"))
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| TrainError::Config("config key `method.preset` must be a string".into()))?;
+    let preset = preset(&preset_name)
+        .map_err(|e| TrainError::Config(format!("config key `method.preset`: {e}")))?;
+    if preset.family != Family::GroupRl {
+        return Err(TrainError::Config(format!(
+            "preset `{preset_name}` is a control preset; it runs with the control trainer, not the text-task loop"
+        )));
+    }
+    let method_defaults = Table::try_from((preset.build)()).map_err(|e| {
+        TrainError::Config(format!("preset `{preset_name}` does not serialize: {e}"))
+    })?;
+    if let Some(Value::Table(method)) = base.get_mut("method") {
+        merge(method, &method_defaults);
+    }
+    merge(&mut base, &overlay);
+    let config: RunConfig = serde_path_to_error::deserialize(Value::Table(base)).map_err(|e| {
+        let path = e.path().to_string();
+        TrainError::Config(format!("config key `{path}`: {}", e.into_inner()))
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// `key.path=value`; the value is read as a TOML literal (`0.3`, `true`, `[1, 4]`, `"x"`),
+/// falling back to a bare string so that `--set method.preset=dapo` works unquoted. TOML's
+/// `nan` and `inf` also stay strings: no config value may be non-finite, and `run.name=nan`
+/// must mean the name.
+pub fn apply_set(table: &mut Table, set: &str) -> Result<(), TrainError> {
+    let (key, raw) = set
+        .split_once('=')
+        .ok_or_else(|| TrainError::Config(format!("--set `{set}`: expected key=value")))?;
+    let key = key.trim();
+    let value = format!("v = {}", raw.trim())
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| v.as_float().is_none_or(f64::is_finite))
+        .unwrap_or_else(|| Value::String(raw.trim().to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(TrainError::Config(format!(
+            "--set `{set}`: empty key segment"
+        )));
+    }
+    let mut cursor = table;
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            cursor.insert(part.to_string(), value);
+            break;
+        }
+        let entry = cursor
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        cursor = entry.as_table_mut().ok_or_else(|| {
+            TrainError::Config(format!(
+                "--set `{set}`: `{}` is not a table",
+                parts[..=i].join(".")
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn lookup<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut value = table.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_table()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// Deep merge: tables merge key by key, anything else is replaced.
+fn merge(base: &mut Table, overlay: &Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(key), value) {
+            (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+fn check(
+    field: &str,
+    ok: bool,
+    expected: &str,
+    value: impl std::fmt::Display,
+) -> Result<(), TrainError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(TrainError::Config(format!(
+            "config key `{field}` = {value} is out of range: expected {expected}"
+        )))
+    }
+}
+
+impl RunConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let r = &self.run;
+        check(
+            "run.name",
+            !r.name.is_empty() && !r.name.contains('/'),
+            "a non-empty name without '/'",
+            &r.name,
+        )?;
+        check(
+            "run.device",
+            ["cpu", "cuda", "auto"].contains(&r.device.as_str()),
+            "cpu, cuda or auto",
+            &r.device,
+        )?;
+        check("run.threads", r.threads <= 1024, "0..=1024", r.threads)?;
+        let m = &self.model;
+        check(
+            "model.hidden_size",
+            (8..=16384).contains(&m.hidden_size),
+            "8..=16384",
+            m.hidden_size,
+        )?;
+        check(
+            "model.num_attention_heads",
+            m.num_attention_heads >= 1 && m.hidden_size % m.num_attention_heads == 0,
+            "a divisor of hidden_size",
+            m.num_attention_heads,
+        )?;
+        check(
+            "model.num_key_value_heads",
+            m.num_key_value_heads >= 1 && m.num_attention_heads % m.num_key_value_heads == 0,
+            "a divisor of num_attention_heads",
+            m.num_key_value_heads,
+        )?;
+        check(
+            "model.num_hidden_layers",
+            (1..=128).contains(&m.num_hidden_layers),
+            "1..=128",
+            m.num_hidden_layers,
+        )?;
+        check(
+            "model.intermediate_size",
+            m.intermediate_size >= 1,
+            ">= 1",
+            m.intermediate_size,
+        )?;
+        check(
+            "model.max_position_embeddings",
+            m.max_position_embeddings >= 8,
+            ">= 8",
+            m.max_position_embeddings,
+        )?;
+        let s = &self.sft;
+        check("sft.batch_size", s.batch_size >= 1, ">= 1", s.batch_size)?;
+        check("sft.lr", s.lr > 0.0 && s.lr < 1.0, "in (0, 1)", s.lr)?;
+        check(
+            "sft.weight_decay",
+            (0.0..1.0).contains(&s.weight_decay),
+            "in [0, 1)",
+            s.weight_decay,
+        )?;
+        let l = &self.rl;
+        check(
+            "rl.prompts_per_step",
+            l.prompts_per_step >= 1,
+            ">= 1",
+            l.prompts_per_step,
+        )?;
+        check(
+            "rl.group_size",
+            l.group_size >= 2,
+            ">= 2 (the group is the baseline)",
+            l.group_size,
+        )?;
+        check("rl.epochs", l.epochs >= 1, ">= 1", l.epochs)?;
+        check(
+            "rl.minibatch_size",
+            l.minibatch_size >= 1,
+            ">= 1",
+            l.minibatch_size,
+        )?;
+        check("rl.lr", l.lr > 0.0 && l.lr < 1.0, "in (0, 1)", l.lr)?;
+        check(
+            "rl.weight_decay",
+            (0.0..1.0).contains(&l.weight_decay),
+            "in [0, 1)",
+            l.weight_decay,
+        )?;
+        check("rl.grad_clip", l.grad_clip > 0.0, "> 0", l.grad_clip)?;
+        check(
+            "rl.temperature",
+            l.temperature > 0.0 && l.temperature <= 10.0,
+            "in (0, 10]",
+            l.temperature,
+        )?;
+        check(
+            "rl.top_p",
+            l.top_p > 0.0 && l.top_p <= 1.0,
+            "in (0, 1]",
+            l.top_p,
+        )?;
+        check(
+            "rl.max_new_tokens",
+            l.max_new_tokens >= 1 && l.max_new_tokens < m.max_position_embeddings,
+            "1..max_position_embeddings",
+            l.max_new_tokens,
+        )?;
+        let e = &self.eval;
+        check("eval.problems", e.problems >= 1, ">= 1", e.problems)?;
+        check(
+            "eval.k",
+            !e.k.is_empty() && e.k.iter().all(|&k| (1..=256).contains(&k)),
+            "a non-empty list of 1..=256",
+            format!("{:?}", e.k),
+        )?;
+        check(
+            "eval.temperature",
+            e.temperature > 0.0 && e.temperature <= 10.0,
+            "in (0, 10]",
+            e.temperature,
+        )?;
+        self.method
+            .parts()
+            .validate()
+            .map_err(|e| TrainError::Config(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> Result<String, TrainError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| TrainError::Config(format!("config does not serialize: {e}")))
+    }
+}

@@ -1,0 +1,165 @@
+//! Held-out evaluation: greedy pass@1, and pass@k from `n = max(k)` sampled completions per
+//! problem with the unbiased estimator of Chen et al. 2021: `1 - C(n-c, k) / C(n, k)`.
+use std::collections::BTreeMap;
+
+use polopt_envs::text::Problem;
+use polopt_models::{CharTokenizer, SamplingConfig};
+
+use crate::error::TrainError;
+use crate::policy::Policy;
+use crate::reward::RewardFn;
+use crate::seeds::with_torch_seed;
+
+pub struct EvalSpec<'a> {
+    pub problems: &'a [Problem],
+    pub ks: &'a [usize],
+    pub temperature: f64,
+    pub max_new_tokens: i64,
+    pub seed: u64,
+    /// Distinguishes evaluations of one run so each draws its own samples.
+    pub index: u64,
+}
+
+/// Rows per generation call: bounds memory on long evaluations.
+const CHUNK: usize = 256;
+
+pub fn evaluate(
+    policy: &Policy,
+    tok: &CharTokenizer,
+    reward: &dyn RewardFn,
+    spec: &EvalSpec,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let mut out = BTreeMap::new();
+    let prompts: Vec<Vec<i64>> = spec
+        .problems
+        .iter()
+        .map(|p| encode_prompt(tok, &p.prompt))
+        .collect::<Result<_, _>>()?;
+    let greedy = completions(policy, tok, &prompts, 0.0, spec.max_new_tokens)?;
+    let mut correct = 0usize;
+    let mut total_len = 0usize;
+    for (problem, (text, len)) in spec.problems.iter().zip(&greedy) {
+        correct += reward.score(problem, text).correct as usize;
+        total_len += len;
+    }
+    let n_problems = spec.problems.len().max(1) as f64;
+    out.insert("eval/pass@1".to_string(), correct as f64 / n_problems);
+    out.insert(
+        "eval/response_len".to_string(),
+        total_len as f64 / n_problems,
+    );
+
+    let n = spec.ks.iter().copied().max().unwrap_or(1);
+    let repeated: Vec<Vec<i64>> = prompts
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.clone(), n))
+        .collect();
+    let sampled = with_torch_seed(spec.seed, "eval-sampling", spec.index, || {
+        completions(
+            policy,
+            tok,
+            &repeated,
+            spec.temperature,
+            spec.max_new_tokens,
+        )
+    })?;
+    let mut sums = vec![0.0; spec.ks.len()];
+    for (i, problem) in spec.problems.iter().enumerate() {
+        let c = sampled[i * n..(i + 1) * n]
+            .iter()
+            .filter(|(text, _)| reward.score(problem, text).correct)
+            .count();
+        for (slot, &k) in sums.iter_mut().zip(spec.ks) {
+            *slot += pass_at_k(n, c, k);
+        }
+    }
+    for (&k, sum) in spec.ks.iter().zip(sums) {
+        let key = if k == 1 {
+            "eval/sampled_pass@1".to_string()
+        } else {
+            format!("eval/pass@{k}")
+        };
+        out.insert(key, sum / n_problems);
+    }
+    Ok(out)
+}
+
+pub fn encode_prompt(tok: &CharTokenizer, prompt: &str) -> Result<Vec<i64>, TrainError> {
+    let mut ids = vec![tok.bos_id()];
+    ids.extend(
+        tok.encode(prompt)
+            .map_err(|e| TrainError::Task(format!("prompt {prompt:?}: {e}")))?,
+    );
+    Ok(ids)
+}
+
+/// Decoded completions (without `<eos>`) and their lengths in tokens.
+fn completions(
+    policy: &Policy,
+    tok: &CharTokenizer,
+    prompts: &[Vec<i64>],
+    temperature: f64,
+    max_new_tokens: i64,
+) -> Result<Vec<(String, usize)>, TrainError> {
+    let sampling = SamplingConfig {
+        temperature,
+        top_p: 1.0,
+        max_new_tokens,
+        eos_token_id: tok.eos_id(),
+        pad_token_id: tok.pad_id(),
+        stop_at_eos: true,
+    };
+    let mut out = Vec::with_capacity(prompts.len());
+    for chunk in prompts.chunks(CHUNK) {
+        let rollout = policy.sample(chunk, &sampling)?;
+        for ids in rollout.response_ids() {
+            out.push((tok.decode(&ids), ids.len()));
+        }
+    }
+    Ok(out)
+}
+
+/// Unbiased pass@k from `n` samples with `c` correct (Chen et al. 2021, HumanEval).
+pub fn pass_at_k(n: usize, c: usize, k: usize) -> f64 {
+    if n < k {
+        return if c > 0 { 1.0 } else { 0.0 };
+    }
+    if n - c < k {
+        return 1.0;
+    }
+    let mut prob_all_wrong = 1.0;
+    for i in (n - c + 1)..=n {
+        prob_all_wrong *= 1.0 - k as f64 / i as f64;
+    }
+    1.0 - prob_all_wrong
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pass_at_k;
+
+    #[test]
+    fn pass_at_k_matches_the_combinatorial_definition() {
+        // 1 - C(n-c, k) / C(n, k) computed directly for small n.
+        fn choose(n: u64, k: u64) -> f64 {
+            (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+        }
+        for n in 1..=16u64 {
+            for c in 0..=n {
+                for k in 1..=n {
+                    let want = if n - c < k {
+                        1.0
+                    } else {
+                        1.0 - choose(n - c, k) / choose(n, k)
+                    };
+                    let got = pass_at_k(n as usize, c as usize, k as usize);
+                    assert!(
+                        (got - want).abs() < 1e-12,
+                        "n={n} c={c} k={k}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+        assert_eq!(pass_at_k(16, 4, 1), 0.25);
+    }
+}

@@ -1,0 +1,593 @@
+//! Group RL with verifiable rewards, top to bottom (architecture.md, "One iteration"):
+//! warm start -> [rollout -> score -> credit -> select -> K epochs of minibatch updates] x N,
+//! with held-out evaluation, metrics per step, atomic checkpoints and exact resume.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
+use polopt_methods::credit::{estimator, CreditBatch};
+use polopt_methods::objective::{LossScale, PolicyObjective, PolicyTerms};
+use polopt_models::{CharTokenizer, TransformerConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{OnNan, RunConfig};
+use crate::error::TrainError;
+use crate::eval::{evaluate, EvalSpec};
+use crate::optim::AdamW;
+use crate::packing::{pack, Packed, Sequence};
+use crate::policy::Policy;
+use crate::reward::{RewardFn, VerifierReward};
+use crate::rollout::{collect, RolloutContext, StepExperience};
+use crate::run_dir::{
+    checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
+    TrainState,
+};
+use crate::seeds::{stream, with_torch_seed};
+use crate::sft::warm_start;
+
+/// How a run is driven, beyond its config.
+#[derive(Default)]
+pub struct TrainOptions {
+    /// Continue from the run directory's newest checkpoint.
+    pub resume: bool,
+    /// Stop after this RL step as if killed (tests of resume); the run stays `running`.
+    pub stop_after: Option<usize>,
+    /// Show progress bars.
+    pub progress: bool,
+    /// Replace the task's verifier as the reward (library users; NaN tests).
+    pub reward: Option<Box<dyn RewardFn>>,
+}
+
+/// What the CLI prints at the end: held-out metrics before and after RL.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    pub run_dir: PathBuf,
+    pub warmstart: BTreeMap<String, f64>,
+    pub final_metrics: BTreeMap<String, f64>,
+    pub steps_done: usize,
+    pub nan_events: usize,
+}
+
+pub fn run_dir_of(config: &RunConfig) -> PathBuf {
+    Path::new(&config.run.out_dir).join(&config.run.name)
+}
+
+pub fn select_device(name: &str) -> Result<Device, TrainError> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => Ok(Device::cuda_if_available()),
+        "cuda" if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        "cuda" => Err(TrainError::Config(
+            "run.device = \"cuda\" but no CUDA device is available; use \"cpu\" or \"auto\"".into(),
+        )),
+        other => Err(TrainError::Config(format!(
+            "run.device = {other:?}: expected cpu, cuda or auto"
+        ))),
+    }
+}
+
+pub fn model_config(config: &RunConfig, tok: &CharTokenizer) -> TransformerConfig {
+    let m = &config.model;
+    TransformerConfig::small(
+        tok.vocab_size() as i64,
+        m.hidden_size,
+        m.intermediate_size,
+        m.num_hidden_layers,
+        m.num_attention_heads,
+        m.num_key_value_heads,
+        m.max_position_embeddings,
+        m.tie_word_embeddings,
+        m.rope_theta,
+        tok.bos_id(),
+        tok.eos_id(),
+        tok.pad_id(),
+    )
+}
+
+fn task_from(
+    config: &RunConfig,
+    which: &str,
+    table: &toml::Table,
+) -> Result<Box<dyn Task>, TrainError> {
+    let json = serde_json::to_value(table).map_err(|e| TrainError::Config(e.to_string()))?;
+    make_task(&config.task.name, &json)
+        .map_err(|e| TrainError::Config(format!("config key `task.{which}`: {e}")))
+}
+
+struct Loop<'a> {
+    config: &'a RunConfig,
+    tok: CharTokenizer,
+    policy: Policy,
+    reference: Option<Policy>,
+    opt: AdamW,
+    task: Box<dyn Task>,
+    reward: Box<dyn RewardFn>,
+    eval_problems: Vec<Problem>,
+    objective: PolicyObjective,
+    nan_events: usize,
+}
+
+pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSummary, TrainError> {
+    let threads = if config.run.threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        config.run.threads
+    };
+    tch::set_num_threads(threads as i32);
+    let device = select_device(&config.run.device)?;
+    let run_dir = run_dir_of(config);
+    let resume_from = if options.resume {
+        latest_checkpoint(&run_dir)
+    } else {
+        None
+    };
+    if options.resume && resume_from.is_none() {
+        return Err(TrainError::Config(format!(
+            "--resume: {} has no checkpoint to resume from",
+            run_dir.display()
+        )));
+    }
+    if !options.resume && run_dir.join("metrics.jsonl").exists() {
+        return Err(TrainError::Config(format!(
+            "{} already holds a run; pass --resume to continue it, or choose another run.name (nothing was overwritten)",
+            run_dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+    write_atomic(&run_dir.join("config.toml"), config.to_toml()?.as_bytes())?;
+
+    let tok = CharTokenizer::new();
+    let policy = with_torch_seed(config.run.seed, "init", 0, || {
+        Policy::new(model_config(config, &tok), device)
+    })?;
+    let task = task_from(config, "rl", &config.task.rl)?;
+    let reward: Box<dyn RewardFn> = match options.reward.take() {
+        Some(r) => r,
+        None => Box::new(VerifierReward(task_from(config, "rl", &config.task.rl)?)),
+    };
+    let eval_problems = eval_set(
+        task.as_ref(),
+        Split::Test,
+        config.eval.problems,
+        config.run.seed,
+    );
+    let opt = AdamW::new(&policy.vs, config.rl.lr, config.rl.weight_decay);
+    let mut lp = Loop {
+        config,
+        tok,
+        policy,
+        reference: None,
+        opt,
+        task,
+        reward,
+        eval_problems,
+        objective: PolicyObjective::new(config.method.objective.clone()),
+        nan_events: 0,
+    };
+    let bars = Bars::new(options.progress);
+    let mut info = RunInfo {
+        preset: config.method.preset.clone(),
+        task: config.task.name.clone(),
+        seed: config.run.seed,
+        status: "running".into(),
+        final_metrics: BTreeMap::new(),
+        warmstart_metrics: BTreeMap::new(),
+    };
+
+    let start_step = match &resume_from {
+        Some((step, dir)) => {
+            let state = lp.load_checkpoint(dir)?;
+            info.warmstart_metrics = state.warmstart_metrics;
+            lp.nan_events = state.nan_events;
+            *step
+        }
+        None => {
+            let sft_task = task_from(config, "sft", &config.task.sft)?;
+            let bar = bars.bar(config.sft.steps as u64, "warm start");
+            let sft = warm_start(
+                &lp.policy,
+                &lp.tok,
+                sft_task.as_ref(),
+                &config.sft,
+                config.run.seed,
+                config.run.on_nan,
+                &bar,
+            )?;
+            bar.finish_and_clear();
+            lp.nan_events += sft.get("sft/nan_events").copied().unwrap_or(0.0) as usize;
+            let mut warm = lp.evaluate(0)?;
+            warm.extend(sft);
+            info.warmstart_metrics = warm;
+            lp.save_checkpoint(&run_dir, 0, &info.warmstart_metrics)?;
+            0
+        }
+    };
+    if config.rl.reference_model || config.method.objective.kl_coef > 0.0 {
+        // The reference is the warm start, reloaded so that a resumed run gets the same one.
+        let mut reference = Policy::new(lp.policy.config.clone(), device)?;
+        reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
+        lp.reference = Some(reference.frozen_copy()?);
+    }
+    info.write(&run_dir)?;
+    let mut metrics = MetricsSink::open(
+        &run_dir.join("metrics.jsonl"),
+        resume_from.as_ref().map(|(s, _)| *s),
+    )?;
+    if resume_from.is_none() {
+        metrics.write(0, &info.warmstart_metrics)?;
+    }
+
+    let bar = bars.bar(config.rl.steps as u64, config.method.preset.as_str());
+    bar.set_position(start_step as u64);
+    let mut last_eval = BTreeMap::new();
+    for step in start_step + 1..=config.rl.steps {
+        let mut row = lp.rl_step(step)?;
+        let eval_due =
+            config.eval.every > 0 && step % config.eval.every == 0 || step == config.rl.steps;
+        if eval_due {
+            last_eval = lp.evaluate(step as u64)?;
+            row.extend(last_eval.clone());
+        }
+        metrics.write(step, &row)?;
+        bar.set_message(format!(
+            "reward {:.3} acc {:.3}{}",
+            row.get("reward_mean").copied().unwrap_or(f64::NAN),
+            row.get("accuracy").copied().unwrap_or(f64::NAN),
+            last_eval
+                .get("eval/pass@1")
+                .map(|v| format!(" pass@1 {v:.3}"))
+                .unwrap_or_default()
+        ));
+        bar.inc(1);
+        let stopping = options.stop_after == Some(step);
+        if step % config.run.checkpoint_every.max(1) == 0 || step == config.rl.steps || stopping {
+            lp.save_checkpoint(&run_dir, step, &info.warmstart_metrics)?;
+        }
+        if stopping {
+            bar.finish_and_clear();
+            return Ok(TrainSummary {
+                run_dir,
+                warmstart: info.warmstart_metrics,
+                final_metrics: last_eval,
+                steps_done: step,
+                nan_events: lp.nan_events,
+            });
+        }
+    }
+    bar.finish_and_clear();
+    if last_eval.is_empty() {
+        last_eval = lp.evaluate(config.rl.steps as u64)?;
+    }
+    info.status = "finished".into();
+    info.final_metrics = last_eval.clone();
+    info.write(&run_dir)?;
+    Ok(TrainSummary {
+        run_dir,
+        warmstart: info.warmstart_metrics,
+        final_metrics: last_eval,
+        steps_done: config.rl.steps,
+        nan_events: lp.nan_events,
+    })
+}
+
+impl Loop<'_> {
+    fn evaluate(&self, index: u64) -> Result<BTreeMap<String, f64>, TrainError> {
+        let spec = EvalSpec {
+            problems: &self.eval_problems,
+            ks: &self.config.eval.k,
+            temperature: self.config.eval.temperature,
+            max_new_tokens: self.config.rl.max_new_tokens,
+            seed: self.config.run.seed,
+            index,
+        };
+        evaluate(&self.policy, &self.tok, self.reward.as_ref(), &spec)
+    }
+
+    fn rl_step(&mut self, step: usize) -> Result<BTreeMap<String, f64>, TrainError> {
+        let started = Instant::now();
+        let cfg = self.config;
+        let ctx = RolloutContext {
+            policy: &self.policy,
+            tok: &self.tok,
+            task: self.task.as_ref(),
+            reward: self.reward.as_ref(),
+            rl: &cfg.rl,
+            select: &cfg.method.select,
+            seed: cfg.run.seed,
+            on_nan: cfg.run.on_nan,
+        };
+        let exp = collect(&ctx, step)?;
+        let generation_s = started.elapsed().as_secs_f64();
+        let mut row = experience_metrics(&exp);
+        self.nan_events += exp.nan_reward_groups;
+        if !exp.sequences.is_empty() {
+            let update = self.update(step, &exp.sequences)?;
+            row.extend(update);
+        }
+        let step_time = started.elapsed().as_secs_f64();
+        row.insert("step_time_s".into(), step_time);
+        row.insert("generation_s".into(), generation_s);
+        row.insert(
+            "tokens_per_s".into(),
+            exp.generated_tokens as f64 / step_time.max(1e-9),
+        );
+        row.insert("nan_events".into(), self.nan_events as f64);
+        Ok(row)
+    }
+
+    /// Credit, then K epochs of shuffled minibatch updates on the kept sequences.
+    fn update(
+        &mut self,
+        step: usize,
+        seqs: &[Sequence],
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        let cfg = self.config;
+        let rewards: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
+        let groups: Vec<usize> = seqs.iter().map(|s| s.group).collect();
+        let lens: Vec<usize> = seqs.iter().map(|s| s.response.len()).collect();
+        let credit = estimator(&cfg.method.credit)?.estimate(&CreditBatch {
+            rewards: &rewards,
+            group_ids: &groups,
+            response_lens: &lens,
+            token_kl: None,
+        })?;
+        let prompts: Vec<&[i64]> = seqs.iter().map(|s| s.prompt.as_slice()).collect();
+        let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();
+        let device = self.policy.device();
+        let mut packed = pack(&prompts, &responses, self.tok.pad_id(), device);
+        if cfg.method.select.overlong_filter {
+            let keep: Vec<f32> = seqs
+                .iter()
+                .map(|s| if s.truncated { 0.0 } else { 1.0 })
+                .collect();
+            packed.response_mask =
+                &packed.response_mask * Tensor::from_slice(&keep).view([-1, 1]).to_device(device);
+        }
+        let width = packed.width;
+        let advantages = Tensor::from_slice(&credit.to_token_matrix(&lens, width))
+            .view([seqs.len() as i64, width as i64])
+            .to_device(device);
+        let temperature = cfg.rl.temperature;
+        // Old (behaviour) log-probs recomputed with the training forward, so the first ratio
+        // is exactly 1 (verl's recompute); the reference likewise.
+        let old_logp = tch::no_grad(|| self.policy.logprobs(&packed, temperature, false).0);
+        let ref_logp = self
+            .reference
+            .as_ref()
+            .map(|r| tch::no_grad(|| r.logprobs(&packed, temperature, false).0));
+        let max_len = cfg
+            .method
+            .objective
+            .max_len_normalizer
+            .unwrap_or(cfg.rl.max_new_tokens as f64);
+
+        let mut sums: BTreeMap<&'static str, f64> = BTreeMap::new();
+        let mut updates = 0usize;
+        let mut skipped = 0usize;
+        let mut grad_norm_sum = 0.0;
+        let n = seqs.len();
+        for epoch in 0..cfg.rl.epochs {
+            let mut order: Vec<i64> = (0..n as i64).collect();
+            shuffle(
+                &mut order,
+                &mut stream(
+                    cfg.run.seed,
+                    "rl-minibatch",
+                    (step as u64) << 8 | epoch as u64,
+                ),
+            );
+            for chunk in order.chunks(cfg.rl.minibatch_size) {
+                let index = Tensor::from_slice(chunk).to_device(device);
+                let mb: Packed = packed.select(&index);
+                let (logp, entropy) = self.policy.logprobs(&mb, temperature, true);
+                let old = old_logp.index_select(0, &index);
+                let reference = ref_logp.as_ref().map(|r| r.index_select(0, &index));
+                let adv = advantages.index_select(0, &index);
+                let terms = PolicyTerms {
+                    logp: &logp,
+                    old_logp: &old,
+                    ref_logp: reference.as_ref(),
+                    advantages: &adv,
+                    mask: &mb.response_mask,
+                    entropy: entropy.as_ref(),
+                };
+                let scale = LossScale::of_mask(&mb.response_mask, max_len);
+                let out = self.objective.loss(&terms, &scale, None);
+                self.opt.zero_grad();
+                let loss_value = out.loss.double_value(&[]);
+                if !loss_value.is_finite() {
+                    self.non_finite("loss", step)?;
+                    skipped += 1;
+                    continue;
+                }
+                out.loss.backward();
+                let norm = self.opt.clip_grad_norm(cfg.rl.grad_clip);
+                if !norm.is_finite() {
+                    self.opt.zero_grad();
+                    self.non_finite("gradient norm", step)?;
+                    skipped += 1;
+                    continue;
+                }
+                self.opt.step();
+                updates += 1;
+                grad_norm_sum += norm;
+                for (k, v) in out.metrics {
+                    *sums.entry(k).or_default() += v;
+                }
+                sums.entry("loss")
+                    .and_modify(|s| *s += loss_value)
+                    .or_insert(loss_value);
+            }
+        }
+        let mut row: BTreeMap<String, f64> = sums
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v / updates.max(1) as f64))
+            .collect();
+        row.insert("grad_norm".into(), grad_norm_sum / updates.max(1) as f64);
+        row.insert("updates".into(), updates as f64);
+        row.insert("skipped_updates".into(), skipped as f64);
+        let adv_abs: f64 =
+            credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
+        row.insert("advantage_abs_mean".into(), adv_abs);
+        let _ = Kind::Float;
+        Ok(row)
+    }
+
+    fn non_finite(&mut self, what: &str, step: usize) -> Result<(), TrainError> {
+        self.nan_events += 1;
+        tracing::warn!(
+            step,
+            what,
+            "non-finite value: update skipped (run.on_nan = \"skip\")"
+        );
+        match self.config.run.on_nan {
+            OnNan::Skip => Ok(()),
+            OnNan::Stop => Err(TrainError::NonFinite {
+                what: what.to_string(),
+                step,
+                hint: "lower rl.lr or check the reward",
+            }),
+        }
+    }
+
+    fn save_checkpoint(
+        &self,
+        run_dir: &Path,
+        step: usize,
+        warm: &BTreeMap<String, f64>,
+    ) -> Result<(), TrainError> {
+        let state = TrainState {
+            step,
+            optimizer_step: self.opt.step,
+            nan_events: self.nan_events,
+            warmstart_metrics: warm.clone(),
+        };
+        save_checkpoint_dir(run_dir, &checkpoint_name(step), |dir| {
+            self.policy.save(dir)?;
+            polopt_models::checkpoint::save_tensors(
+                &dir.join("optimizer.safetensors"),
+                &self.opt.state_tensors(),
+            )
+            .map_err(|e| TrainError::Checkpoint {
+                path: dir.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+            let text = serde_json::to_string_pretty(&state)
+                .map_err(|e| TrainError::Config(e.to_string()))?;
+            write_atomic(&dir.join("state.json"), text.as_bytes())
+        })?;
+        Ok(())
+    }
+
+    fn load_checkpoint(&mut self, dir: &Path) -> Result<TrainState, TrainError> {
+        let state_path = dir.join("state.json");
+        let text =
+            std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
+        let state: TrainState =
+            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+                path: state_path.clone(),
+                detail: e.to_string(),
+            })?;
+        self.policy.load_weights(dir)?;
+        let opt_path = dir.join("optimizer.safetensors");
+        let tensors = polopt_models::checkpoint::load_tensors(&opt_path, self.policy.device())
+            .map_err(|e| TrainError::Checkpoint {
+                path: opt_path.clone(),
+                detail: e.to_string(),
+            })?;
+        self.opt
+            .load_state_tensors(&tensors, state.optimizer_step)
+            .map_err(|detail| TrainError::Checkpoint {
+                path: opt_path,
+                detail,
+            })?;
+        Ok(state)
+    }
+}
+
+fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
+    let n = exp.generated.max(1) as f64;
+    let mut row = BTreeMap::new();
+    row.insert("reward_mean".into(), exp.reward_sum / n);
+    row.insert("accuracy".into(), exp.correct as f64 / n);
+    row.insert("response_len_mean".into(), exp.generated_tokens as f64 / n);
+    row.insert("truncated_frac".into(), exp.truncated as f64 / n);
+    row.insert("kept_groups".into(), exp.fill.kept_groups as f64);
+    row.insert("dropped_groups".into(), exp.fill.dropped_groups as f64);
+    row.insert("gen_batches".into(), exp.fill.gen_batches as f64);
+    row.insert("nan_reward_groups".into(), exp.nan_reward_groups as f64);
+    if !exp.fill.filled && exp.fill.gen_batches > 1 {
+        tracing::warn!(
+            kept = exp.fill.kept_groups,
+            target = exp.fill.target_groups,
+            rounds = exp.fill.gen_batches,
+            "dynamic sampling could not fill the batch within method.select.max_gen_batches; training on fewer groups"
+        );
+    }
+    row
+}
+
+/// Fisher–Yates with our own stream (libtorch's randperm would tie the order to its global RNG).
+fn shuffle(values: &mut [i64], rng: &mut rand_chacha::ChaCha8Rng) {
+    use rand::RngExt;
+    for i in (1..values.len()).rev() {
+        let j = rng.random_range(0..=i);
+        values.swap(i, j);
+    }
+}
+
+struct Bars {
+    enabled: bool,
+}
+
+impl Bars {
+    fn new(enabled: bool) -> Self {
+        Self { enabled }
+    }
+    fn bar(&self, len: u64, label: &str) -> ProgressBar {
+        if !self.enabled {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        let style = ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(label.to_string());
+        bar
+    }
+}
+
+/// Held-out evaluation of a saved checkpoint under a run's config (`polopt eval`).
+pub fn evaluate_checkpoint(
+    config: &RunConfig,
+    checkpoint: &Path,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let device = select_device(&config.run.device)?;
+    let tok = CharTokenizer::new();
+    let mut policy = Policy::new(model_config(config, &tok), device)?;
+    policy.load_weights(checkpoint)?;
+    let task = task_from(config, "rl", &config.task.rl)?;
+    let problems = eval_set(
+        task.as_ref(),
+        Split::Test,
+        config.eval.problems,
+        config.run.seed,
+    );
+    let reward = VerifierReward(task);
+    let spec = EvalSpec {
+        problems: &problems,
+        ks: &config.eval.k,
+        temperature: config.eval.temperature,
+        max_new_tokens: config.rl.max_new_tokens,
+        seed: config.run.seed,
+        index: u64::MAX,
+    };
+    evaluate(&policy, &tok, &reward, &spec)
+}

@@ -1,0 +1,91 @@
+//! Packs variable-length (prompt, response) pairs into the models layer's batch layout:
+//! prompts LEFT-padded to a common length `P`, responses right-padded in columns `[P, P+R)`.
+use tch::{Device, Kind, Tensor};
+
+/// One scored sequence, kept as plain ids so that generation rounds (DAPO refills) can be
+/// concatenated before any tensor is built.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub group: usize,
+    /// `<bos>` + prompt ids.
+    pub prompt: Vec<i64>,
+    /// Generated ids, including the `<eos>` when one was produced.
+    pub response: Vec<i64>,
+    pub reward: f64,
+    pub correct: bool,
+    pub truncated: bool,
+}
+
+pub struct Packed {
+    pub tokens: Tensor,
+    pub attention_mask: Tensor,
+    pub prompt_len: i64,
+    /// `[B, R]` f32, 1 on response tokens.
+    pub response_mask: Tensor,
+    pub width: usize,
+}
+
+pub fn pack(prompts: &[&[i64]], responses: &[&[i64]], pad: i64, device: Device) -> Packed {
+    let b = prompts.len();
+    let p = prompts.iter().map(|x| x.len()).max().unwrap_or(0);
+    let r = responses.iter().map(|x| x.len()).max().unwrap_or(0).max(1);
+    let mut tokens = vec![pad; b * (p + r)];
+    let mut attention = vec![0i64; b * (p + r)];
+    let mut response_mask = vec![0f32; b * r];
+    for i in 0..b {
+        let row = i * (p + r);
+        let offset = p - prompts[i].len();
+        for (j, &t) in prompts[i].iter().enumerate() {
+            tokens[row + offset + j] = t;
+            attention[row + offset + j] = 1;
+        }
+        for (j, &t) in responses[i].iter().enumerate() {
+            tokens[row + p + j] = t;
+            attention[row + p + j] = 1;
+            response_mask[i * r + j] = 1.0;
+        }
+    }
+    let shape = [b as i64, (p + r) as i64];
+    Packed {
+        tokens: Tensor::from_slice(&tokens).view(shape).to_device(device),
+        attention_mask: Tensor::from_slice(&attention).view(shape).to_device(device),
+        prompt_len: p as i64,
+        response_mask: Tensor::from_slice(&response_mask)
+            .view([b as i64, r as i64])
+            .to_device(device),
+        width: r,
+    }
+}
+
+impl Packed {
+    /// Rows `index` of every tensor (a minibatch), keeping the layout.
+    pub fn select(&self, index: &Tensor) -> Packed {
+        Packed {
+            tokens: self.tokens.index_select(0, index),
+            attention_mask: self.attention_mask.index_select(0, index),
+            prompt_len: self.prompt_len,
+            response_mask: self.response_mask.index_select(0, index),
+            width: self.width,
+        }
+    }
+    pub fn response_token_count(&self) -> f64 {
+        self.response_mask.sum(Kind::Float).double_value(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_are_left_padded_and_responses_right_padded() {
+        let packed = pack(&[&[1, 5, 6], &[1, 7]], &[&[8], &[9, 2]], 0, Device::Cpu);
+        let tokens: Vec<i64> = Vec::try_from(packed.tokens.view([-1])).unwrap();
+        assert_eq!(tokens, vec![1, 5, 6, 8, 0, 0, 1, 7, 9, 2]);
+        let mask: Vec<i64> = Vec::try_from(packed.attention_mask.view([-1])).unwrap();
+        assert_eq!(mask, vec![1, 1, 1, 1, 0, 0, 1, 1, 1, 1]);
+        let resp: Vec<f32> = Vec::try_from(packed.response_mask.view([-1])).unwrap();
+        assert_eq!(resp, vec![1.0, 0.0, 1.0, 1.0]);
+        assert_eq!(packed.prompt_len, 3);
+    }
+}

@@ -1,0 +1,80 @@
+//! The language-model policy as the training loops use it: weights, sampling, log-probs and
+//! checkpoint I/O, in one place so that the loops never reach into the models layer's details.
+use std::path::Path;
+
+use polopt_models::{
+    checkpoint, generate, response_logprobs, Rollout, SamplingConfig, Transformer,
+    TransformerConfig,
+};
+use tch::{nn::VarStore, Device, Tensor};
+
+use crate::error::TrainError;
+use crate::packing::Packed;
+
+pub struct Policy {
+    pub vs: VarStore,
+    pub model: Transformer,
+    pub config: TransformerConfig,
+}
+
+impl Policy {
+    pub fn new(config: TransformerConfig, device: Device) -> Result<Self, TrainError> {
+        let vs = VarStore::new(device);
+        let model =
+            Transformer::new(&vs.root(), &config).map_err(|e| TrainError::Model(e.to_string()))?;
+        Ok(Self { vs, model, config })
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    pub fn sample(
+        &self,
+        prompts: &[Vec<i64>],
+        sampling: &SamplingConfig,
+    ) -> Result<Rollout, TrainError> {
+        generate(&self.model, prompts, sampling).map_err(|e| TrainError::Model(e.to_string()))
+    }
+
+    /// `[B, R]` log-probs of the packed responses at `temperature`, with gradients, and the
+    /// full-vocabulary entropy when asked.
+    pub fn logprobs(
+        &self,
+        packed: &Packed,
+        temperature: f64,
+        with_entropy: bool,
+    ) -> (Tensor, Option<Tensor>) {
+        response_logprobs(
+            &self.model,
+            &packed.tokens,
+            &packed.attention_mask,
+            packed.prompt_len,
+            temperature,
+            with_entropy,
+        )
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        checkpoint::save(&self.vs, &self.config, dir).map_err(|e| TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Loads weights saved by [`Policy::save`]; the checkpoint's architecture must match.
+    pub fn load_weights(&mut self, dir: &Path) -> Result<(), TrainError> {
+        checkpoint::load_into(&mut self.vs, &self.config, dir).map_err(|e| TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// A frozen copy with the same weights (the KL reference).
+    pub fn frozen_copy(&self) -> Result<Policy, TrainError> {
+        let mut copy = Policy::new(self.config.clone(), self.device())?;
+        copy.vs.copy(&self.vs)?;
+        copy.vs.freeze();
+        Ok(copy)
+    }
+}

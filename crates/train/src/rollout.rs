@@ -1,0 +1,174 @@
+//! One step's experience: sample prompts, G completions each, score them, and apply the
+//! selection parts (overlong shaping, NaN guard, DAPO dynamic sampling).
+use polopt_envs::text::{sample_batch, Problem, Split, Task};
+use polopt_methods::select::{overlong_penalty, BatchFill, FillReport};
+use polopt_methods::SelectConfig;
+use polopt_models::{CharTokenizer, SamplingConfig};
+
+use crate::config::{OnNan, RlSection};
+use crate::error::TrainError;
+use crate::eval::encode_prompt;
+use crate::packing::Sequence;
+use crate::policy::Policy;
+use crate::reward::RewardFn;
+use crate::seeds::{stream, with_torch_seed};
+
+pub struct StepExperience {
+    /// Kept sequences, grouped contiguously (`group` ids are 0..groups).
+    pub sequences: Vec<Sequence>,
+    pub fill: FillReport,
+    /// Statistics over every generated response, kept or not.
+    pub generated: usize,
+    pub generated_tokens: usize,
+    pub correct: usize,
+    pub reward_sum: f64,
+    pub truncated: usize,
+    /// Groups dropped because a reward function returned NaN or Inf.
+    pub nan_reward_groups: usize,
+}
+
+pub struct RolloutContext<'a> {
+    pub policy: &'a Policy,
+    pub tok: &'a CharTokenizer,
+    pub task: &'a dyn Task,
+    pub reward: &'a dyn RewardFn,
+    pub rl: &'a RlSection,
+    pub select: &'a SelectConfig,
+    pub seed: u64,
+    pub on_nan: OnNan,
+}
+
+pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, TrainError> {
+    let rl = ctx.rl;
+    let rounds = if ctx.select.dynamic_sampling {
+        ctx.select.max_gen_batches
+    } else {
+        1
+    };
+    let mut fill = BatchFill::new(rl.prompts_per_step, rounds);
+    let sampling = SamplingConfig {
+        temperature: rl.temperature,
+        top_p: rl.top_p,
+        max_new_tokens: rl.max_new_tokens,
+        eos_token_id: ctx.tok.eos_id(),
+        pad_token_id: ctx.tok.pad_id(),
+        stop_at_eos: true,
+    };
+    let mut exp = StepExperience {
+        sequences: Vec::new(),
+        fill: fill.report(),
+        generated: 0,
+        generated_tokens: 0,
+        correct: 0,
+        reward_sum: 0.0,
+        truncated: 0,
+        nan_reward_groups: 0,
+    };
+    let mut round = 0u64;
+    loop {
+        // Each (step, round) has its own streams: the data position is the step counter.
+        let index = (step as u64) << 8 | round;
+        let problems: Vec<Problem> = sample_batch(
+            ctx.task,
+            Split::Train,
+            rl.prompts_per_step,
+            &mut stream(ctx.seed, "rl-prompts", index),
+        );
+        let prompts: Vec<Vec<i64>> = problems
+            .iter()
+            .map(|p| encode_prompt(ctx.tok, &p.prompt))
+            .collect::<Result<_, _>>()?;
+        let repeated: Vec<Vec<i64>> = prompts
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
+            .collect();
+        let rollout = with_torch_seed(ctx.seed, "rl-sampling", index, || {
+            ctx.policy.sample(&repeated, &sampling)
+        })?;
+        let responses = rollout.response_ids_with_eos();
+        let mut groups: Vec<Vec<Sequence>> = Vec::with_capacity(problems.len());
+        let mut group_rewards: Vec<Vec<f64>> = Vec::with_capacity(problems.len());
+        for (g, problem) in problems.iter().enumerate() {
+            let mut members = Vec::with_capacity(rl.group_size);
+            let mut has_nan = false;
+            for j in 0..rl.group_size {
+                let row = g * rl.group_size + j;
+                let response = responses[row].clone();
+                let text_ids: Vec<i64> = response
+                    .iter()
+                    .copied()
+                    .filter(|&t| t != ctx.tok.eos_id())
+                    .collect();
+                let text = ctx.tok.decode(&text_ids);
+                let verdict = ctx.reward.score(problem, &text);
+                let truncated = rollout.truncated[row];
+                let mut reward = verdict.reward;
+                if ctx.select.overlong_shaping {
+                    reward += overlong_penalty(
+                        text_ids.len(),
+                        ctx.select.overlong_max_len,
+                        ctx.select.overlong_cache_len,
+                    );
+                }
+                if !reward.is_finite() {
+                    if ctx.on_nan == OnNan::Stop {
+                        return Err(TrainError::NonFinite {
+                            what: format!(
+                                "reward ({reward}) from `{}` for prompt {:?}, completion {text:?}",
+                                ctx.reward.name(),
+                                problem.prompt
+                            ),
+                            step,
+                            hint: "fix the reward function or set run.on_nan = \"skip\"",
+                        });
+                    }
+                    has_nan = true;
+                } else {
+                    exp.reward_sum += reward;
+                }
+                exp.generated += 1;
+                exp.generated_tokens += response.len();
+                exp.correct += verdict.correct as usize;
+                exp.truncated += truncated as usize;
+                members.push(Sequence {
+                    group: 0,
+                    prompt: prompts[g].clone(),
+                    response,
+                    reward,
+                    correct: verdict.correct,
+                    truncated,
+                });
+            }
+            if has_nan {
+                // A group with a non-finite reward has no trustworthy baseline: drop it whole.
+                exp.nan_reward_groups += 1;
+                group_rewards.push(vec![0.0; rl.group_size]);
+                groups.push(Vec::new());
+            } else {
+                group_rewards.push(members.iter().map(|s| s.reward).collect());
+                groups.push(members);
+            }
+        }
+        let keep: Vec<bool> = if ctx.select.dynamic_sampling {
+            fill.offer(&group_rewards)
+        } else {
+            fill.offer(&vec![vec![0.0, 1.0]; groups.len()]);
+            groups.iter().map(|g| !g.is_empty()).collect()
+        };
+        for (members, keep) in groups.into_iter().zip(keep) {
+            if keep && !members.is_empty() {
+                let id = exp.sequences.last().map_or(0, |s| s.group + 1);
+                exp.sequences.extend(members.into_iter().map(|mut s| {
+                    s.group = id;
+                    s
+                }));
+            }
+        }
+        round += 1;
+        if !ctx.select.dynamic_sampling || !fill.wants_more() {
+            break;
+        }
+    }
+    exp.fill = fill.report();
+    Ok(exp)
+}

@@ -1,0 +1,131 @@
+//! Supervised warm start on generated solutions (text-tasks.md section 2, "RL recipe"): a
+//! deliberately partial skill, from a small pool of problems of a restricted distribution, so
+//! that pass@k after the warm start is well above pass@1 and RL has something to sharpen.
+use std::collections::BTreeMap;
+
+use indicatif::ProgressBar;
+use polopt_envs::text::{sample_batch, Problem, Split, Task};
+use polopt_models::CharTokenizer;
+use rand::RngExt;
+use tch::Kind;
+
+use crate::config::{OnNan, SftSection};
+use crate::error::TrainError;
+use crate::eval::encode_prompt;
+use crate::optim::AdamW;
+use crate::packing::pack;
+use crate::policy::Policy;
+use crate::seeds::stream;
+
+/// Trains `policy` with teacher forcing on `<bos> prompt | solution <eos>`, the loss on the
+/// completion tokens only. Returns the mean loss of the last 10% of steps and the NaN count.
+pub fn warm_start(
+    policy: &Policy,
+    tok: &CharTokenizer,
+    task: &dyn Task,
+    cfg: &SftSection,
+    seed: u64,
+    on_nan: OnNan,
+    progress: &ProgressBar,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let mut opt = AdamW::new(&policy.vs, cfg.lr, cfg.weight_decay);
+    let pool: Vec<Problem> = if cfg.pool_size > 0 {
+        sample_batch(
+            task,
+            Split::Train,
+            cfg.pool_size,
+            &mut stream(seed, "sft-pool", 0),
+        )
+    } else {
+        Vec::new()
+    };
+    let tail_start = cfg.steps - cfg.steps / 10;
+    let (mut tail_loss, mut tail_n, mut nan_events) = (0.0, 0usize, 0usize);
+    for step in 0..cfg.steps {
+        let mut rng = stream(seed, "sft-batch", step as u64);
+        let batch: Vec<Problem> = if pool.is_empty() {
+            sample_batch(task, Split::Train, cfg.batch_size, &mut rng)
+        } else {
+            (0..cfg.batch_size)
+                .map(|_| pool[rng.random_range(0..pool.len())].clone())
+                .collect()
+        };
+        let prompts: Vec<Vec<i64>> = batch
+            .iter()
+            .map(|p| encode_prompt(tok, &p.prompt))
+            .collect::<Result<_, _>>()?;
+        let answers: Vec<Vec<i64>> = batch
+            .iter()
+            .map(|p| {
+                let mut ids = tok
+                    .encode(&p.solution)
+                    .map_err(|e| TrainError::Task(format!("solution {:?}: {e}", p.solution)))?;
+                ids.push(tok.eos_id());
+                Ok(ids)
+            })
+            .collect::<Result<_, TrainError>>()?;
+        let prompt_refs: Vec<&[i64]> = prompts.iter().map(Vec::as_slice).collect();
+        let answer_refs: Vec<&[i64]> = answers.iter().map(Vec::as_slice).collect();
+        let packed = pack(&prompt_refs, &answer_refs, tok.pad_id(), policy.device());
+        let (logp, _) = policy.logprobs(&packed, 1.0, false);
+        let loss = -(logp * &packed.response_mask).sum(Kind::Float)
+            / packed.response_token_count().max(1.0);
+        let value = loss.double_value(&[]);
+        opt.lr = cfg.lr * lr_scale(step, cfg.steps, cfg.warmup_steps);
+        opt.zero_grad();
+        if !value.is_finite() {
+            nan_events += 1;
+            if on_nan == OnNan::Stop {
+                return Err(TrainError::NonFinite {
+                    what: "warm-start loss".into(),
+                    step,
+                    hint: "lower sft.lr",
+                });
+            }
+            progress.inc(1);
+            continue;
+        }
+        loss.backward();
+        let norm = opt.clip_grad_norm(1.0);
+        if !norm.is_finite() {
+            nan_events += 1;
+            if on_nan == OnNan::Stop {
+                return Err(TrainError::NonFinite {
+                    what: "warm-start gradient".into(),
+                    step,
+                    hint: "lower sft.lr",
+                });
+            }
+            opt.zero_grad();
+            progress.inc(1);
+            continue;
+        }
+        opt.step();
+        if step >= tail_start {
+            tail_loss += value;
+            tail_n += 1;
+        }
+        progress.set_message(format!("loss {value:.3}"));
+        progress.inc(1);
+    }
+    let mut out = BTreeMap::new();
+    out.insert(
+        "sft/final_loss".to_string(),
+        if tail_n > 0 {
+            tail_loss / tail_n as f64
+        } else {
+            f64::NAN
+        },
+    );
+    out.insert("sft/nan_events".to_string(), nan_events as f64);
+    Ok(out)
+}
+
+/// Linear warm-up, then linear decay to 10% of the peak.
+fn lr_scale(step: usize, total: usize, warmup: usize) -> f64 {
+    if step < warmup {
+        return (step + 1) as f64 / warmup as f64;
+    }
+    let progress = (step - warmup) as f64 / (total.saturating_sub(warmup)).max(1) as f64;
+    1.0 - 0.9 * progress
+}
