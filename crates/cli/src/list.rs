@@ -1,0 +1,63 @@
+//! `polopt list`: presets, then every registered part, with descriptions and specs.
+use std::fmt::Write;
+
+use polopt_methods::credit::ESTIMATORS;
+use polopt_methods::objective::{Aggregation, KlEstimator};
+use polopt_methods::presets::PRESETS;
+
+pub fn listing() -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "PRESETS (method.preset)");
+    for p in PRESETS {
+        let recon = if p.reconstructed {
+            " [reconstructed from the abstract]"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            s,
+            "  {:<22} {}{}  (spec: {})",
+            p.name, p.description, recon, p.spec
+        );
+    }
+    let _ = writeln!(s, "\nADVANTAGE ESTIMATORS (method.credit.estimator)");
+    for e in ESTIMATORS {
+        let _ = writeln!(s, "  {:<22} {}  (spec: {})", e.name, e.description, e.spec);
+    }
+    let _ = writeln!(s, "\nRATIO LEVELS (method.objective.ratio)");
+    let _ = writeln!(
+        s,
+        "  {:<22} per-token ratio exp(logp - logp_old)  (spec: grpo-family.md)",
+        "token"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<22} GSPO sequence ratio, geometric mean over tokens  (spec: grpo-family.md)",
+        "sequence"
+    );
+    let _ = writeln!(s, "\nAGGREGATIONS (method.objective.aggregation)");
+    for a in Aggregation::ALL {
+        let _ = writeln!(s, "  {}", a.name());
+    }
+    let _ = writeln!(s, "\nKL ESTIMATORS (method.objective.kl_estimator)");
+    for k in KlEstimator::ALL {
+        let _ = writeln!(s, "  {}", k.name());
+    }
+    let _ = writeln!(s, "\nSELECTION (method.select)");
+    let _ = writeln!(s, "  {:<22} DAPO: drop all-equal groups, refill up to max_gen_batches  (spec: grpo-family.md)", "dynamic_sampling");
+    let _ = writeln!(
+        s,
+        "  {:<22} DAPO overlong reward shaping  (spec: grpo-family.md)",
+        "overlong_shaping"
+    );
+    let _ = writeln!(
+        s,
+        "  {:<22} mask truncated responses out of the loss  (spec: grpo-family.md)",
+        "overlong_filter"
+    );
+    let _ = writeln!(s, "\nTASKS (task.name)");
+    for t in polopt_envs::text::TASK_NAMES {
+        let _ = writeln!(s, "  {t}");
+    }
+    s
+}

@@ -1,0 +1,86 @@
+//! `polopt train` and `polopt eval`.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use polopt_train::{load_config, TrainOptions};
+
+pub fn run_train(
+    config: Option<&Path>,
+    sets: &[String],
+    resume: bool,
+    progress: bool,
+) -> Result<()> {
+    let cfg = load_config(config, sets)?;
+    eprintln!(
+        "polopt: run `{}` | preset {} | task {} | seed {} | {} warm-start + {} RL steps",
+        cfg.run.name, cfg.method.preset, cfg.task.name, cfg.run.seed, cfg.sft.steps, cfg.rl.steps
+    );
+    let summary = polopt_train::train(
+        &cfg,
+        TrainOptions {
+            resume,
+            progress,
+            ..Default::default()
+        },
+    )?;
+    println!(
+        "{}",
+        before_after_table(&summary.warmstart, &summary.final_metrics)
+    );
+    if summary.nan_events > 0 {
+        println!(
+            "non-finite events (skipped updates or dropped groups): {}",
+            summary.nan_events
+        );
+    }
+    println!("run directory: {}", summary.run_dir.display());
+    Ok(())
+}
+
+/// Held-out metrics before and after RL, one row per metric.
+pub fn before_after_table(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> String {
+    let mut out = String::from(
+        "| held-out (test split) | warm start | after RL | change |\n|---|---|---|---|\n",
+    );
+    for (key, value) in after.iter().filter(|(k, _)| k.starts_with("eval/")) {
+        let b = before.get(key).copied().unwrap_or(f64::NAN);
+        out.push_str(&format!(
+            "| {} | {:.3} | {:.3} | {:+.3} |\n",
+            key.trim_start_matches("eval/"),
+            b,
+            value,
+            value - b
+        ));
+    }
+    out
+}
+
+pub fn eval(path: &Path, problems: Option<usize>, sets: &[String]) -> Result<()> {
+    let (run_dir, checkpoint) = if path.join("state.json").exists() {
+        let run_dir = path
+            .parent()
+            .and_then(Path::parent)
+            .context("a checkpoint lives in RUN/checkpoints/NAME")?;
+        (run_dir.to_path_buf(), path.to_path_buf())
+    } else {
+        match polopt_train::run_dir::latest_checkpoint(path) {
+            Some((_, dir)) => (path.to_path_buf(), dir),
+            None => bail!(
+                "{} is neither a checkpoint nor a run directory with checkpoints",
+                path.display()
+            ),
+        }
+    };
+    let mut sets = sets.to_vec();
+    if let Some(n) = problems {
+        sets.push(format!("eval.problems={n}"));
+    }
+    let cfg = load_config(Some(&run_dir.join("config.toml")), &sets)?;
+    let metrics = polopt_train::group_rl::evaluate_checkpoint(&cfg, &checkpoint)?;
+    println!("checkpoint: {}", checkpoint.display());
+    for (k, v) in metrics {
+        println!("{k:<24} {v:.4}");
+    }
+    Ok(())
+}
