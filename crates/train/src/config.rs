@@ -84,6 +84,8 @@ pub struct SftSection {
     pub warmup_steps: usize,
     /// Distinct training problems the warm start cycles through; 0 = fresh problems each step.
     pub pool_size: usize,
+    /// Reuse an identical warm start from `<run.out_dir>/.warmstart/` (see `warm_cache`).
+    pub reuse_cache: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

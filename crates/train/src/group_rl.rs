@@ -26,6 +26,7 @@ use crate::run_dir::{
 };
 use crate::seeds::{stream, with_torch_seed};
 use crate::sft::warm_start;
+use crate::warm_cache;
 
 /// How a run is driven, beyond its config.
 #[derive(Default)]
@@ -186,18 +187,35 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             *step
         }
         None => {
-            let sft_task = task_from(config, "sft", &config.task.sft)?;
-            let bar = bars.bar(config.sft.steps as u64, "warm start");
-            let sft = warm_start(
-                &lp.policy,
-                &lp.tok,
-                sft_task.as_ref(),
-                &config.sft,
-                config.run.seed,
-                config.run.on_nan,
-                &bar,
-            )?;
-            bar.finish_and_clear();
+            let cache = warm_cache::entry_dir(config, threads)?;
+            let cached = match config.sft.reuse_cache {
+                true => warm_cache::load(&cache, &mut lp.policy)?,
+                false => None,
+            };
+            let sft = match cached {
+                Some(metrics) => {
+                    tracing::info!("warm start reused from {}", cache.display());
+                    metrics
+                }
+                None => {
+                    let sft_task = task_from(config, "sft", &config.task.sft)?;
+                    let bar = bars.bar(config.sft.steps as u64, "warm start");
+                    let sft = warm_start(
+                        &lp.policy,
+                        &lp.tok,
+                        sft_task.as_ref(),
+                        &config.sft,
+                        config.run.seed,
+                        config.run.on_nan,
+                        &bar,
+                    )?;
+                    bar.finish_and_clear();
+                    if config.sft.reuse_cache {
+                        warm_cache::store(&cache, &lp.policy, &sft)?;
+                    }
+                    sft
+                }
+            };
             lp.nan_events += sft.get("sft/nan_events").copied().unwrap_or(0.0) as usize;
             let mut warm = lp.evaluate(0)?;
             warm.extend(sft);

@@ -18,6 +18,7 @@ pub mod rollout;
 pub mod run_dir;
 pub mod seeds;
 pub mod sft;
+pub mod warm_cache;
 
 pub use config::{load_config, RunConfig};
 pub use error::TrainError;
