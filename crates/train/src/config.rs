@@ -103,6 +103,8 @@ pub struct RlSection {
     pub top_p: f64,
     pub max_new_tokens: i64,
     pub reference_model: bool,
+    /// End a completion at `<eos>`; off gives exactly `max_new_tokens` per completion (benchmarks).
+    pub stop_at_eos: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,7 +181,7 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
     merge(&mut base, &overlay);
     let config: RunConfig = serde_path_to_error::deserialize(Value::Table(base)).map_err(|e| {
         let path = e.path().to_string();
-        TrainError::Config(format!("config key `{path}`: {}", e.into_inner()))
+        TrainError::Config(format!("config key `{path}`: {}", e.into_inner().message()))
     })?;
     config.validate()?;
     Ok(config)

@@ -52,7 +52,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         max_new_tokens: rl.max_new_tokens,
         eos_token_id: ctx.tok.eos_id(),
         pad_token_id: ctx.tok.pad_id(),
-        stop_at_eos: true,
+        stop_at_eos: rl.stop_at_eos,
     };
     let mut exp = StepExperience {
         sequences: Vec::new(),
