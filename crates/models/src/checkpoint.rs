@@ -1,5 +1,5 @@
 //! Checkpoint I/O in the Hugging Face layout: a directory with `model.safetensors` (tensors under
-//! their HF names) and `config.json`. Each file is written atomically (a temporary file in the
+//! their HF names) and `config.json`; [`crate::hf`] adds shards, dtypes and tokenizer files. Each file is written atomically (a temporary file in the
 //! same directory, then a rename), so a crash leaves the old file or the new one, never half.
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,25 +24,16 @@ pub struct LoadedModel {
 }
 
 /// Saves every variable of `vs` to `dir/model.safetensors` and `config` to `dir/config.json`
-/// (with `torch_dtype` set to the weights' dtype), creating `dir` if needed.
+/// (with `torch_dtype` set to the weights' dtype), creating `dir` if needed. This is
+/// [`hf::save`](crate::hf::save) with its defaults: models over 5 GB are sharded.
 pub fn save(vs: &VarStore, config: &TransformerConfig, dir: &Path) -> Result<(), ModelError> {
-    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
-    let tensors: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
-    let mut config = config.clone();
-    if let Some(t) = tensors.values().next() {
-        config.torch_dtype = Some(kind_name(t.kind()).to_string());
-    }
-    save_tensors(&dir.join(MODEL_FILE), &tensors)?;
-    write_atomic(&dir.join(CONFIG_FILE), config.to_json().as_bytes())
+    crate::hf::save(vs, config, dir, &crate::hf::SaveOptions::default())
 }
 
-/// Reads `dir/config.json`, builds the model on `device` and loads `dir/model.safetensors`.
+/// Reads `dir/config.json`, builds the model on `device` in f32 and loads its weights (one
+/// `model.safetensors` or shards with an index; see [`crate::hf::load`] for other dtypes).
 pub fn load(dir: &Path, device: Device) -> Result<LoadedModel, ModelError> {
-    let config = read_config(dir)?;
-    let mut vs = VarStore::new(device);
-    let model = Transformer::new(&vs.root(), &config)?;
-    load_weights(&mut vs, &dir.join(MODEL_FILE))?;
-    Ok(LoadedModel { vs, model, config })
+    crate::hf::load(dir, device, Some(Kind::Float))
 }
 
 /// Loads the checkpoint in `dir` into an existing model's `vs`, after checking that the
@@ -53,52 +44,12 @@ pub fn load_into(
     dir: &Path,
 ) -> Result<(), ModelError> {
     config.check_same_architecture(&read_config(dir)?)?;
-    load_weights(vs, &dir.join(MODEL_FILE))
+    crate::hf::load_weights(vs, config, dir)
 }
 
 /// Reads and validates `dir/config.json`.
 pub fn read_config(dir: &Path) -> Result<TransformerConfig, ModelError> {
     TransformerConfig::from_file(&dir.join(CONFIG_FILE))
-}
-
-/// Copies every variable of `vs` from the safetensors file at `path` (converting the dtype if the
-/// file's differs). Every variable must be present with its shape, and the file must hold no
-/// other tensor; all of this is checked before any weight is overwritten.
-pub fn load_weights(vs: &mut VarStore, path: &Path) -> Result<(), ModelError> {
-    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-    let file = parse(&bytes, path)?;
-    let variables: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
-    let mut names = file.names();
-    names.sort();
-    if let Some(name) = names.into_iter().find(|n| !variables.contains_key(*n)) {
-        return Err(ModelError::UnexpectedTensor {
-            name: name.to_string(),
-            path: path.to_path_buf(),
-        });
-    }
-    let mut pending = Vec::with_capacity(variables.len());
-    for (name, var) in &variables {
-        let view = file.tensor(name).map_err(|_| ModelError::MissingTensor {
-            name: name.clone(),
-            path: path.to_path_buf(),
-        })?;
-        let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        if found != var.size() {
-            return Err(ModelError::ShapeMismatch {
-                name: name.clone(),
-                path: path.to_path_buf(),
-                expected: var.size(),
-                found,
-            });
-        }
-        kind_of(view.dtype()).ok_or_else(|| unsupported(name, view.dtype()))?;
-        pending.push((var, view));
-    }
-    for (var, view) in pending {
-        let tensor = to_tensor("", &view)?;
-        tch::no_grad(|| var.shallow_clone().f_copy_(&tensor))?;
-    }
-    Ok(())
 }
 
 /// Writes named tensors (any device, any supported dtype) to a safetensors file, atomically.
@@ -228,7 +179,7 @@ fn kind_of(dtype: Dtype) -> Option<Kind> {
 }
 
 /// The `torch_dtype` name of a floating-point kind.
-fn kind_name(kind: Kind) -> &'static str {
+pub(crate) fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::BFloat16 => "bfloat16",
         Kind::Half => "float16",

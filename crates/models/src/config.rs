@@ -129,7 +129,11 @@ impl TransformerConfig {
 
     /// Parses a `config.json` text, filling Hugging Face's defaults (call [`Self::validate`] next).
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        let mut value: Value = serde_json::from_str(text)?;
+        serde_json::from_value(Self::normalized(serde_json::from_str(text)?))
+    }
+
+    /// The JSON with the defaults transformers fills, under the names this struct reads.
+    fn normalized(mut value: Value) -> Value {
         if let Value::Object(map) = &mut value {
             if !map.contains_key("num_key_value_heads") {
                 if let Some(heads) = map.get("num_attention_heads").cloned() {
@@ -155,16 +159,32 @@ impl TransformerConfig {
                 map.remove("head_dim");
             }
         }
-        serde_json::from_value(value)
+        value
     }
 
-    /// Reads and validates `path` (a `config.json`).
+    /// Reads and validates `path` (a `config.json`). A field of the wrong type or a missing one
+    /// is named in the error ([`ModelError::ConfigField`]).
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
-        let config = Self::from_json(&text).map_err(|source| ModelError::Json {
+        let value: Value = serde_json::from_str(&text).map_err(|source| ModelError::Json {
             path: path.to_path_buf(),
             source,
         })?;
+        let config: Self = serde_path_to_error::deserialize(Self::normalized(value)).map_err(
+            |e: serde_path_to_error::Error<serde_json::Error>| {
+                // A missing field is reported at the parent ("."), with its name in the message.
+                let reason = e.inner().to_string();
+                let field = match e.path().to_string().as_str() {
+                    "." => reason.split('`').nth(1).unwrap_or(".").to_string(),
+                    path => path.to_string(),
+                };
+                ModelError::ConfigField {
+                    path: path.to_path_buf(),
+                    field,
+                    reason,
+                }
+            },
+        )?;
         config.validate()?;
         Ok(config)
     }

@@ -34,6 +34,25 @@ pub enum ModelError {
     #[error("tensor `{name}`: dtype {dtype} is not supported")]
     UnsupportedDtype { name: String, dtype: String },
 
+    #[error("{path}: {hint}")]
+    MissingFile { path: PathBuf, hint: String },
+
+    #[error("{path}: invalid shard index: {reason}")]
+    InvalidIndex { path: PathBuf, reason: String },
+
+    #[error("{path}: field `{field}`: {reason}")]
+    ConfigField {
+        path: PathBuf,
+        field: String,
+        reason: String,
+    },
+
+    #[error("{path}: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+
+    #[error("chat template: {0}")]
+    ChatTemplate(String),
+
     #[error("{path}: not a valid safetensors file: {detail}")]
     Safetensors { path: PathBuf, detail: String },
 

@@ -10,12 +10,19 @@
 //!   equal to the sampler's behaviour log-probs at the same weights and temperature.
 //! - [`tokenizer`]: [`CharTokenizer`], the text tasks' character vocabulary.
 //! - [`checkpoint`]: `model.safetensors` + `config.json` directories, atomic writes, typed errors.
+//! - [`hf`]: whole Hugging Face model directories: sharded weights with an index, any float
+//!   dtype on disk, tokenizer files carried along on save.
+//! - [`hf_tokenizer`]: [`HfTokenizer`], a `tokenizer.json` (via the `tokenizers` crate) with
+//!   the chat template of `tokenizer_config.json` / `chat_template.jinja`.
 //!
-//! Tensors stay on the model's device; f32 on CPU. Sampling randomness is libtorch's: seed it
+//! Tensors stay on the model's device; f32 on CPU, bf16 on CUDA when loaded through [`hf::load`]
+//! (log-softmax and losses in f32 either way). Sampling randomness is libtorch's: seed it
 //! with `tch::manual_seed`.
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod hf;
+pub mod hf_tokenizer;
 pub mod kv_cache;
 pub mod logprobs;
 pub mod rollout;
@@ -25,6 +32,7 @@ pub mod transformer;
 
 pub use config::{TokenIds, TransformerConfig};
 pub use error::ModelError;
+pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;
 pub use logprobs::{response_logits, response_logprobs, scaled_log_softmax, token_logprobs};
 pub use rollout::Rollout;

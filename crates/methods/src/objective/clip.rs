@@ -34,8 +34,10 @@ pub fn clipped_surrogate(
     bounds: &ClipBounds,
     dual_clip: Option<f64>,
 ) -> Surrogate {
-    let lower = (-&bounds.low + 1.0).to_kind(ratio.kind());
-    let upper = (&bounds.high + 1.0).to_kind(ratio.kind());
+    // Constant bounds are 0-d CPU tensors; libtorch will not mix them with CUDA operands.
+    let (device, kind) = (ratio.device(), ratio.kind());
+    let lower = (-&bounds.low + 1.0).to_device(device).to_kind(kind);
+    let upper = (&bounds.high + 1.0).to_device(device).to_kind(kind);
     let clipped_ratio = ratio.clamp_tensor(Some(&lower), Some(&upper));
     let unclipped = -(ratio * advantages);
     let clipped = -(&clipped_ratio * advantages);
