@@ -11,6 +11,16 @@ pub fn run_train(
     resume: bool,
     progress: bool,
 ) -> Result<()> {
+    // Control presets run the control trainer; everything else (and unknown names, which the
+    // group-RL config then reports by key) goes to the text-task loop.
+    let requested = polopt_train::control::requested_preset(config, sets)?;
+    let family = requested
+        .as_deref()
+        .and_then(|name| polopt_methods::presets::preset(name).ok())
+        .map(|p| p.family);
+    if family == Some(polopt_methods::presets::Family::Control) {
+        return run_control(config, sets, resume, progress);
+    }
     let cfg = load_config(config, sets)?;
     eprintln!(
         "polopt: run `{}` | preset {} | task {} | seed {} | {} warm-start + {} RL steps",
@@ -34,6 +44,39 @@ pub fn run_train(
             summary.nan_events
         );
     }
+    println!("run directory: {}", summary.run_dir.display());
+    Ok(())
+}
+
+fn run_control(config: Option<&Path>, sets: &[String], resume: bool, progress: bool) -> Result<()> {
+    use polopt_train::control::{load_control_config, train_control, ControlOptions};
+    let cfg = load_control_config(config, sets)?;
+    eprintln!(
+        "polopt: run `{}` | preset {} ({:?}) | env {} | seed {} | {} env steps",
+        cfg.run.name,
+        cfg.method.preset,
+        cfg.algo.kind,
+        cfg.env.id,
+        cfg.run.seed,
+        cfg.algo.total_steps
+    );
+    let summary = train_control(
+        &cfg,
+        ControlOptions {
+            resume,
+            progress,
+            ..Default::default()
+        },
+    )?;
+    let get = |k: &str| summary.final_metrics.get(k).copied().unwrap_or(f64::NAN);
+    println!(
+        "| final evaluation ({} episodes) | value |\n|---|---|",
+        get("eval/episodes")
+    );
+    println!("| env steps | {} |", summary.env_steps);
+    println!("| eval/return_mean | {:.2} |", get("eval/return_mean"));
+    println!("| eval/return_std | {:.2} |", get("eval/return_std"));
+    println!("| eval/length_mean | {:.1} |", get("eval/length_mean"));
     println!("run directory: {}", summary.run_dir.display());
     Ok(())
 }

@@ -2,8 +2,13 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
+use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, GbpoConfig, RiskpoConfig};
 use crate::error::{check_range, MethodError};
-use crate::objective::{Aggregation, KlEstimator, RatioLevel};
+use crate::objective::{
+    Aggregation, Divergence, ElasticConfig, KlEstimator, PolicyKernel, RatioLevel,
+};
+use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
+use crate::select::D3sConfig;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,6 +30,17 @@ pub struct CreditConfig {
     pub gamma: f64,
     /// Coefficient of KL(old || ref) folded into the per-token reward (REINFORCE++).
     pub kl_in_reward_coef: f64,
+    /// GAE's lambda: the bias-variance knob of the critic estimator (control; ppo-baseline.md).
+    pub gae_lambda: f64,
+    /// Per-group reweighting after the estimator: none | adora.
+    pub reweight: Reweight,
+    /// Second, batch-level advantage blended into the loss: none | copo.
+    pub global_advantage: GlobalAdvantage,
+    pub bnpo: BnpoConfig,
+    pub adora: AdoraConfig,
+    pub copo: CopoConfig,
+    pub gbpo: GbpoConfig,
+    pub riskpo: RiskpoConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +58,9 @@ pub struct SelectConfig {
     pub overlong_cache_len: usize,
     /// Mask responses that hit the generation limit out of the loss (DAPO's alternative).
     pub overlong_filter: bool,
+    /// Sample and token down-sampling between credit and loss: none | d3s.
+    pub downsample: Downsample,
+    pub d3s: D3sConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +78,13 @@ pub struct ObjectiveConfig {
     pub kl_coef: f64,
     pub kl_estimator: KlEstimator,
     pub entropy_coef: f64,
+    /// Per-token loss kernel: clip (PPO surrogate) | bounded_ratio (BPO/GBPO).
+    pub kernel: PolicyKernel,
+    /// Divergence D of the bounded_ratio kernel: hinge | squared | kl.
+    pub divergence: Divergence,
+    /// constant (clip_low/clip_high) | elastic (ETR per-sample bounds).
+    pub trust_region: TrustRegion,
+    pub elastic: ElasticConfig,
 }
 
 impl Default for CreditConfig {
@@ -69,6 +95,14 @@ impl Default for CreditConfig {
             eps: 1e-6,
             gamma: 1.0,
             kl_in_reward_coef: 0.0,
+            gae_lambda: 0.95,
+            reweight: Reweight::None,
+            global_advantage: GlobalAdvantage::None,
+            bnpo: BnpoConfig::default(),
+            adora: AdoraConfig::default(),
+            copo: CopoConfig::default(),
+            gbpo: GbpoConfig::default(),
+            riskpo: RiskpoConfig::default(),
         }
     }
 }
@@ -82,6 +116,8 @@ impl Default for SelectConfig {
             overlong_max_len: 64,
             overlong_cache_len: 16,
             overlong_filter: false,
+            downsample: Downsample::None,
+            d3s: D3sConfig::default(),
         }
     }
 }
@@ -98,6 +134,10 @@ impl Default for ObjectiveConfig {
             kl_coef: 0.0,
             kl_estimator: KlEstimator::K3,
             entropy_coef: 0.0,
+            kernel: PolicyKernel::Clip,
+            divergence: Divergence::Squared,
+            trust_region: TrustRegion::Constant,
+            elastic: ElasticConfig::default(),
         }
     }
 }
@@ -131,7 +171,18 @@ impl MethodConfig {
             c.kl_in_reward_coef >= 0.0,
             ">= 0",
         )?;
+        check_range(
+            "method.credit.gae_lambda",
+            c.gae_lambda,
+            (0.0..=1.0).contains(&c.gae_lambda),
+            "in [0, 1]",
+        )?;
+        c.bnpo.validate()?;
+        c.adora.validate()?;
+        c.copo.validate()?;
+        c.riskpo.validate()?;
         let s = &self.select;
+        s.d3s.validate()?;
         check_range(
             "method.select.max_gen_batches",
             s.max_gen_batches as f64,
@@ -185,6 +236,7 @@ impl MethodConfig {
             o.entropy_coef.abs() <= 1.0,
             "in [-1, 1]",
         )?;
+        o.elastic.validate()?;
         Ok(())
     }
 }

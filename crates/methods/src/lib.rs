@@ -11,6 +11,7 @@
 //! A method is data ([`MethodConfig`]); the training loop never branches on a method's name.
 pub mod credit;
 pub mod objective;
+pub mod plan;
 pub mod presets;
 pub mod select;
 

@@ -23,6 +23,7 @@ fn advantages(
         group_ids: groups,
         response_lens: lens,
         token_kl: None,
+        trajectories: None,
     };
     match estimator(&config)
         .expect("registered")
@@ -131,6 +132,7 @@ fn nan_reward_is_an_error_that_names_the_index() {
         group_ids: &[0, 0],
         response_lens: &[1, 1],
         token_kl: None,
+        trajectories: None,
     };
     let err = estimator(&config)
         .unwrap()

@@ -141,15 +141,29 @@ pub fn load_config(
     file: Option<&std::path::Path>,
     sets: &[String],
 ) -> Result<RunConfig, TrainError> {
-    let user = match file {
+    resolve(&read_user_file(file)?, sets)
+}
+
+/// The user's config file as a table (empty without one); shared by every loop's config.
+pub(crate) fn read_user_file(file: Option<&std::path::Path>) -> Result<Table, TrainError> {
+    match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
             text.parse::<Table>()
-                .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))?
+                .map_err(|e| TrainError::Config(format!("{}: {e}", path.display())))
         }
-        None => Table::new(),
-    };
-    resolve(&user, sets)
+        None => Ok(Table::new()),
+    }
+}
+
+/// Deserializes a resolved table, naming the key of the first wrong or unknown value.
+pub(crate) fn deserialize_named<T: serde::de::DeserializeOwned>(
+    table: Table,
+) -> Result<T, TrainError> {
+    serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
+        let path = e.path().to_string();
+        TrainError::Config(format!("config key `{path}`: {}", e.into_inner().message()))
+    })
 }
 
 /// Resolves a user table plus overrides against the default and the chosen preset.
@@ -179,10 +193,7 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
         merge(method, &method_defaults);
     }
     merge(&mut base, &overlay);
-    let config: RunConfig = serde_path_to_error::deserialize(Value::Table(base)).map_err(|e| {
-        let path = e.path().to_string();
-        TrainError::Config(format!("config key `{path}`: {}", e.into_inner().message()))
-    })?;
+    let config: RunConfig = deserialize_named(base)?;
     config.validate()?;
     Ok(config)
 }
@@ -227,7 +238,7 @@ pub fn apply_set(table: &mut Table, set: &str) -> Result<(), TrainError> {
     Ok(())
 }
 
-fn lookup<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
     let mut parts = path.split('.');
     let mut value = table.get(parts.next()?)?;
     for part in parts {
@@ -237,7 +248,7 @@ fn lookup<'a>(table: &'a Table, path: &str) -> Option<&'a Value> {
 }
 
 /// Deep merge: tables merge key by key, anything else is replaced.
-fn merge(base: &mut Table, overlay: &Table) {
+pub(crate) fn merge(base: &mut Table, overlay: &Table) {
     for (key, value) in overlay {
         match (base.get_mut(key), value) {
             (Some(Value::Table(b)), Value::Table(o)) => merge(b, o),
@@ -248,7 +259,7 @@ fn merge(base: &mut Table, overlay: &Table) {
     }
 }
 
-fn check(
+pub(crate) fn check(
     field: &str,
     ok: bool,
     expected: &str,

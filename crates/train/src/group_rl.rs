@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
-use polopt_methods::credit::{estimator, CreditBatch};
-use polopt_methods::objective::{LossScale, PolicyObjective, PolicyTerms};
+use polopt_methods::credit::CreditBatch;
+use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_models::{CharTokenizer, TransformerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -107,6 +108,8 @@ struct Loop<'a> {
     reward: Box<dyn RewardFn>,
     eval_problems: Vec<Problem>,
     objective: PolicyObjective,
+    /// Credit and selection parts, built once: some carry state across steps (RiskPO).
+    method: MethodRuntime,
     nan_events: usize,
 }
 
@@ -167,6 +170,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         reward,
         eval_problems,
         objective: PolicyObjective::new(config.method.objective.clone()),
+        method: MethodRuntime::new(&config.method.parts())?,
         nan_events: 0,
     };
     let bars = Bars::new(options.progress);
@@ -347,12 +351,13 @@ impl Loop<'_> {
         let rewards: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
         let groups: Vec<usize> = seqs.iter().map(|s| s.group).collect();
         let lens: Vec<usize> = seqs.iter().map(|s| s.response.len()).collect();
-        let credit = estimator(&cfg.method.credit)?.estimate(&CreditBatch {
+        let batch = CreditBatch {
             rewards: &rewards,
             group_ids: &groups,
             response_lens: &lens,
             token_kl: None,
-        })?;
+            trajectories: None,
+        };
         let prompts: Vec<&[i64]> = seqs.iter().map(|s| s.prompt.as_slice()).collect();
         let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();
         let device = self.policy.device();
@@ -366,13 +371,22 @@ impl Loop<'_> {
                 &packed.response_mask * Tensor::from_slice(&keep).view([-1, 1]).to_device(device);
         }
         let width = packed.width;
-        let advantages = Tensor::from_slice(&credit.to_token_matrix(&lens, width))
-            .view([seqs.len() as i64, width as i64])
-            .to_device(device);
         let temperature = cfg.rl.temperature;
         // Old (behaviour) log-probs recomputed with the training forward, so the first ratio
         // is exactly 1 (verl's recompute); the reference likewise.
-        let old_logp = tch::no_grad(|| self.policy.logprobs(&packed, temperature, false).0);
+        let (old_logp, old_entropy) = tch::no_grad(|| {
+            self.policy
+                .logprobs(&packed, temperature, self.method.needs_old_entropy())
+        });
+        let old_entropy = old_entropy.map(|e| token_rows(&e, &lens));
+        let step_ctx = StepContext {
+            progress: step as f64 / cfg.rl.steps.max(1) as f64,
+            old_entropy: old_entropy.as_deref(),
+        };
+        let plan = self.method.plan(&batch, &step_ctx)?;
+        let credit = &plan.advantages;
+        let planned = PlannedLoss::new(&plan, &lens, width, device);
+        let advantages = &planned.advantages;
         let ref_logp = self
             .reference
             .as_ref()
@@ -413,8 +427,7 @@ impl Loop<'_> {
                     mask: &mb.response_mask,
                     entropy: entropy.as_ref(),
                 };
-                let scale = LossScale::of_mask(&mb.response_mask, max_len);
-                let out = self.objective.loss(&terms, &scale, None);
+                let out = planned.loss(&self.objective, &terms, &index, max_len);
                 self.opt.zero_grad();
                 let loss_value = out.loss.double_value(&[]);
                 if !loss_value.is_finite() {
@@ -451,6 +464,7 @@ impl Loop<'_> {
         let adv_abs: f64 =
             credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
         row.insert("advantage_abs_mean".into(), adv_abs);
+        row.extend(plan.metrics.iter().map(|(k, v)| (k.to_string(), *v)));
         let _ = Kind::Float;
         Ok(row)
     }

@@ -1,5 +1,6 @@
 //! polopt-train: the training loops and everything a run leaves on disk.
 //!
+//! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
@@ -7,6 +8,7 @@
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod config;
+pub mod control;
 pub mod error;
 pub mod eval;
 pub mod group_rl;

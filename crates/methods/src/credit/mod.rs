@@ -3,12 +3,27 @@
 //! Scoring and credit never touch tensors (style.md, after prime-rl): an estimator reads the
 //! rewards of a batch and the group each response belongs to, and returns advantages that the
 //! objective consumes without knowing how they were made.
+mod adora;
+mod bnpo;
+mod copo;
+mod gae;
+mod gbpo;
 mod grpo;
 mod reinforce_pp;
+mod riskpo;
 mod rloo;
 
+pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
+pub use bnpo::{beta_normalization_params, beta_normalized_advantage, beta_pdf, Bnpo, BnpoConfig};
+pub use copo::{copo_blend, outcome_entropy, CopoBlend, CopoConfig};
+pub use gae::{gae, Gae, Trajectories};
+pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
 pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
+pub use riskpo::{
+    bundle_advantages, mixed_var, quantile, QuantileMode, QuantileTracker, RiskCredit, RiskPo,
+    RiskpoConfig,
+};
 pub use rloo::{leave_one_out_advantage, Rloo};
 
 use crate::config::CreditConfig;
@@ -25,6 +40,9 @@ pub struct CreditBatch<'a> {
     pub response_lens: &'a [usize],
     /// Optional per-token KL(old || ref) estimates, `[B][len_i]`, for KL-in-reward estimators.
     pub token_kl: Option<&'a [Vec<f64>]>,
+    /// Optional per-step critic data for step-level estimators (GAE); then `rewards` holds one
+    /// reward per environment step, time-major `[T * N]`.
+    pub trajectories: Option<&'a Trajectories<'a>>,
 }
 
 impl CreditBatch<'_> {
@@ -189,6 +207,47 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "group mean baseline, then whitened over all tokens of the batch",
         spec: "grpo-family.md",
         build: |c| Box::new(ReinforcePPBaseline { eps: c.eps }),
+    },
+    EstimatorEntry {
+        name: "gae",
+        description:
+            "GAE(gamma, lambda) over environment steps with a critic; truncation bootstraps",
+        spec: "ppo-baseline.md",
+        build: |c| {
+            Box::new(Gae {
+                gamma: c.gamma,
+                lambda: c.gae_lambda,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "bnpo",
+        description:
+            "Beta-density normalization, (R - p) / BetaPdf(p; alpha, beta) fitted per batch",
+        spec: "bnpo.md",
+        build: |c| {
+            Box::new(Bnpo {
+                config: c.bnpo.clone(),
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "gbpo",
+        description: "group median baseline R - median(R) [reconstructed]",
+        spec: "brrl-bpo-gbpo.md",
+        build: |c| {
+            Box::new(MedianBaseline {
+                scale_by_std: c.gbpo.scale_by_std,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "riskpo",
+        description: "mixed value-at-risk over bundles of prompts, tracked quantiles (stateful)",
+        spec: "riskpo.md",
+        build: |c| Box::new(RiskPo::new(c.riskpo.clone())),
     },
 ];
 

@@ -6,14 +6,20 @@
 //! a ratio level ([`ratio`]), a trust region ([`clip`]), one aggregation ([`aggregate`]), and
 //! regularizers ([`kl`], entropy). PPO for control uses the same [`clip::clipped_surrogate`].
 pub mod aggregate;
+pub mod bounded_ratio;
 pub mod clip;
+pub mod etr;
 pub mod kl;
+pub mod planned;
 pub mod ratio;
 pub mod value;
 
 pub use aggregate::{aggregate, Aggregation, LossScale};
+pub use bounded_ratio::{bounded_ratio_loss, Divergence, PolicyKernel};
 pub use clip::{clipped_surrogate, ClipBounds, Surrogate};
+pub use etr::{elastic_bounds, ElasticConfig, SampleBounds};
 pub use kl::{kl_penalty, KlEstimator};
+pub use planned::{token_rows, PlannedLoss};
 pub use ratio::{importance_ratio, RatioLevel};
 pub use value::clipped_value_loss;
 
@@ -62,7 +68,12 @@ impl PolicyObjective {
         let ratio = importance_ratio(terms.logp, terms.old_logp, terms.mask, c.ratio);
         let constant = ClipBounds::constant(c.clip_low, c.clip_high);
         let bounds = bounds.unwrap_or(&constant);
-        let surrogate = clipped_surrogate(&ratio, terms.advantages, bounds, c.dual_clip);
+        let surrogate = match c.kernel {
+            PolicyKernel::Clip => clipped_surrogate(&ratio, terms.advantages, bounds, c.dual_clip),
+            PolicyKernel::BoundedRatio => {
+                bounded_ratio_loss(&ratio, terms.advantages, bounds, c.divergence)
+            }
+        };
         let policy_loss = aggregate(&surrogate.per_token_loss, terms.mask, c.aggregation, scale);
         let mut loss = policy_loss.shallow_clone();
 

@@ -2,6 +2,8 @@
 //! function from the default [`MethodConfig`] to the method's choices, plus a description
 //! and the spec it follows. Adding a method is one file and one line in [`PRESETS`].
 mod baselines;
+mod control;
+mod variants;
 
 use crate::config::MethodConfig;
 use crate::error::{unknown, MethodError};
@@ -34,6 +36,21 @@ pub const PRESETS: &[Preset] = &[
     baselines::RLOO,
     baselines::REINFORCE_PP,
     baselines::GSPO,
+    variants::ETR,
+    variants::BNPO,
+    variants::ADORA,
+    variants::COPO,
+    variants::GBPO,
+    variants::D3S,
+    variants::RISKPO,
+    control::PPO_CARTPOLE,
+    control::PPO_ACROBOT,
+    control::PPO_PENDULUM,
+    control::A2C_CARTPOLE,
+    control::A2C_ACROBOT,
+    control::REINFORCE_CARTPOLE,
+    control::BPO_CARTPOLE,
+    control::BPO_ACROBOT,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {

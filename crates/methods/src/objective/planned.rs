@@ -1,0 +1,141 @@
+//! The tensor side of an [`UpdatePlan`](crate::plan::UpdatePlan): built once per step as
+//! `[B, width]` / `[B, 1]` tensors, then sliced per minibatch and turned into the loss.
+//!
+//! - token keep-mask (D3S): multiplies the response mask, so every aggregation and its
+//!   normalizer (`LossScale`) count kept tokens only;
+//! - per-sample clip bounds (ETR): passed to [`PolicyObjective::loss`] as `[b, 1]` tensors;
+//! - blend (COPO): `w L(A_loc) + (1 - w) L(A_glob)`. The surrogate is positively homogeneous
+//!   in the advantage (`l(r, w A) = w l(r, A)` for `w >= 0`, dual clip included), so each side
+//!   is the ordinary loss on a scaled advantage; the second call carries no regularizers so
+//!   KL and entropy count once.
+use tch::{Device, Tensor};
+
+use super::{ClipBounds, LossOutput, LossScale, PolicyObjective, PolicyTerms};
+use crate::plan::UpdatePlan;
+
+pub struct PlannedLoss {
+    /// `[B, width]`, zeros after each response.
+    pub advantages: Tensor,
+    keep: Option<Tensor>,
+    bounds: Option<(Tensor, Tensor)>,
+    /// Global advantages `[B, width]` and local weights `[B, 1]`.
+    blend: Option<(Tensor, Tensor)>,
+}
+
+fn column(values: &[f64], device: Device) -> Tensor {
+    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+    Tensor::from_slice(&v).view([-1, 1]).to_device(device)
+}
+
+fn rows(values: &[Vec<f64>], width: usize, device: Device) -> Tensor {
+    let mut flat = vec![0f32; values.len() * width];
+    for (i, row) in values.iter().enumerate() {
+        for (t, &v) in row.iter().take(width).enumerate() {
+            flat[i * width + t] = v as f32;
+        }
+    }
+    Tensor::from_slice(&flat)
+        .view([values.len() as i64, width as i64])
+        .to_device(device)
+}
+
+impl PlannedLoss {
+    pub fn new(plan: &UpdatePlan, response_lens: &[usize], width: usize, device: Device) -> Self {
+        let b = response_lens.len() as i64;
+        let matrix = |a: &crate::credit::Advantages| {
+            Tensor::from_slice(&a.to_token_matrix(response_lens, width))
+                .view([b, width as i64])
+                .to_device(device)
+        };
+        Self {
+            advantages: matrix(&plan.advantages),
+            keep: plan.token_keep.as_ref().map(|k| rows(k, width, device)),
+            bounds: plan
+                .clip_bounds
+                .as_ref()
+                .map(|s| (column(&s.low, device), column(&s.high, device))),
+            blend: plan.blend.as_ref().map(|bl| {
+                let global = crate::credit::Advantages::Sequence(bl.global_advantages.clone());
+                (matrix(&global), column(&bl.local_weights, device))
+            }),
+        }
+    }
+
+    /// The loss of minibatch rows `index`. `terms.advantages` must be rows `index` of
+    /// [`Self::advantages`]; `max_len` is the `seq-mean-token-sum-norm` constant.
+    pub fn loss(
+        &self,
+        objective: &PolicyObjective,
+        terms: &PolicyTerms,
+        index: &Tensor,
+        max_len: f64,
+    ) -> LossOutput {
+        let mask = match &self.keep {
+            Some(keep) => terms.mask * keep.index_select(0, index),
+            None => terms.mask.shallow_clone(),
+        };
+        let scale = LossScale::of_mask(&mask, max_len);
+        let bounds = self.bounds.as_ref().map(|(low, high)| ClipBounds {
+            low: low.index_select(0, index),
+            high: high.index_select(0, index),
+        });
+        let Some((global, weight)) = &self.blend else {
+            let terms = PolicyTerms {
+                mask: &mask,
+                ..*terms
+            };
+            return objective.loss(&terms, &scale, bounds.as_ref());
+        };
+        let w = weight.index_select(0, index);
+        let local_adv = terms.advantages * &w;
+        let global_adv = global.index_select(0, index) * (-&w + 1.0);
+        let local = objective.loss(
+            &PolicyTerms {
+                mask: &mask,
+                advantages: &local_adv,
+                ..*terms
+            },
+            &scale,
+            bounds.as_ref(),
+        );
+        let global = objective.loss(
+            &PolicyTerms {
+                mask: &mask,
+                advantages: &global_adv,
+                ref_logp: None,
+                entropy: None,
+                ..*terms
+            },
+            &scale,
+            bounds.as_ref(),
+        );
+        let mut metrics = local.metrics;
+        let global_policy = global.metrics.get("policy_loss").copied().unwrap_or(0.0);
+        metrics.insert("copo/global_policy_loss", global_policy);
+        if let Some(p) = metrics.get_mut("policy_loss") {
+            *p += global_policy;
+        }
+        LossOutput {
+            loss: local.loss + global.loss,
+            metrics,
+        }
+    }
+}
+
+/// A `[B, width]` tensor's first `len_i` entries of each row, as plain numbers (the old
+/// policy's entropy for token selection).
+pub fn token_rows(t: &Tensor, response_lens: &[usize]) -> Vec<Vec<f64>> {
+    let width = t.size().last().copied().unwrap_or(0).max(0) as usize;
+    let flat: Vec<f64> =
+        Vec::try_from(t.to_kind(tch::Kind::Double).contiguous().view([-1])).unwrap_or_default();
+    response_lens
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let start = i * width;
+            flat.get(start..start + len.min(width))
+                .map(<[f64]>::to_vec)
+                .unwrap_or_default()
+        })
+        .collect()
+}

@@ -1,0 +1,442 @@
+//! The control loop, top to bottom (architecture.md, "Classic control follows the same path"):
+//! rollout (Rust actor snapshot) -> critic values -> GAE from the credit registry -> the
+//! method's minibatch update -> evaluation, metrics, atomic checkpoints.
+//!
+//! Exact resume: every random stream is derived from `(run.seed, tag, update)` (sampling,
+//! minibatch order, evaluation episodes), environments restore by replay (see `envs`), and
+//! the checkpoint holds weights, both Adam states, the normalisers and the counters. A run of
+//! N updates and one stopped at N/2 then resumed write identical metrics (tests/control.rs).
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polopt_envs::classic::Space;
+use polopt_methods::credit::{estimator, median, CreditBatch};
+use polopt_methods::objective::PolicyObjective;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use super::config::{AlgoKind, ControlConfig};
+use super::envs::{ControlEnvs, EnvsState};
+use super::eval::evaluate;
+use super::mlp::{ActorCritic, Head};
+use super::normalize::{ObsNormalizer, RewardScaler};
+use super::reinforce::collect_episodes;
+use super::rollout::{collect, critic_values, rows_tensor, Normalizers};
+use super::update::{explained_variance, minibatch_update, Batch};
+use crate::error::TrainError;
+use crate::optim::AdamW;
+use crate::run_dir::{
+    checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
+};
+use crate::seeds::{stream, with_torch_seed};
+
+#[derive(Default)]
+pub struct ControlOptions {
+    /// Continue from the run directory's newest checkpoint.
+    pub resume: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// Stop after this update as if killed (resume tests); the run stays `running`.
+    pub stop_after: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ControlSummary {
+    pub run_dir: PathBuf,
+    pub final_metrics: BTreeMap<String, f64>,
+    pub updates: usize,
+    pub env_steps: u64,
+}
+
+/// Everything a checkpoint holds besides tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ControlState {
+    update: usize,
+    env_steps: u64,
+    actor_opt_step: i64,
+    critic_opt_step: i64,
+    envs: EnvsState,
+    norms: Normalizers,
+}
+
+pub fn run_dir_of(config: &ControlConfig) -> PathBuf {
+    Path::new(&config.run.out_dir).join(&config.run.name)
+}
+
+fn head_of(space: &Space) -> Head {
+    match space {
+        Space::Discrete { n } => Head::Categorical { n: *n },
+        Space::Box { low, high } => Head::Gaussian {
+            dim: low.len(),
+            low: low.clone(),
+            high: high.clone(),
+        },
+    }
+}
+
+struct Trainer<'a> {
+    cfg: &'a ControlConfig,
+    ac: ActorCritic,
+    actor_opt: AdamW,
+    critic_opt: AdamW,
+    envs: ControlEnvs,
+    norms: Normalizers,
+    objective: PolicyObjective,
+    env_steps: u64,
+}
+
+pub fn train_control(
+    cfg: &ControlConfig,
+    options: ControlOptions,
+) -> Result<ControlSummary, TrainError> {
+    let threads = match cfg.run.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        t => t,
+    };
+    tch::set_num_threads(threads as i32);
+    let run_dir = run_dir_of(cfg);
+    let resume_from = if options.resume {
+        Some(latest_checkpoint(&run_dir).ok_or_else(|| {
+            TrainError::Config(format!(
+                "--resume: {} has no checkpoint to resume from",
+                run_dir.display()
+            ))
+        })?)
+    } else {
+        None
+    };
+    if !options.resume && run_dir.join("metrics.jsonl").exists() {
+        return Err(TrainError::Config(format!(
+            "{} already holds a run; pass --resume to continue it, or choose another run.name (nothing was overwritten)",
+            run_dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+    write_atomic(&run_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+
+    let (e, a, seed) = (&cfg.env, &cfg.algo, cfg.run.seed);
+    let envs = ControlEnvs::new(&e.id, e.num_envs, e.max_episode_steps, seed, "train-env")?;
+    let head = head_of(&envs.action_space());
+    let ac = with_torch_seed(seed, "control-init", 0, || {
+        ActorCritic::new(
+            envs.obs_dim,
+            head,
+            &cfg.model.hidden,
+            cfg.model.log_std_init,
+        )
+    });
+    let mut actor_opt = AdamW::new(&ac.actor_vs, a.lr, 0.0);
+    actor_opt.eps = a.adam_eps;
+    let critic_lr = if a.kind == AlgoKind::Reinforce {
+        a.baseline_lr
+    } else {
+        a.lr
+    };
+    let mut critic_opt = AdamW::new(&ac.critic_vs, critic_lr, 0.0);
+    critic_opt.eps = a.adam_eps;
+    let norms = Normalizers {
+        obs: e
+            .norm_obs
+            .then(|| ObsNormalizer::new(envs.obs_dim, e.obs_clip)),
+        reward: e
+            .norm_reward
+            .then(|| RewardScaler::new(e.num_envs, cfg.method.credit.gamma, e.reward_clip)),
+    };
+    let mut t = Trainer {
+        cfg,
+        ac,
+        actor_opt,
+        critic_opt,
+        envs,
+        norms,
+        objective: PolicyObjective::new(cfg.method.objective.clone()),
+        env_steps: 0,
+    };
+    let start = match &resume_from {
+        Some((_, dir)) => t.load_checkpoint(dir)?,
+        None => {
+            if let Some(n) = &mut t.norms.obs {
+                n.update(&t.envs.obs);
+            }
+            0
+        }
+    };
+    let mut info = RunInfo {
+        preset: cfg.method.preset.clone(),
+        task: e.id.clone(),
+        seed,
+        status: "running".into(),
+        final_metrics: BTreeMap::new(),
+        warmstart_metrics: BTreeMap::new(),
+    };
+    info.write(&run_dir)?;
+    let mut sink = MetricsSink::open(&run_dir.join("metrics.jsonl"), resume_from.map(|(s, _)| s))?;
+    let bar = progress_bar(options.progress, a.total_steps, &cfg.method.preset);
+    bar.set_position(t.env_steps);
+    let mut last_eval = BTreeMap::new();
+    let mut update = start;
+    while t.env_steps < a.total_steps {
+        update += 1;
+        let mut row = t.iteration(update)?;
+        let last = t.env_steps >= a.total_steps;
+        if last || (cfg.eval.every > 0 && update % cfg.eval.every == 0) {
+            let started = Instant::now();
+            last_eval = t.evaluate(update as u64)?;
+            row.extend(last_eval.clone());
+            row.insert("eval_time_s".into(), started.elapsed().as_secs_f64());
+        }
+        sink.write(update, &row)?;
+        bar.set_position(t.env_steps.min(a.total_steps));
+        bar.set_message(format!(
+            "return {:.1}{}",
+            row.get("episode_return_mean").copied().unwrap_or(f64::NAN),
+            last_eval
+                .get("eval/return_mean")
+                .map(|v| format!(" eval {v:.1}"))
+                .unwrap_or_default()
+        ));
+        let stopping = options.stop_after == Some(update);
+        if last || stopping || update % cfg.run.checkpoint_every.max(1) == 0 {
+            t.save_checkpoint(&run_dir, update)?;
+        }
+        if stopping && !last {
+            bar.finish_and_clear();
+            return Ok(ControlSummary {
+                run_dir,
+                final_metrics: last_eval,
+                updates: update,
+                env_steps: t.env_steps,
+            });
+        }
+    }
+    bar.finish_and_clear();
+    if last_eval.is_empty() {
+        last_eval = t.evaluate(update as u64)?;
+    }
+    last_eval.insert("env_steps".into(), t.env_steps as f64);
+    info.status = "finished".into();
+    info.final_metrics = last_eval.clone();
+    info.write(&run_dir)?;
+    Ok(ControlSummary {
+        run_dir,
+        final_metrics: last_eval,
+        updates: update,
+        env_steps: t.env_steps,
+    })
+}
+
+impl Trainer<'_> {
+    fn iteration(&mut self, update: usize) -> Result<BTreeMap<String, f64>, TrainError> {
+        let started = Instant::now();
+        let (cfg, a) = (self.cfg, &self.cfg.algo);
+        let frac = 1.0 - self.env_steps as f64 / a.total_steps as f64;
+        let lr_scale = if a.anneal_lr { frac.max(0.0) } else { 1.0 };
+        self.actor_opt.lr = a.lr * lr_scale;
+        self.critic_opt.lr = if a.kind == AlgoKind::Reinforce {
+            a.baseline_lr
+        } else {
+            a.lr
+        } * lr_scale;
+
+        let snapshot = self.ac.snapshot();
+        let mut rng = stream(cfg.run.seed, "control-rollout", update as u64);
+        let buf = if a.kind == AlgoKind::Reinforce {
+            collect_episodes(
+                &snapshot,
+                &self.ac.head,
+                &mut self.envs,
+                &mut self.norms,
+                &mut rng,
+                a.batch_episodes,
+            )?
+        } else {
+            collect(
+                &snapshot,
+                &self.ac.head,
+                &mut self.envs,
+                &mut self.norms,
+                &mut rng,
+                a.rollout_steps,
+            )?
+        };
+        self.env_steps += buf.len() as u64;
+        let rollout_s = started.elapsed().as_secs_f64();
+
+        let critic = critic_values(&self.ac, &buf);
+        let groups: Vec<usize> = (0..buf.len()).map(|k| k % buf.num_envs).collect();
+        let ones = vec![1usize; buf.len()];
+        let traj = critic.trajectories(&buf);
+        let credit = estimator(&cfg.method.credit)?.estimate(&CreditBatch {
+            rewards: &buf.rewards,
+            group_ids: &groups,
+            response_lens: &ones,
+            token_kl: None,
+            trajectories: Some(&traj),
+        })?;
+        let advantages = credit.per_sequence();
+        let returns: Vec<f64> = advantages
+            .iter()
+            .zip(&critic.values)
+            .map(|(a, v)| a + v)
+            .collect();
+        let centre = if a.median_advantage {
+            median(&advantages)
+        } else {
+            0.0
+        };
+
+        let obs = rows_tensor(&buf.obs, buf.obs_dim);
+        let actions = match self.ac.head {
+            Head::Categorical { .. } => Tensor::from_slice(&buf.actions).to_kind(Kind::Int64),
+            Head::Gaussian { dim, .. } => rows_tensor(&buf.actions, dim),
+        };
+        let old_logp = tch::no_grad(|| self.ac.log_prob_entropy(&obs, &actions).0);
+        let f32s =
+            |v: Vec<f64>| Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>());
+        let batch = Batch {
+            obs,
+            actions,
+            old_logp,
+            old_values: f32s(critic.values.clone()),
+            advantages: f32s(advantages.iter().map(|x| x - centre).collect()),
+            returns: f32s(returns.clone()),
+        };
+        let seed = cfg.run.seed;
+        let mut mb_rng = |epoch: usize| {
+            stream(
+                seed,
+                "control-minibatch",
+                (update as u64) << 8 | epoch as u64,
+            )
+        };
+        let mut row = minibatch_update(
+            &self.ac,
+            (&mut self.actor_opt, &mut self.critic_opt),
+            &batch,
+            cfg,
+            &self.objective,
+            &mut mb_rng,
+        );
+        let step_time = started.elapsed().as_secs_f64();
+        if !buf.finished.is_empty() {
+            let n = buf.finished.len() as f64;
+            row.insert(
+                "episode_return_mean".into(),
+                buf.finished.iter().map(|f| f.episode_return).sum::<f64>() / n,
+            );
+            row.insert(
+                "episode_length_mean".into(),
+                buf.finished.iter().map(|f| f.length as f64).sum::<f64>() / n,
+            );
+        }
+        row.insert("episodes".into(), buf.finished.len() as f64);
+        row.insert("env_steps".into(), self.env_steps as f64);
+        row.insert(
+            "explained_variance".into(),
+            explained_variance(&critic.values, &returns),
+        );
+        row.insert("lr".into(), self.actor_opt.lr);
+        row.insert("rollout_s".into(), rollout_s);
+        row.insert("step_time_s".into(), step_time);
+        row.insert("sps".into(), buf.len() as f64 / step_time.max(1e-9));
+        Ok(row)
+    }
+
+    fn evaluate(&self, index: u64) -> Result<BTreeMap<String, f64>, TrainError> {
+        let e = &self.cfg.env;
+        evaluate(
+            &self.ac.snapshot(),
+            &self.ac.head,
+            &self.norms,
+            (&e.id, e.max_episode_steps),
+            &self.cfg.eval,
+            self.cfg.run.seed,
+            index,
+        )
+    }
+
+    fn save_checkpoint(&self, run_dir: &Path, update: usize) -> Result<(), TrainError> {
+        let state = ControlState {
+            update,
+            env_steps: self.env_steps,
+            actor_opt_step: self.actor_opt.step,
+            critic_opt_step: self.critic_opt.step,
+            envs: self.envs.state(),
+            norms: self.norms.clone(),
+        };
+        let ckpt_err = |dir: &Path, e: String| TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            detail: e,
+        };
+        save_checkpoint_dir(run_dir, &checkpoint_name(update), |dir| {
+            let save = |name: &str, tensors| {
+                polopt_models::checkpoint::save_tensors(&dir.join(name), &tensors)
+                    .map_err(|e| ckpt_err(dir, e.to_string()))
+            };
+            save("model.safetensors", self.ac.named_tensors())?;
+            save(
+                "actor_optimizer.safetensors",
+                self.actor_opt.state_tensors(),
+            )?;
+            save(
+                "critic_optimizer.safetensors",
+                self.critic_opt.state_tensors(),
+            )?;
+            let text =
+                serde_json::to_string_pretty(&state).map_err(|e| ckpt_err(dir, e.to_string()))?;
+            write_atomic(&dir.join("state.json"), text.as_bytes())
+        })?;
+        Ok(())
+    }
+
+    /// Restores a checkpoint; returns its update index.
+    fn load_checkpoint(&mut self, dir: &Path) -> Result<usize, TrainError> {
+        let ckpt_err = |path: &Path, detail: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let state_path = dir.join("state.json");
+        let text =
+            std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
+        let state: ControlState =
+            serde_json::from_str(&text).map_err(|e| ckpt_err(&state_path, e.to_string()))?;
+        let load = |name: &str| {
+            let path = dir.join(name);
+            polopt_models::checkpoint::load_tensors(&path, tch::Device::Cpu)
+                .map_err(|e| ckpt_err(&path, e.to_string()))
+        };
+        self.ac
+            .load_named_tensors(&load("model.safetensors")?)
+            .map_err(|e| ckpt_err(&dir.join("model.safetensors"), e))?;
+        self.actor_opt
+            .load_state_tensors(&load("actor_optimizer.safetensors")?, state.actor_opt_step)
+            .map_err(|e| ckpt_err(&dir.join("actor_optimizer.safetensors"), e))?;
+        self.critic_opt
+            .load_state_tensors(
+                &load("critic_optimizer.safetensors")?,
+                state.critic_opt_step,
+            )
+            .map_err(|e| ckpt_err(&dir.join("critic_optimizer.safetensors"), e))?;
+        self.envs.restore(&state.envs)?;
+        self.norms = state.norms;
+        self.env_steps = state.env_steps;
+        Ok(state.update)
+    }
+}
+
+fn progress_bar(enabled: bool, len: u64, label: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(
+        "{prefix:>14} [{bar:30}] {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(label.to_string());
+    bar
+}
