@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod compare_cmd;
 mod list;
 mod train_cmd;
 
@@ -52,6 +53,52 @@ enum Command {
     },
     /// List presets and the parts they are made of, each with its description and spec.
     List,
+    /// Train every (preset, seed) pair, several at a time, then write a report. Resumable:
+    /// running the same command again runs only what is missing.
+    Compare {
+        /// Presets to compare, comma-separated; the first is the baseline.
+        #[arg(long, value_delimiter = ',', required = true)]
+        presets: Vec<String>,
+        /// Text task (`task.name`) or, for control presets, environment id (`env.id`).
+        #[arg(long)]
+        task: Option<String>,
+        /// Number of seeds: runs use seeds 0..N.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// RL steps per run (`rl.steps`; for control, `algo.total_steps` environment steps).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Override one key in every run, as for `polopt train`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Parent directory of the comparison.
+        #[arg(long, default_value = "runs/compare")]
+        out: PathBuf,
+        /// Name of the comparison directory under --out (default: from presets and task).
+        #[arg(long)]
+        name: Option<String>,
+        /// Runs at a time (default: half the cores, at least 1).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// libtorch threads per run (default: cores / jobs).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Render a report from existing run directories or comparison directories, without training.
+    Report {
+        /// Run directories (holding run.json) or comparison directories (holding runs/).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Report directory (default: COMPARE_DIR/report for one comparison, else ./report).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Preset to compare the others against (default: the first).
+        #[arg(long)]
+        baseline: Option<String>,
+    },
 }
 
 fn main() {
@@ -76,6 +123,8 @@ fn run(cli: Cli) -> Result<()> {
             resume,
             quiet,
         } => {
+            // A cell of `polopt compare` stops when the comparison is killed.
+            polopt_train::compare::exit_with_compare_parent();
             if let Some(p) = preset {
                 sets.insert(0, format!("method.preset={p}"));
             }
@@ -86,6 +135,34 @@ fn run(cli: Cli) -> Result<()> {
             problems,
             sets,
         } => train_cmd::eval(&path, problems, &sets).context("eval failed"),
+        Command::Compare {
+            presets,
+            task,
+            seeds,
+            steps,
+            sets,
+            out,
+            name,
+            jobs,
+            threads,
+            quiet,
+        } => compare_cmd::run_compare(compare_cmd::CompareArgs {
+            presets,
+            task,
+            seeds,
+            steps,
+            sets,
+            out,
+            name,
+            jobs,
+            threads,
+            quiet,
+        }),
+        Command::Report {
+            paths,
+            out,
+            baseline,
+        } => compare_cmd::run_report(&paths, out, baseline),
         Command::List => {
             print!("{}", list::listing());
             Ok(())

@@ -22,8 +22,8 @@ pub mod runs;
 pub mod stats;
 
 pub use plots::{
-    aggregate_curves, metric_label, plot_learning_curves, write_band_plot, Band, CurveOptions,
-    PlotError, PlotFiles, PlotSpec, Smoothing,
+    aggregate_curves, metric_bounds, metric_label, plot_learning_curves, write_band_plot, Band,
+    CurveOptions, PlotError, PlotFiles, PlotSpec, Smoothing,
 };
 pub use render::{
     render_report, render_report_from_runs, CurveSpec, Improvement, MetricTable, PlotEntry,

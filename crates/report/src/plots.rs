@@ -18,6 +18,7 @@
 use crate::runs::{Curve, PresetGroup, STEP};
 use crate::stats::{bootstrap_ci, Aggregate, BootstrapConfig, StatsError};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -66,8 +67,16 @@ fn ensure_font() -> Result<(), PlotError> {
 /// A human label with units for a metric name, e.g. `entropy` -> "policy entropy (nats/token)".
 /// Unknown names are returned unchanged so any logged field can be plotted.
 pub fn metric_label(name: &str) -> String {
+    // The trainer's eval/pass@1 is greedy decoding; pass@k (k > 1) and sampled_pass@1 are
+    // unbiased estimates from samples at the eval temperature.
+    if name == "eval/pass@1" {
+        return "eval pass@1, greedy (fraction of problems solved)".to_string();
+    }
     if let Some(k) = name.strip_prefix("eval/pass@") {
-        return format!("eval pass@{k} (fraction of problems solved)");
+        return format!("eval pass@{k}, sampled (fraction of problems solved)");
+    }
+    if let Some(k) = name.strip_prefix("eval/sampled_pass@") {
+        return format!("eval pass@{k}, sampled (fraction of problems solved)");
     }
     let known = match name {
         STEP => "training step (policy updates)",
@@ -76,6 +85,7 @@ pub fn metric_label(name: &str) -> String {
         "accuracy" => "training accuracy (fraction correct)",
         "entropy" => "policy entropy (nats/token)",
         "kl" => "KL to reference policy (nats/token)",
+        "approx_kl" => "approx. KL to the rollout policy (nats/token)",
         "clip_frac_low" => "clipped fraction, low side (fraction of tokens)",
         "clip_frac_high" => "clipped fraction, high side (fraction of tokens)",
         "response_len_mean" => "mean response length (tokens)",
@@ -84,9 +94,43 @@ pub fn metric_label(name: &str) -> String {
         "step_time_s" => "step time (s)",
         "episodic_return" => "episodic return (sum of rewards)",
         "eval/return" => "evaluation return (sum of rewards)",
+        "eval/return_mean" => "evaluation return (mean over episodes)",
+        "episode_return_mean" => "training episodic return (sum of rewards)",
+        "eval/response_len" => "eval response length (tokens)",
+        "truncated_frac" => "truncated responses (fraction)",
         _ => return name.to_string(),
     };
     known.to_string()
+}
+
+/// The range a metric cannot leave, `(floor, ceiling)`: the y axis is clipped to it, so a
+/// fraction near 0 is not drawn on an axis running to -1, and a length never shows negative
+/// ticks. Unknown metrics are unbounded.
+pub fn metric_bounds(name: &str) -> (Option<f64>, Option<f64>) {
+    let fraction = name.starts_with("eval/pass@")
+        || name.starts_with("eval/sampled_pass@")
+        || name.starts_with("clip_frac")
+        || matches!(name, "accuracy" | "truncated_frac");
+    let non_negative = matches!(
+        name,
+        "entropy"
+            | "kl"
+            | "approx_kl"
+            | "response_len_mean"
+            | "eval/response_len"
+            | "grad_norm"
+            | "tokens_per_s"
+            | "step_time_s"
+            | "env_steps"
+            | STEP
+    );
+    if fraction {
+        (Some(0.0), Some(1.0))
+    } else if non_negative {
+        (Some(0.0), None)
+    } else {
+        (None, None)
+    }
 }
 
 /// How per-seed curves are smoothed before averaging seeds.
@@ -96,9 +140,11 @@ pub enum Smoothing {
     /// Plot logged values as they are.
     Off,
     /// Per-step metrics logged at hundreds of steps are too noisy to read raw: curves longer
-    /// than 120 points get a centred moving average over `ceil(points / 60)` points (the
+    /// than 60 points get a centred moving average over `ceil(points / 20)` points (the
     /// longest curve of the plot decides, so all presets are smoothed alike); sparse curves
-    /// such as evaluations are left raw.
+    /// such as evaluations are left raw. A window of 1/20 of the run was chosen by looking at
+    /// real 200-step runs: 1/60 left clip fractions and lengths a jagged band that hid the
+    /// trend between presets.
     Auto,
     /// Centred moving average over this many logged points.
     Window(usize),
@@ -109,7 +155,7 @@ impl Smoothing {
     pub fn window(self, max_len: usize) -> usize {
         match self {
             Smoothing::Off => 1,
-            Smoothing::Auto if max_len > 120 => max_len.div_ceil(60),
+            Smoothing::Auto if max_len > 60 => max_len.div_ceil(20),
             Smoothing::Auto => 1,
             Smoothing::Window(w) => w.max(1),
         }
@@ -279,6 +325,8 @@ pub struct PlotSpec {
     pub y_label: String,
     /// Pixels, for the PNG; the SVG uses the same size.
     pub size: (u32, u32),
+    /// `(floor, ceiling)` of the y axis ([`metric_bounds`]); `(None, None)` fits the data.
+    pub y_bounds: (Option<f64>, Option<f64>),
 }
 
 /// Files written for one plot; `svg` is also returned inline for HTML reports.
@@ -329,6 +377,7 @@ pub fn plot_learning_curves(
         x_label: metric_label(x_metric),
         y_label: metric_label(y_metric),
         size: (1100, 620),
+        y_bounds: metric_bounds(y_metric),
     };
     write_band_plot(&bands, &spec, out_stem)
 }
@@ -390,6 +439,39 @@ pub fn preset_color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
+/// Dash pattern `(dash, gap)` in pixels of the preset at `index`: solid, dashed, dotted in
+/// turn. Presets that end up close (GRPO and Dr. GRPO from one warm start) otherwise draw one
+/// line over the other and the first disappears; with patterns both stay visible, also in
+/// greyscale.
+pub fn preset_dash(index: usize) -> Option<(u32, u32)> {
+    match index % 3 {
+        0 => None,
+        1 => Some((12, 6)),
+        _ => Some((3, 5)),
+    }
+}
+
+/// A polyline in the preset's colour and dash pattern.
+fn styled_line<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: Vec<(f64, f64)>,
+    index: usize,
+    style: ShapeStyle,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    match preset_dash(index) {
+        None => chart
+            .draw_series(LineSeries::new(points, style))
+            .map(|_| ()),
+        Some((dash, gap)) => chart
+            .draw_series(DashedLineSeries::new(points, dash, gap, style))
+            .map(|_| ()),
+    }
+}
+
 fn draw_bands<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     bands: &[Band],
@@ -416,7 +498,7 @@ where
         }
     };
 
-    let note = "line: mean; shade: 95% CI";
+    let note = "line: mean; shade and thin lines: 95% CI";
     let legend_size = 17.0;
     // Legend in its own column right of the chart, so it can never hide a curve; at most a
     // third of the width, with long preset names shortened to fit.
@@ -456,6 +538,7 @@ where
             .flat_map(|b| b.lower.iter().chain(&b.upper).copied()),
         0.05,
     );
+    let (y_lo, y_hi) = clip_range((y_lo, y_hi), spec.y_bounds);
     let x_span = x_hi - x_lo;
     let y_span = y_hi - y_lo;
     // Room for the widest y tick label plus the rotated axis title, no more: a fixed width
@@ -472,7 +555,7 @@ where
         .caption(&spec.title, (FONT_FAMILY, title_size))
         .margin(12)
         .x_label_area_size(56)
-        .y_label_area_size(tick_width + 50)
+        .y_label_area_size(tick_width + 36)
         .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
         .map_err(e)?;
     chart
@@ -490,6 +573,9 @@ where
         .draw()
         .map_err(e)?;
 
+    // Bands first, all of them, so that no band's fill covers another preset's mean line.
+    // Overlapping fills blend into one muddy shade, so each band also gets thin edges in its
+    // preset's colour and pattern: a reader can follow where each interval ends.
     for (i, band) in bands.iter().enumerate() {
         let color = preset_color(i);
         if band.n_seeds > 1 && band.x.len() > 1 {
@@ -501,13 +587,18 @@ where
                 .chain(band.x.iter().copied().zip(band.lower.iter().copied()).rev())
                 .collect();
             chart
-                .draw_series(std::iter::once(Polygon::new(outline, color.mix(0.18))))
+                .draw_series(std::iter::once(Polygon::new(outline, color.mix(0.12))))
                 .map_err(e)?;
+            for edge in [&band.lower, &band.upper] {
+                let pts: Vec<(f64, f64)> = band.x.iter().copied().zip(edge.clone()).collect();
+                styled_line(&mut chart, pts, i, color.mix(0.6).stroke_width(1)).map_err(e)?;
+            }
         }
+    }
+    for (i, band) in bands.iter().enumerate() {
+        let color = preset_color(i);
         let points: Vec<(f64, f64)> = band.x.iter().copied().zip(band.mean.clone()).collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
-            .map_err(e)?;
+        styled_line(&mut chart, points.clone(), i, color.stroke_width(3)).map_err(e)?;
         // Sparse curves (evaluations every N steps) are easier to read with their points shown.
         if points.len() <= 40 {
             chart
@@ -533,10 +624,18 @@ fn draw_legend<DB: DrawingBackend>(
     for (i, label) in labels.iter().enumerate() {
         let color = preset_color(i);
         let y = top + row * i as i32;
-        area.draw(&PathElement::new(
-            vec![(8, y), (40, y)],
-            color.stroke_width(3),
-        ))?;
+        match preset_dash(i) {
+            None => area.draw(&PathElement::new(
+                vec![(8, y), (40, y)],
+                color.stroke_width(3),
+            ))?,
+            Some((dash, gap)) => area.draw(&DashedPathElement::new(
+                vec![(8, y), (40, y)],
+                dash,
+                gap,
+                color.stroke_width(3),
+            ))?,
+        }
         area.draw(&Circle::new((24, y), 4, color.filled()))?;
         area.draw(&Text::new(
             label.clone(),
@@ -575,6 +674,29 @@ fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
         return (lo - d, hi + d);
     }
     (lo - span * pad, hi + span * pad)
+}
+
+/// `range` clipped to `bounds`; a range squeezed to nothing against a bound (a fraction that
+/// stayed 0) is reopened on the inside of that bound.
+fn clip_range(range: (f64, f64), bounds: (Option<f64>, Option<f64>)) -> (f64, f64) {
+    let (mut lo, mut hi) = range;
+    let span = hi - lo;
+    if let Some(floor) = bounds.0 {
+        lo = lo.max(floor);
+    }
+    if let Some(ceiling) = bounds.1 {
+        hi = hi.min(ceiling);
+    }
+    if hi > lo {
+        return (lo, hi);
+    }
+    match bounds {
+        (Some(f), Some(c)) if lo >= c => ((c - span.max(0.1)).max(f), c),
+        (Some(f), Some(c)) => (f, (f + span.max(0.1)).min(c)),
+        (Some(f), None) => (f, f + span.max(1.0)),
+        (None, Some(c)) => (c - span.max(1.0), c),
+        (None, None) => (lo, hi),
+    }
 }
 
 /// Tick text with as few decimals as the tick needs, and k/M suffixes for large counts
@@ -628,10 +750,31 @@ mod tests {
     fn metric_labels_carry_units() {
         assert_eq!(
             metric_label("eval/pass@4"),
-            "eval pass@4 (fraction of problems solved)"
+            "eval pass@4, sampled (fraction of problems solved)"
         );
+        assert!(metric_label("eval/pass@1").contains("greedy"));
         assert!(metric_label("entropy").contains("nats/token"));
         assert_eq!(metric_label("my_custom_metric"), "my_custom_metric");
+    }
+
+    #[test]
+    fn axes_of_bounded_metrics_stay_inside_their_bounds() {
+        let fraction = metric_bounds("eval/pass@1");
+        assert_eq!(fraction, (Some(0.0), Some(1.0)));
+        // Padded around data near the bounds: clipped.
+        assert_eq!(clip_range((-0.02, 1.03), fraction), (0.0, 1.0));
+        // A fraction that stayed 0: [0, 0.1] (at least), not [-1, 1].
+        assert_eq!(clip_range((-1.0, 1.0), fraction), (0.0, 1.0));
+        assert_eq!(clip_range((-0.001, 0.0), fraction), (0.0, 0.1));
+        assert_eq!(clip_range((1.0, 1.05), fraction), (0.9, 1.0));
+        assert_eq!(
+            clip_range((-0.5, 3.0), metric_bounds("entropy")),
+            (0.0, 3.0)
+        );
+        assert_eq!(
+            clip_range((-0.5, 3.0), metric_bounds("reward_mean")),
+            (-0.5, 3.0)
+        );
     }
 
     #[test]
@@ -712,7 +855,7 @@ mod tests {
     #[test]
     fn auto_smoothing_only_touches_long_curves() {
         assert_eq!(Smoothing::Auto.window(21), 1);
-        assert_eq!(Smoothing::Auto.window(300), 5);
+        assert_eq!(Smoothing::Auto.window(300), 15);
         assert_eq!(Smoothing::Off.window(5000), 1);
         assert_eq!(Smoothing::Window(0).window(10), 1);
     }

@@ -17,7 +17,7 @@
 //!   [`ReportOptions::baseline`] names one. Probability of improvement compares each other
 //!   preset with it on the tasks both ran.
 
-use crate::plots::{plot_learning_curves, CurveOptions, PlotError};
+use crate::plots::{metric_label, plot_learning_curves, CurveOptions, PlotError};
 use crate::runs::{group_by_preset, load_runs, PresetGroup, Run, RunError, RunStatus, STEP};
 use crate::stats::{
     probability_of_improvement_ci, stratified_bootstrap_ci, Aggregate, BootstrapConfig,
@@ -580,11 +580,19 @@ fn method_note(s: &ReportSummary) -> String {
     )
 }
 
-fn direction(table: &MetricTable) -> &'static str {
-    if table.higher_is_better {
+/// "higher is better", preceded by what the metric is when [`metric_label`] knows it, so a
+/// reader need not guess that `eval/pass@1` is greedy.
+fn direction(table: &MetricTable) -> String {
+    let dir = if table.higher_is_better {
         "higher is better"
     } else {
         "lower is better"
+    };
+    let label = metric_label(&table.metric);
+    if label == table.metric {
+        dir.to_string()
+    } else {
+        format!("{label}; {dir}")
     }
 }
 
@@ -653,7 +661,7 @@ fn markdown(s: &ReportSummary, title: &str) -> String {
         let _ = writeln!(md, "No finished run reported final metrics.\n");
     }
     for table in &s.tables {
-        let _ = writeln!(md, "### {} ({})\n", table.metric, direction(table));
+        let _ = writeln!(md, "### {}: {}\n", table.metric, direction(table));
         let _ = writeln!(md, "| {} |", TABLE_HEADER.join(" | "));
         let _ = writeln!(md, "|---|---:|---:|:---:|---:|:---:|");
         for row in &table.rows {
@@ -784,7 +792,7 @@ fn html(s: &ReportSummary, title: &str, svgs: &[String]) -> String {
     for table in &s.tables {
         let _ = writeln!(
             h,
-            "<h3>{} ({})</h3>\n<table><tr>{}</tr>",
+            "<h3>{}: {}</h3>\n<table><tr>{}</tr>",
             esc(&table.metric),
             direction(table),
             TABLE_HEADER

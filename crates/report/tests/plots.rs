@@ -26,6 +26,7 @@ fn long_preset_names_are_shortened_in_the_legend_and_long_titles_shrink() {
         x_label: "training step (policy updates)".into(),
         y_label: "a_custom_metric_with_a_long_name/that_keeps_going".into(),
         size: (1100, 620),
+        y_bounds: (None, None),
     };
     let files = write_band_plot(
         &[band(long, 0.1), band("dapo", 0.2)],
@@ -67,6 +68,7 @@ fn a_single_point_and_a_tiny_canvas_still_render() {
         x_label: "x".into(),
         y_label: "y".into(),
         size: (120, 90),
+        y_bounds: (None, None),
     };
     write_band_plot(&[one], &spec, &tmp.path().join("tiny")).unwrap();
 }

@@ -193,7 +193,9 @@ fn a_named_baseline_leads_and_lower_is_better_flips_the_comparison() {
     assert!((imp.probability.estimate - 0.78).abs() < 1e-12);
     let md = std::fs::read_to_string(&summary.markdown).unwrap();
     assert!(md.contains("P(grpo < dapo)"));
-    assert!(md.contains("### eval/pass@1 (lower is better)"));
+    assert!(md.contains(
+        "### eval/pass@1: eval pass@1, greedy (fraction of problems solved); lower is better"
+    ));
 
     let unknown = ReportOptions {
         baseline: Some("ppo".into()),

@@ -1,5 +1,6 @@
 //! polopt-train: the training loops and everything a run leaves on disk.
 //!
+//! - [`compare`]: a (preset x seed) grid of runs as child processes, resumable.
 //! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
@@ -7,6 +8,7 @@
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
+pub mod compare;
 pub mod config;
 pub mod control;
 pub mod error;

@@ -49,7 +49,11 @@ pub fn load(dir: &Path, policy: &mut Policy) -> Result<Option<BTreeMap<String, f
 
 /// Stores a warm start. Concurrent runs may race to store the same entry; the first rename
 /// wins and the others discard their identical copy.
-pub fn store(dir: &Path, policy: &Policy, metrics: &BTreeMap<String, f64>) -> Result<(), TrainError> {
+pub fn store(
+    dir: &Path,
+    policy: &Policy,
+    metrics: &BTreeMap<String, f64>,
+) -> Result<(), TrainError> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
@@ -59,7 +63,8 @@ pub fn store(dir: &Path, policy: &Policy, metrics: &BTreeMap<String, f64>) -> Re
     }
     fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     policy.save(&tmp)?;
-    let json = serde_json::to_string_pretty(metrics).map_err(|e| TrainError::Config(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(metrics).map_err(|e| TrainError::Config(e.to_string()))?;
     fs::write(tmp.join(METRICS_FILE), json).map_err(|e| TrainError::io(&tmp, e))?;
     if fs::rename(&tmp, dir).is_err() {
         // Another run stored it first (rename onto a non-empty directory fails).

@@ -87,15 +87,27 @@ fn a_second_run_in_the_same_directory_is_refused_not_overwritten() {
 #[test]
 fn a_cached_warm_start_gives_the_same_run_as_training_it() {
     let dir = tempfile::tempdir().unwrap();
-    let dense = || TrainOptions { reward: Some(Box::new(common::DigitShare)), ..Default::default() };
-    let fresh = common::tiny_config(dir.path(), "fresh", &["rl.steps=2", "sft.reuse_cache=false"]);
+    let dense = || TrainOptions {
+        reward: Some(Box::new(common::DigitShare)),
+        ..Default::default()
+    };
+    let fresh = common::tiny_config(
+        dir.path(),
+        "fresh",
+        &["rl.steps=2", "sft.reuse_cache=false"],
+    );
     train(&fresh, dense()).unwrap();
-    assert!(!dir.path().join(".warmstart").exists(), "reuse_cache=false must not write the cache");
+    assert!(
+        !dir.path().join(".warmstart").exists(),
+        "reuse_cache=false must not write the cache"
+    );
     for name in ["stores", "reuses"] {
         let config = common::tiny_config(dir.path(), name, &["rl.steps=2"]);
         train(&config, dense()).unwrap();
     }
-    let entries = std::fs::read_dir(dir.path().join(".warmstart")).unwrap().count();
+    let entries = std::fs::read_dir(dir.path().join(".warmstart"))
+        .unwrap()
+        .count();
     assert_eq!(entries, 1, "one warm start, stored once");
     let fresh = metric_lines(&dir.path().join("fresh"));
     assert_eq!(fresh, metric_lines(&dir.path().join("stores")));
