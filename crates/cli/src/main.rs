@@ -101,7 +101,23 @@ enum Command {
     },
 }
 
+/// libtorch allocates every intermediate tensor with `malloc`. glibc serves blocks above its
+/// mmap threshold (128 KiB at first) with fresh `mmap`s and trims the heap eagerly, so each
+/// forward and backward pass page-faults its activations in again: measured on the default
+/// model, one RL iteration took 0.30 s, and 0.235 s with these two settings (`bench/`). Keeping
+/// freed memory in the heap is what PyTorch's own caching allocators do on the GPU.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's tuning parameters; called before any other thread
+    // exists. A refused setting (return 0) leaves glibc's default, which is merely slower.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 fn main() {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),

@@ -79,7 +79,7 @@ pub fn metric_label(name: &str) -> String {
         return format!("eval pass@{k}, sampled (fraction of problems solved)");
     }
     let known = match name {
-        STEP => "training step (policy updates)",
+        STEP => "RL step (one rollout batch and its updates)",
         "env_steps" => "environment steps (transitions)",
         "reward_mean" => "mean reward per response",
         "accuracy" => "training accuracy (fraction correct)",

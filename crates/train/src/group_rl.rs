@@ -373,11 +373,19 @@ impl Loop<'_> {
         let width = packed.width;
         let temperature = cfg.rl.temperature;
         // Old (behaviour) log-probs recomputed with the training forward, so the first ratio
-        // is exactly 1 (verl's recompute); the reference likewise.
-        let (old_logp, old_entropy) = tch::no_grad(|| {
-            self.policy
-                .logprobs(&packed, temperature, self.method.needs_old_entropy())
-        });
+        // is exactly 1 (verl's recompute); the reference likewise. When the whole step is one
+        // optimizer step, no update happens before the loss, so the old log-probs are the
+        // current ones detached: the minibatch forward gives them for free (TRL does the same).
+        let single_update = cfg.rl.epochs == 1 && cfg.rl.minibatch_size >= seqs.len();
+        let recompute = !single_update || self.method.needs_old_entropy();
+        let (old_logp, old_entropy) = if recompute {
+            tch::no_grad(|| {
+                self.policy
+                    .logprobs(&packed, temperature, self.method.needs_old_entropy())
+            })
+        } else {
+            (Tensor::new(), None)
+        };
         let old_entropy = old_entropy.map(|e| token_rows(&e, &lens));
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
@@ -416,7 +424,11 @@ impl Loop<'_> {
                 let index = Tensor::from_slice(chunk).to_device(device);
                 let mb: Packed = packed.select(&index);
                 let (logp, entropy) = self.policy.logprobs(&mb, temperature, true);
-                let old = old_logp.index_select(0, &index);
+                let old = if recompute {
+                    old_logp.index_select(0, &index)
+                } else {
+                    logp.detach()
+                };
                 let reference = ref_logp.as_ref().map(|r| r.index_select(0, &index));
                 let adv = advantages.index_select(0, &index);
                 let terms = PolicyTerms {
