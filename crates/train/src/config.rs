@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
-use polopt_methods::presets::{preset, Family};
+use polopt_methods::presets::{preset, Family, Preset};
 use polopt_methods::MethodConfig;
 use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
 
@@ -175,17 +175,7 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
     let mut base: Table = DEFAULT_CONFIG
         .parse()
         .map_err(|e| TrainError::Config(format!("embedded default: {e}")))?;
-    let preset_name = lookup(&overlay, "method.preset")
-        .or_else(|| lookup(&base, "method.preset"))
-        .and_then(|v| v.as_str().map(str::to_string))
-        .ok_or_else(|| TrainError::Config("config key `method.preset` must be a string".into()))?;
-    let preset = preset(&preset_name)
-        .map_err(|e| TrainError::Config(format!("config key `method.preset`: {e}")))?;
-    if preset.family != Family::GroupRl {
-        return Err(TrainError::Config(format!(
-            "preset `{preset_name}` is a control preset; it runs with the control trainer, not the text-task loop"
-        )));
-    }
+    let (preset_name, preset) = preset_for_loop(&overlay, &base, Family::GroupRl)?;
     let method_defaults = Table::try_from((preset.build)()).map_err(|e| {
         TrainError::Config(format!("preset `{preset_name}` does not serialize: {e}"))
     })?;
@@ -196,6 +186,32 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
     let config: RunConfig = deserialize_named(base)?;
     config.validate()?;
     Ok(config)
+}
+
+/// The preset a run asks for (the overlay's `method.preset`, else the base's), checked to be
+/// one that `family`'s training loop runs.
+pub(crate) fn preset_for_loop(
+    overlay: &Table,
+    base: &Table,
+    family: Family,
+) -> Result<(String, &'static Preset), TrainError> {
+    let name = lookup(overlay, "method.preset")
+        .or_else(|| lookup(base, "method.preset"))
+        .and_then(|v| v.as_str().map(str::to_string))
+        .ok_or_else(|| TrainError::Config("config key `method.preset` must be a string".into()))?;
+    let found = preset(&name)
+        .map_err(|e| TrainError::Config(format!("config key `method.preset`: {e}")))?;
+    if found.family != family {
+        let describe = |f: Family| match f {
+            Family::Control => ("a control preset", "the control trainer"),
+            Family::GroupRl => ("a text-task preset", "the group-RL loop"),
+        };
+        let ((is, runs_with), (wanted, _)) = (describe(found.family), describe(family));
+        return Err(TrainError::Config(format!(
+            "config key `method.preset`: `{name}` is {is}, not {wanted}; it runs with {runs_with}"
+        )));
+    }
+    Ok((name, found))
 }
 
 /// `key.path=value`; the value is read as a TOML literal (`0.3`, `true`, `[1, 4]`, `"x"`),

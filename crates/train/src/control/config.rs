@@ -6,10 +6,12 @@
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
-use polopt_methods::presets::{preset, Family};
+use polopt_methods::presets::Family;
 use polopt_methods::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 
-use crate::config::{apply_set, check, deserialize_named, lookup, merge, read_user_file};
+use crate::config::{
+    apply_set, check, deserialize_named, lookup, merge, preset_for_loop, read_user_file,
+};
 use crate::error::TrainError;
 
 pub const CONTROL_DEFAULTS: &str = include_str!("../../configs/control/default.toml");
@@ -172,17 +174,7 @@ pub fn resolve_control(user: &Table, sets: &[String]) -> Result<ControlConfig, T
             .map_err(|e| TrainError::Config(format!("{what}: {e}")))
     };
     let mut base = parse(CONTROL_DEFAULTS, "embedded control defaults")?;
-    let name = lookup(&overlay, "method.preset")
-        .or_else(|| lookup(&base, "method.preset"))
-        .and_then(|v| v.as_str().map(str::to_string))
-        .ok_or_else(|| TrainError::Config("config key `method.preset` must be a string".into()))?;
-    let p = preset(&name)
-        .map_err(|e| TrainError::Config(format!("config key `method.preset`: {e}")))?;
-    if p.family != Family::Control {
-        return Err(TrainError::Config(format!(
-            "config key `method.preset`: `{name}` is not a control preset; it runs with the text-task loop"
-        )));
-    }
+    let (name, p) = preset_for_loop(&overlay, &base, Family::Control)?;
     let MethodConfig {
         credit, objective, ..
     } = (p.build)();
