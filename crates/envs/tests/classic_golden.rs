@@ -1,7 +1,9 @@
 //! Replays the Gymnasium golden vectors (`shared/envs/golden/*.json`, spec §7) and requires bit
 //! equality of every observation, reward, flag and internal state.
 //!
-//! The folder is `shared/envs/golden` next to the workspace, or `$POLOPT_GOLDEN_DIR`.
+//! The vectors are vendored in `tests/golden/` (a copy of `shared/envs/golden`, made by its
+//! `make_golden.py` with Gymnasium) so that a clean clone tests without the shared folder;
+//! `$POLOPT_GOLDEN_DIR` points the test at another copy, e.g. regenerated ones.
 use std::path::PathBuf;
 
 use polopt_envs::classic::{make_with_limit, ActionRef, EnvError, ResetReason};
@@ -36,10 +38,7 @@ struct GoldenStep {
 fn golden_dir() -> PathBuf {
     match std::env::var_os("POLOPT_GOLDEN_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/envs/golden"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden")),
     }
 }
 
