@@ -29,6 +29,12 @@ def final(preset, seed):
     return evals[0]["eval/pass@1"], evals[-1]["eval/pass@1"], evals[-1]["eval/pass@16"], sum(ent) / max(len(ent), 1)
 
 
+NOTES = {
+    "d3s": "D3S's entropy is averaged over the tokens its mask keeps (selected by |A| x entropy, a "
+           "fraction its schedule relaxes to all tokens by the end), so its early entropy curve is "
+           "not comparable with the others'; as the schedule reaches all tokens the curves meet.",
+}
+
 table = {t["metric"]: {r["preset"]: r for r in t["rows"]} for t in summary["tables"]}
 poi = {(p["metric"], p["preset"]): p["probability"] for p in summary["improvements"]}
 seeds = sorted({r["seed"] for r in summary["runs"]})
@@ -68,13 +74,15 @@ for preset in summary["presets"]:
         verdict = (f"**inconclusive, leaning towards the claim**: {preset} is ahead on all {len(diffs)} seeds "
                    f"(mean {mean_d:+.3f}), which 3 seeds cannot make significant (sign test p = 0.125).")
     elif downs == len(diffs):
-        verdict = (f"**not reproduced at this scale**: {preset} is behind GRPO on all {len(diffs)} seeds "
-                   f"(mean {mean_d:+.3f}).")
+        verdict = (f"**not reproduced at this scale**: the claimed gain does not appear; {preset} is behind "
+                   f"GRPO on all {len(diffs)} seeds (mean {mean_d:+.3f}), a deficit that 3 seeds cannot make "
+                   f"significant either (sign test p = 0.125).")
     else:
         verdict = (f"**inconclusive**: the paired differences change sign across seeds "
                    f"({', '.join(f'{d:+.3f}' for d in diffs)}); nothing separates {preset} from GRPO here.")
     lines += [f"Verdict: {verdict} The paper's claim concerns accuracy on math benchmarks with billion-parameter",
               "models; a 0.6M-parameter model on addition tests the mechanism, not the headline number.", "",
+              *([NOTES[preset], ""] if preset in NOTES else []),
               "![held-out pass@1](compare/eval_pass_at_1.png)", "",
               "![entropy](compare/entropy.png)", ""]
     text = open(page).read()

@@ -424,8 +424,9 @@ pub fn write_band_plot(
 }
 
 /// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies. Yellow is
-/// left out: it vanishes on white.
-const PALETTE: [RGBColor; 7] = [
+/// left out: it vanishes on white. Dark red, grey and dark green follow, so that a comparison
+/// of up to ten presets (issue 4 compares eight) never gives two presets one colour.
+const PALETTE: [RGBColor; 10] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -433,6 +434,9 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
+    RGBColor(153, 0, 0),
+    RGBColor(110, 110, 110),
+    RGBColor(0, 90, 50),
 ];
 
 pub fn preset_color(index: usize) -> RGBColor {
