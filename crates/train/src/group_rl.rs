@@ -11,7 +11,7 @@ use polopt_methods::credit::CreditBatch;
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
 use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_models::{CharTokenizer, TransformerConfig};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use crate::config::{OnNan, RunConfig};
 use crate::error::TrainError;
@@ -232,7 +232,8 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
         let mut reference = Policy::new(lp.policy.config.clone(), device)?;
         reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
-        lp.reference = Some(reference.frozen_copy()?);
+        reference.vs.freeze();
+        lp.reference = Some(reference);
     }
     info.write(&run_dir)?;
     let mut metrics = MetricsSink::open(
@@ -477,19 +478,20 @@ impl Loop<'_> {
             credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
         row.insert("advantage_abs_mean".into(), adv_abs);
         row.extend(plan.metrics.iter().map(|(k, v)| (k.to_string(), *v)));
-        let _ = Kind::Float;
         Ok(row)
     }
 
     fn non_finite(&mut self, what: &str, step: usize) -> Result<(), TrainError> {
         self.nan_events += 1;
-        tracing::warn!(
-            step,
-            what,
-            "non-finite value: update skipped (run.on_nan = \"skip\")"
-        );
         match self.config.run.on_nan {
-            OnNan::Skip => Ok(()),
+            OnNan::Skip => {
+                tracing::warn!(
+                    step,
+                    what,
+                    "non-finite value: update skipped (run.on_nan = \"skip\")"
+                );
+                Ok(())
+            }
             OnNan::Stop => Err(TrainError::NonFinite {
                 what: what.to_string(),
                 step,

@@ -69,12 +69,4 @@ impl Policy {
             detail: e.to_string(),
         })
     }
-
-    /// A frozen copy with the same weights (the KL reference).
-    pub fn frozen_copy(&self) -> Result<Policy, TrainError> {
-        let mut copy = Policy::new(self.config.clone(), self.device())?;
-        copy.vs.copy(&self.vs)?;
-        copy.vs.freeze();
-        Ok(copy)
-    }
 }

@@ -152,7 +152,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         let keep: Vec<bool> = if ctx.select.dynamic_sampling {
             fill.offer(&group_rewards)
         } else {
-            fill.offer(&vec![vec![0.0, 1.0]; groups.len()]);
+            fill.accept_all(groups.len());
             groups.iter().map(|g| !g.is_empty()).collect()
         };
         for (members, keep) in groups.into_iter().zip(keep) {

@@ -19,7 +19,9 @@ pub struct RunInfo {
     pub seed: u64,
     /// `running` or `finished`.
     pub status: String,
-    /// Final held-out metrics (`eval/pass@1`, ...), filled when the run finishes.
+    /// Final held-out metrics (`eval/pass@1`, ...), filled when the run finishes. Written as
+    /// `final`, the key the report layer reads.
+    #[serde(rename = "final")]
     pub final_metrics: BTreeMap<String, f64>,
     /// Held-out metrics of the warm-start checkpoint, before any RL.
     pub warmstart_metrics: BTreeMap<String, f64>,
@@ -30,31 +32,14 @@ impl RunInfo {
         run_dir.join("run.json")
     }
     pub fn write(&self, run_dir: &Path) -> Result<(), TrainError> {
-        let mut value =
-            serde_json::to_value(self).map_err(|e| TrainError::Config(e.to_string()))?;
-        // The report layer reads `final`; keep the Rust field name readable.
-        if let Some(obj) = value.as_object_mut() {
-            if let Some(f) = obj.remove("final_metrics") {
-                obj.insert("final".into(), f);
-            }
-        }
         let text =
-            serde_json::to_string_pretty(&value).map_err(|e| TrainError::Config(e.to_string()))?;
+            serde_json::to_string_pretty(self).map_err(|e| TrainError::Config(e.to_string()))?;
         write_atomic(&Self::path(run_dir), text.as_bytes())
     }
     pub fn read(run_dir: &Path) -> Result<Self, TrainError> {
         let path = Self::path(run_dir);
         let text = fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-        let mut value: Value = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
-        if let Some(obj) = value.as_object_mut() {
-            if let Some(f) = obj.remove("final") {
-                obj.insert("final_metrics".into(), f);
-            }
-        }
-        serde_json::from_value(value).map_err(|e| TrainError::Checkpoint {
+        serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
             path,
             detail: e.to_string(),
         })

@@ -58,6 +58,13 @@ impl BatchFill {
             .collect()
     }
 
+    /// Records a round taken whole, without the signal filter (dynamic sampling off), so that
+    /// the report reads the same with and without it.
+    pub fn accept_all(&mut self, groups: usize) {
+        self.rounds += 1;
+        self.kept += groups;
+    }
+
     pub fn is_full(&self) -> bool {
         self.kept >= self.target_groups
     }
