@@ -45,15 +45,25 @@ impl Linear {
 /// transformers' `Qwen2RMSNorm`/`LlamaRMSNorm`: normalise in f32, cast back, then scale.
 fn rms_norm(xs: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
     let kind = xs.kind();
+    if kind == Kind::Float && weight.kind() == Kind::Float {
+        // In f32 there is no cast, and libtorch's fused kernel does the same arithmetic in one
+        // dispatch instead of six (forward and backward); on tiny CPU models dispatches are
+        // the cost. `tests/transformer.rs` checks it against the formula below.
+        let hidden = *xs.size().last().unwrap_or(&1);
+        return xs.rms_norm([hidden], Some(weight), eps);
+    }
     let xf = xs.to_kind(Kind::Float);
     let variance = xf.pow_tensor_scalar(2).mean_dim(-1, true, Kind::Float);
     weight * (xf * (variance + eps).rsqrt()).to_kind(kind)
 }
 
-/// `cat(-x2, x1)` over the last dimension, as in transformers.
-fn rotate_half(xs: &Tensor) -> Tensor {
+/// transformers' `x * cos + rotate_half(x) * sin` with `rotate_half(x) = cat(-x2, x1)`, written
+/// as `x * cos + roll(x) * sin_signed` where `sin_signed = cat(-sin1, sin2)`: negation is exact,
+/// so the result is bit-identical, in four dispatches instead of seven (not `addcmul`: its
+/// fused multiply-add rounds differently).
+fn apply_rotary(xs: &Tensor, cos: &Tensor, sin_signed: &Tensor) -> Tensor {
     let half = xs.size()[3] / 2;
-    Tensor::cat(&[-xs.narrow(3, half, half), xs.narrow(3, 0, half)], 3)
+    xs * cos + xs.roll([half], [3]) * sin_signed
 }
 
 struct Attention {
@@ -98,8 +108,8 @@ impl Attention {
         let q = split(&self.q_proj, self.heads);
         let k = split(&self.k_proj, self.kv_heads);
         let v = split(&self.v_proj, self.kv_heads);
-        let q = &q * cos + rotate_half(&q) * sin;
-        let k = &k * cos + rotate_half(&k) * sin;
+        let q = apply_rotary(&q, cos, sin);
+        let k = apply_rotary(&k, cos, sin);
         let (k, v) = match cache {
             Some((cache, layer)) => cache.append(layer, &k, &v),
             None => (k, v),
@@ -310,13 +320,16 @@ impl Transformer {
         rms_norm(&xs, &self.norm, eps)
     }
 
-    /// `cos`, `sin: [B, 1, T, head_dim]` for `positions: [B, T]`, computed in f32 and cast to
-    /// `kind`, as transformers' rotary embedding does.
+    /// `cos`, `sin_signed: [B, 1, T, head_dim]` for `positions: [B, T]`, computed in f32 and cast
+    /// to `kind`, as transformers' rotary embedding does; the first half of `sin_signed` is
+    /// negated for [`apply_rotary`].
     fn rotary(&self, positions: &Tensor, kind: Kind) -> (Tensor, Tensor) {
         let inv_freq = self.inv_freq.to_device(positions.device());
         let freqs = positions.to_kind(Kind::Float).unsqueeze(-1) * inv_freq;
         let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(1);
-        (emb.cos().to_kind(kind), emb.sin().to_kind(kind))
+        let sin = freqs.sin().unsqueeze(1);
+        let sin_signed = Tensor::cat(&[-&sin, sin], -1);
+        (emb.cos().to_kind(kind), sin_signed.to_kind(kind))
     }
 }
 
@@ -340,4 +353,43 @@ pub fn attention_mask_4d(key_real: &Tensor, start: i64, t: i64) -> Tensor {
         .logical_and(&key_real.unsqueeze(1))
         .logical_or(&own)
         .unsqueeze(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// transformers' formula, op by op, as the reference for the fused paths.
+    fn rms_norm_reference(xs: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
+        let variance = xs.pow_tensor_scalar(2).mean_dim(-1, true, Kind::Float);
+        weight * (xs * (variance + eps).rsqrt())
+    }
+
+    #[test]
+    fn fused_rms_norm_matches_the_transformers_formula() {
+        tch::manual_seed(3);
+        let xs = Tensor::randn([4, 5, 32], (Kind::Float, Device::Cpu)) * 3.0;
+        let weight = Tensor::randn([32], (Kind::Float, Device::Cpu));
+        let diff = (rms_norm(&xs, &weight, 1e-6) - rms_norm_reference(&xs, &weight, 1e-6))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(diff < 1e-5, "fused rms_norm differs by {diff}");
+    }
+
+    #[test]
+    fn rolled_rotary_is_bit_identical_to_rotate_half() {
+        tch::manual_seed(4);
+        let opts = (Kind::Float, Device::Cpu);
+        let xs = Tensor::randn([2, 3, 5, 8], opts);
+        let freqs = Tensor::randn([2, 1, 5, 4], opts);
+        let emb = Tensor::cat(&[&freqs, &freqs], -1);
+        let (cos, sin) = (emb.cos(), emb.sin());
+        let sin1 = freqs.sin();
+        let sin_signed = Tensor::cat(&[-&sin1, sin1], -1);
+        let rotate_half = Tensor::cat(&[-xs.narrow(3, 4, 4), xs.narrow(3, 0, 4)], 3);
+        let reference = &xs * &cos + rotate_half * &sin;
+        let ours = apply_rotary(&xs, &cos, &sin_signed);
+        assert!(ours.equal(&reference), "rotary embedding changed bits");
+    }
 }
