@@ -17,6 +17,8 @@ pub enum MethodError {
     },
     #[error("{part}: input lengths disagree: {detail}")]
     Shape { part: &'static str, detail: String },
+    #[error("{part}: saved state does not fit this method: {detail}")]
+    State { part: &'static str, detail: String },
     #[error("{part}: non-finite {what} at index {index} ({value})")]
     NonFinite {
         part: &'static str,

@@ -94,6 +94,19 @@ impl MethodRuntime {
         })
     }
 
+    /// Cross-step state of the parts (estimators with trackers, ...), for checkpoints.
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::json!({ "estimator": self.estimator.state() })
+    }
+
+    /// Restores what [`MethodRuntime::state`] saved.
+    pub fn restore(&self, state: &serde_json::Value) -> Result<(), MethodError> {
+        match state.get("estimator") {
+            Some(s) if !s.is_null() => self.estimator.restore(s),
+            _ => Ok(()),
+        }
+    }
+
     pub fn needs_old_entropy(&self) -> bool {
         self.config.select.downsample == Downsample::D3s && self.config.select.d3s.selects_tokens()
     }

@@ -29,6 +29,9 @@ use crate::seeds::{stream, with_torch_seed};
 use crate::sft::warm_start;
 use crate::warm_cache;
 
+/// Cross-step state of the method's parts inside a checkpoint directory.
+const METHOD_STATE: &str = "method_state.json";
+
 /// How a run is driven, beyond its config.
 #[derive(Default)]
 pub struct TrainOptions {
@@ -524,7 +527,10 @@ impl Loop<'_> {
             })?;
             let text = serde_json::to_string_pretty(&state)
                 .map_err(|e| TrainError::Config(e.to_string()))?;
-            write_atomic(&dir.join("state.json"), text.as_bytes())
+            write_atomic(&dir.join("state.json"), text.as_bytes())?;
+            let method = serde_json::to_string(&self.method.state())
+                .map_err(|e| TrainError::Config(e.to_string()))?;
+            write_atomic(&dir.join(METHOD_STATE), method.as_bytes())
         })?;
         Ok(())
     }
@@ -539,6 +545,23 @@ impl Loop<'_> {
                 detail: e.to_string(),
             })?;
         self.policy.load_weights(dir)?;
+        // Checkpoints from before method state existed have no file: the parts start afresh.
+        let method_path = dir.join(METHOD_STATE);
+        if method_path.exists() {
+            let text = std::fs::read_to_string(&method_path)
+                .map_err(|e| TrainError::io(&method_path, e))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+                    path: method_path.clone(),
+                    detail: e.to_string(),
+                })?;
+            self.method
+                .restore(&value)
+                .map_err(|e| TrainError::Checkpoint {
+                    path: method_path.clone(),
+                    detail: e.to_string(),
+                })?;
+        }
         let opt_path = dir.join("optimizer.safetensors");
         let tensors = polopt_models::checkpoint::load_tensors(&opt_path, self.policy.device())
             .map_err(|e| TrainError::Checkpoint {

@@ -27,15 +27,29 @@ fn metric_lines(run_dir: &Path) -> Vec<Value> {
 
 #[test]
 fn stop_and_resume_reproduces_the_uninterrupted_run() {
+    assert_resume_is_exact(&[]);
+}
+
+/// RiskPO's quantile tracker carries over steps; without it in the checkpoint the resumed
+/// half would restart the tracker and its advantages would differ.
+#[test]
+fn resume_restores_the_riskpo_quantile_tracker() {
+    assert_resume_is_exact(&[
+        "method.preset=\"riskpo\"",
+        "method.credit.riskpo.bundle_size=2",
+    ]);
+}
+
+fn assert_resume_is_exact(sets: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let straight = common::tiny_config(dir.path(), "straight", &[]);
+    let straight = common::tiny_config(dir.path(), "straight", sets);
     let dense = || TrainOptions {
         reward: Some(Box::new(common::DigitShare)),
         ..Default::default()
     };
     train(&straight, dense()).expect("uninterrupted run");
 
-    let split = common::tiny_config(dir.path(), "split", &[]);
+    let split = common::tiny_config(dir.path(), "split", sets);
     let first = train(
         &split,
         TrainOptions {

@@ -148,6 +148,15 @@ impl Advantages {
 pub trait AdvantageEstimator: Send + Sync {
     fn name(&self) -> &'static str;
     fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError>;
+    /// Cross-step state for checkpoints (`Null` for stateless estimators), so that a resumed
+    /// run continues exactly.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    /// Restores what [`AdvantageEstimator::state`] saved.
+    fn restore(&self, _state: &serde_json::Value) -> Result<(), MethodError> {
+        Ok(())
+    }
 }
 
 /// Registry entry: name, one-line description, and the spec it follows.

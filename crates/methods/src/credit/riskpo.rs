@@ -11,7 +11,7 @@
 //! tracker over levels 0.05..0.95 updated by SGD on the quantile loss after each batch; the
 //! advantage of step t uses the tracker of step t-1 and the first step uses the bundle's own
 //! quantiles. The tracker is cross-step state: this estimator must be built once per run.
-//! The tracker is not checkpointed, so a resumed run starts it afresh.
+//! The tracker is saved in checkpoints ([`AdvantageEstimator::state`]), so resume is exact.
 //!
 //! Deviation (knob `score_std_floor`, 0 = the spec's formula): a bundle whose papers all score
 //! the same has `std(X) = 0`, and with tracked quantiles `g != 0` there (e.g. every paper 0
@@ -224,6 +224,25 @@ impl AdvantageEstimator for RiskPo {
             tracker.update(&scores, self.config.tracker_lr);
         }
         Ok(Advantages::Sequence(adv))
+    }
+    fn state(&self) -> serde_json::Value {
+        let tracker = self
+            .tracker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        serde_json::json!({ "tracker": tracker.values })
+    }
+    fn restore(&self, state: &serde_json::Value) -> Result<(), MethodError> {
+        let values: Vec<f64> =
+            serde_json::from_value(state["tracker"].clone()).map_err(|e| MethodError::State {
+                part: "riskpo",
+                detail: format!("quantile tracker: {e}"),
+            })?;
+        self.tracker
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values = values;
+        Ok(())
     }
 }
 
