@@ -28,12 +28,18 @@ fn serr_average_ties_share_the_mean_rank() {
     let r = serr_rewards(&PROFILES, 1.0, SerrTies::Average);
     assert!(close(&r, &[0.6667, 0.6667, 0.6667, 0.0], 1e-4), "{r:?}");
     let half = serr_rewards(&PROFILES, 0.5, SerrTies::Average);
-    assert!(close(&half, &[0.3333, 0.3333, 0.3333, 0.0], 1e-4), "{half:?}");
+    assert!(
+        close(&half, &[0.3333, 0.3333, 0.3333, 0.0], 1e-4),
+        "{half:?}"
+    );
 }
 
 #[test]
 fn serr_lone_response_gets_nothing() {
-    assert_eq!(serr_rewards(&[(3.0, 0.1)], 0.5, SerrTies::Average), vec![0.0]);
+    assert_eq!(
+        serr_rewards(&[(3.0, 0.1)], 0.5, SerrTies::Average),
+        vec![0.0]
+    );
 }
 
 #[test]
@@ -173,7 +179,10 @@ fn serr_without_entropy_is_an_error_not_a_silent_skip() {
         trajectories: None,
     };
     let err = runtime.plan(&batch, &StepContext::default()).unwrap_err();
-    assert!(matches!(err, MethodError::Shape { part: "r3", .. }), "{err}");
+    assert!(
+        matches!(err, MethodError::Shape { part: "r3", .. }),
+        "{err}"
+    );
 }
 
 fn attempt(reward: f64, id: i64) -> Attempt {
@@ -192,8 +201,17 @@ fn buffer_keeps_the_newest_responses_and_the_full_mean() {
         ..R3Config::default()
     };
     let mut buffer = ReplayBuffer::default();
-    buffer.insert(&config, 1, "a", [attempt(1.0, 1), attempt(0.0, 2), attempt(0.0, 3)]);
-    let kept: Vec<i64> = buffer.queries["a"].attempts.iter().map(|a| a.response[0]).collect();
+    buffer.insert(
+        &config,
+        1,
+        "a",
+        [attempt(1.0, 1), attempt(0.0, 2), attempt(0.0, 3)],
+    );
+    let kept: Vec<i64> = buffer.queries["a"]
+        .attempts
+        .iter()
+        .map(|a| a.response[0])
+        .collect();
     assert_eq!(kept, vec![2, 3]);
     assert!((buffer.mean_reward("a").unwrap() - 1.0 / 3.0).abs() < 1e-12);
     buffer.insert(&config, 2, "b", [attempt(1.0, 4)]);
@@ -222,7 +240,9 @@ fn buffer_picks_distinct_responses_of_the_wanted_outcome() {
     assert_ne!(wins[0], wins[1]);
     let losses = buffer.pick(&config, "q", false, 5, &mut below);
     assert_eq!(losses.len(), 3, "only three failures are stored");
-    assert!(buffer.pick(&config, "unseen", true, 2, &mut below).is_empty());
+    assert!(buffer
+        .pick(&config, "unseen", true, 2, &mut below)
+        .is_empty());
 }
 
 #[test]
@@ -246,7 +266,10 @@ fn collapsed_groups_by_outcome() {
 #[test]
 fn out_of_range_knobs_name_their_key() {
     for (set, key) in [
-        ((|c: &mut R3Config| c.alpha = 0.0) as fn(&mut R3Config), "method.select.r3.alpha"),
+        (
+            (|c: &mut R3Config| c.alpha = 0.0) as fn(&mut R3Config),
+            "method.select.r3.alpha",
+        ),
         (|c| c.r_max = 1.0, "method.select.r3.r_max"),
         (|c| c.peak_ratio = 0.0, "method.select.r3.peak_ratio"),
         (|c| c.tau = 1.5, "method.select.r3.tau"),

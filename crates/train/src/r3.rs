@@ -119,10 +119,7 @@ impl R3Hook {
             collapsed_groups += 1;
             let want_successes = outcome == Collapsed::AllNegative;
             let key = &exp.problems[g].key;
-            for a in self
-                .buffer
-                .pick(&c, key, want_successes, c.k, &mut below)
-            {
+            for a in self.buffer.pick(&c, key, want_successes, c.k, &mut below) {
                 replays.push(Sequence {
                     group: g,
                     prompt: members[0].prompt.clone(),

@@ -23,7 +23,10 @@ impl polopt_train::reward::RewardFn for StartsWithDigit {
         _problem: &polopt_envs::text::Problem,
         completion: &str,
     ) -> polopt_envs::text::Verdict {
-        let ok = completion.chars().next().is_some_and(|c| c.is_ascii_digit());
+        let ok = completion
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit());
         polopt_envs::text::Verdict {
             reward: if ok { 1.0 } else { 0.0 },
             correct: ok,
@@ -91,7 +94,10 @@ fn r3_trains_with_finite_metrics_replays_and_reflections() {
         }
     }
     assert!(total(&rows, "r3/replayed") > 0.0, "replay never fired");
-    assert!(total(&rows, "r3/reflect_prompts") > 0.0, "reflection never fired");
+    assert!(
+        total(&rows, "r3/reflect_prompts") > 0.0,
+        "reflection never fired"
+    );
     // The barely trained policy often runs out of tokens: SERR ranks those truncations.
     assert!(total(&rows, "r3/serr_groups") > 0.0, "SERR never fired");
     // Reflection waits for the second epoch (steps 1..=2 are the first).
