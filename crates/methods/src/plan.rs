@@ -175,11 +175,12 @@ impl MethodRuntime {
             if let Some(replayed) = ctx.replayed {
                 scale_replayed(&mut advantages, replayed, c.select.r3.alpha);
             }
-            metrics.insert(
-                "r3/nonzero_adv_group_frac",
-                nonzero_group_frac(batch, &advantages.per_sequence()),
-            );
         }
+        // For every method, so that R³'s claim (~all groups carry signal) compares with GRPO.
+        metrics.insert(
+            "nonzero_adv_group_frac",
+            nonzero_group_frac(batch, &advantages.per_sequence()),
+        );
         if c.credit.reweight == Reweight::Adora {
             let weights = adora_group_weights(batch, &c.credit.adora);
             let tas = weights

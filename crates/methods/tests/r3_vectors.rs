@@ -80,7 +80,7 @@ fn ccr_plan(alpha: f64) -> Vec<f64> {
     };
     let plan = runtime.plan(&batch, &ctx).expect("plan");
     assert_eq!(plan.metrics["r3/replayed"], 2.0);
-    assert_eq!(plan.metrics["r3/nonzero_adv_group_frac"], 1.0);
+    assert_eq!(plan.metrics["nonzero_adv_group_frac"], 1.0);
     plan.advantages.per_sequence()
 }
 

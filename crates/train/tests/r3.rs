@@ -83,7 +83,7 @@ fn r3_trains_with_finite_metrics_replays_and_reflections() {
             "r3/replayed",
             "r3/reflect_prompts",
             "r3/serr_groups",
-            "r3/nonzero_adv_group_frac",
+            "nonzero_adv_group_frac",
             "r3/collapsed_groups",
             "r3/buffer_queries",
         ] {
