@@ -7,8 +7,8 @@ use crate::error::{check_range, MethodError};
 use crate::objective::{
     Aggregation, Divergence, ElasticConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
-use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
-use crate::select::D3sConfig;
+use crate::plan::{Downsample, GlobalAdvantage, Replay, Reweight, TrustRegion};
+use crate::select::{D3sConfig, R3Config};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -61,6 +61,9 @@ pub struct SelectConfig {
     /// Sample and token down-sampling between credit and loss: none | d3s.
     pub downsample: Downsample,
     pub d3s: D3sConfig,
+    /// Cross-step replay of past responses: none | r3.
+    pub replay: Replay,
+    pub r3: R3Config,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +121,8 @@ impl Default for SelectConfig {
             overlong_filter: false,
             downsample: Downsample::None,
             d3s: D3sConfig::default(),
+            replay: Replay::None,
+            r3: R3Config::default(),
         }
     }
 }
@@ -183,6 +188,7 @@ impl MethodConfig {
         c.riskpo.validate()?;
         let s = &self.select;
         s.d3s.validate()?;
+        s.r3.validate()?;
         check_range(
             "method.select.max_gen_batches",
             s.max_gen_batches as f64,

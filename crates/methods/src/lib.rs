@@ -3,7 +3,7 @@
 //! - [`credit`]: advantage estimators over plain slices (no tensors): GRPO, Dr. GRPO, RLOO,
 //!   REINFORCE++ and REINFORCE++-baseline.
 //! - [`select`]: group filters and reward shaping that decide what data reaches the loss
-//!   (DAPO dynamic sampling, overlong shaping).
+//!   (DAPO dynamic sampling, overlong shaping, D3S, R³'s per-query replay buffer and SERR).
 //! - [`objective`]: the one tensor contract ([`objective::PolicyTerms`] -> [`objective::LossOutput`]):
 //!   ratio level, trust region (clip), aggregation, KL estimators, entropy bonus.
 //! - [`presets`]: named methods (`grpo`, `dapo`, ...) as choices over the parts above.

@@ -17,7 +17,9 @@ use crate::credit::{
 };
 use crate::error::MethodError;
 use crate::objective::{elastic_bounds, SampleBounds};
-use crate::select::{max_variance_subset, top_tokens_mask};
+use crate::select::{
+    max_variance_subset, nonzero_group_frac, scale_replayed, serr_shape, top_tokens_mask,
+};
 
 /// Per-group reweighting applied after the estimator (`method.credit.reweight`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +51,16 @@ pub enum Downsample {
     D3s,
 }
 
+/// Cross-step replay of past responses (`method.select.replay`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replay {
+    #[default]
+    None,
+    /// R³: per-query buffer, cross-context replay, reflection, SERR (`method.select.r3`).
+    R3,
+}
+
 /// Trust-region shape (`method.objective.trust_region`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +90,10 @@ pub struct StepContext<'a> {
     pub progress: f64,
     /// Old-policy full-vocabulary entropy `[B][len_i]`, when [`MethodRuntime::needs_old_entropy`].
     pub old_entropy: Option<&'a [Vec<f64>]>,
+    /// `[B]`, responses that hit the generation limit (R³'s SERR).
+    pub truncated: Option<&'a [bool]>,
+    /// `[B]`, off-policy samples replayed from a buffer (R³'s CCR).
+    pub replayed: Option<&'a [bool]>,
 }
 
 pub struct MethodRuntime {
@@ -108,13 +124,76 @@ impl MethodRuntime {
     }
 
     pub fn needs_old_entropy(&self) -> bool {
-        self.config.select.downsample == Downsample::D3s && self.config.select.d3s.selects_tokens()
+        let s = &self.config.select;
+        (s.downsample == Downsample::D3s && s.d3s.selects_tokens())
+            || (s.replay == Replay::R3 && s.r3.r_max > 0.0)
     }
 
     pub fn plan(&self, batch: &CreditBatch, ctx: &StepContext) -> Result<UpdatePlan, MethodError> {
         let c = &self.config;
-        let mut advantages = self.estimator.estimate(batch)?;
         let mut metrics = BTreeMap::new();
+        let shaped: Vec<f64>;
+        let shaped_batch: CreditBatch;
+        let batch = match c.select.replay {
+            Replay::None => batch,
+            Replay::R3 => {
+                // SERR rewrites rewards before credit, so every later part sees the shaped ones.
+                let n = batch.len();
+                let no_flags = vec![false; n];
+                let truncated = ctx.truncated.unwrap_or(&no_flags);
+                let replayed = ctx.replayed.unwrap_or(&no_flags);
+                if truncated.len() != n || replayed.len() != n {
+                    return Err(MethodError::Shape {
+                        part: "r3",
+                        detail: format!(
+                            "rewards {n}, truncated {}, replayed {}",
+                            truncated.len(),
+                            replayed.len()
+                        ),
+                    });
+                }
+                let (rewards, groups) = match (ctx.old_entropy, c.select.r3.r_max > 0.0) {
+                    (Some(entropy), true) if entropy.len() != n => {
+                        return Err(MethodError::Shape {
+                            part: "r3",
+                            detail: format!("rewards {n}, entropy rows {}", entropy.len()),
+                        })
+                    }
+                    (Some(entropy), true) => {
+                        serr_shape(batch, truncated, replayed, entropy, &c.select.r3)
+                    }
+                    (None, true) => {
+                        return Err(MethodError::Shape {
+                            part: "r3",
+                            detail: "SERR (r_max > 0) needs the old policy's entropy".into(),
+                        })
+                    }
+                    (_, false) => (batch.rewards.to_vec(), 0),
+                };
+                metrics.insert("r3/serr_groups", groups as f64);
+                metrics.insert(
+                    "r3/replayed",
+                    replayed.iter().filter(|&&r| r).count() as f64,
+                );
+                shaped = rewards;
+                shaped_batch = CreditBatch {
+                    rewards: &shaped,
+                    ..*batch
+                };
+                &shaped_batch
+            }
+        };
+        let mut advantages = self.estimator.estimate(batch)?;
+        if c.select.replay == Replay::R3 {
+            if let Some(replayed) = ctx.replayed {
+                scale_replayed(&mut advantages, replayed, c.select.r3.alpha);
+            }
+        }
+        // For every method, so that R³'s claim (~all groups carry signal) compares with GRPO.
+        metrics.insert(
+            "nonzero_adv_group_frac",
+            nonzero_group_frac(batch, &advantages.per_sequence()),
+        );
         if c.credit.reweight == Reweight::Adora {
             let weights = adora_group_weights(batch, &c.credit.adora);
             let tas = weights

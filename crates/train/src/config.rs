@@ -105,6 +105,10 @@ pub struct RlSection {
     pub reference_model: bool,
     /// End a completion at `<eos>`; off gives exactly `max_new_tokens` per completion (benchmarks).
     pub stop_at_eos: bool,
+    /// Distinct training problems RL draws its prompts from, so that queries recur (a finite
+    /// dataset with epochs, as per-query methods like R³ assume); 0 = fresh problems each step.
+    #[serde(default)]
+    pub pool_size: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

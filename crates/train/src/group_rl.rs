@@ -19,6 +19,7 @@ use crate::eval::{evaluate, EvalSpec};
 use crate::optim::AdamW;
 use crate::packing::{pack, Packed, Sequence};
 use crate::policy::Policy;
+use crate::r3::R3Hook;
 use crate::reward::{RewardFn, VerifierReward};
 use crate::rollout::{collect, RolloutContext, StepExperience};
 use crate::run_dir::{
@@ -113,6 +114,8 @@ struct Loop<'a> {
     objective: PolicyObjective,
     /// Credit and selection parts, built once: some carry state across steps (RiskPO).
     method: MethodRuntime,
+    /// R³'s per-query buffer and rollout extension, when `method.select.replay = "r3"`.
+    r3: Option<R3Hook>,
     nan_events: usize,
 }
 
@@ -163,6 +166,12 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         config.run.seed,
     );
     let opt = AdamW::new(&policy.vs, config.rl.lr, config.rl.weight_decay);
+    let r3 = R3Hook::new(
+        &config.method.select,
+        &tok,
+        config.model.max_position_embeddings,
+        config.rl.max_new_tokens,
+    )?;
     let mut lp = Loop {
         config,
         tok,
@@ -174,6 +183,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         eval_problems,
         objective: PolicyObjective::new(config.method.objective.clone()),
         method: MethodRuntime::new(&config.method.parts())?,
+        r3,
         nan_events: 0,
     };
     let bars = Bars::new(options.progress);
@@ -326,9 +336,12 @@ impl Loop<'_> {
             seed: cfg.run.seed,
             on_nan: cfg.run.on_nan,
         };
-        let exp = collect(&ctx, step)?;
-        let generation_s = started.elapsed().as_secs_f64();
+        let mut exp = collect(&ctx, step)?;
         let mut row = experience_metrics(&exp);
+        if let Some(r3) = self.r3.as_mut() {
+            row.extend(r3.extend(&ctx, step, &mut exp)?);
+        }
+        let generation_s = started.elapsed().as_secs_f64();
         self.nan_events += exp.nan_reward_groups;
         if !exp.sequences.is_empty() {
             let update = self.update(step, &exp.sequences)?;
@@ -355,6 +368,8 @@ impl Loop<'_> {
         let rewards: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
         let groups: Vec<usize> = seqs.iter().map(|s| s.group).collect();
         let lens: Vec<usize> = seqs.iter().map(|s| s.response.len()).collect();
+        let truncated: Vec<bool> = seqs.iter().map(|s| s.truncated).collect();
+        let replayed: Vec<bool> = seqs.iter().map(|s| s.replayed).collect();
         let batch = CreditBatch {
             rewards: &rewards,
             group_ids: &groups,
@@ -394,6 +409,8 @@ impl Loop<'_> {
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
+            truncated: Some(&truncated),
+            replayed: Some(&replayed),
         };
         let plan = self.method.plan(&batch, &step_ctx)?;
         let credit = &plan.advantages;
@@ -527,6 +544,9 @@ impl Loop<'_> {
             })?;
             let text = serde_json::to_string_pretty(&state)
                 .map_err(|e| TrainError::Config(e.to_string()))?;
+            if let Some(r3) = &self.r3 {
+                r3.save(dir)?;
+            }
             write_atomic(&dir.join("state.json"), text.as_bytes())?;
             let method = serde_json::to_string(&self.method.state())
                 .map_err(|e| TrainError::Config(e.to_string()))?;
@@ -545,6 +565,9 @@ impl Loop<'_> {
                 detail: e.to_string(),
             })?;
         self.policy.load_weights(dir)?;
+        if let Some(r3) = self.r3.as_mut() {
+            r3.load(dir)?;
+        }
         // Checkpoints from before method state existed have no file: the parts start afresh.
         let method_path = dir.join(METHOD_STATE);
         if method_path.exists() {

@@ -6,6 +6,7 @@
 //!   read top to bottom in one file.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
+//! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod compare;
@@ -17,6 +18,7 @@ pub mod group_rl;
 pub mod optim;
 pub mod packing;
 pub mod policy;
+pub mod r3;
 pub mod reward;
 pub mod rollout;
 pub mod run_dir;

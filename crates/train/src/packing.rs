@@ -14,6 +14,8 @@ pub struct Sequence {
     pub reward: f64,
     pub correct: bool,
     pub truncated: bool,
+    /// Replayed from a buffer of earlier steps (R³'s CCR), not sampled this step.
+    pub replayed: bool,
 }
 
 pub struct Packed {

@@ -4,6 +4,7 @@ use polopt_envs::text::{sample_batch, Problem, Split, Task};
 use polopt_methods::select::{overlong_penalty, BatchFill, FillReport};
 use polopt_methods::SelectConfig;
 use polopt_models::{CharTokenizer, SamplingConfig};
+use rand::RngExt;
 
 use crate::config::{OnNan, RlSection};
 use crate::error::TrainError;
@@ -25,6 +26,8 @@ pub struct StepExperience {
     pub truncated: usize,
     /// Groups dropped because a reward function returned NaN or Inf.
     pub nan_reward_groups: usize,
+    /// The problem of each kept group (`problems[group]`), for per-query state (R³).
+    pub problems: Vec<Problem>,
 }
 
 pub struct RolloutContext<'a> {
@@ -63,17 +66,29 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         reward_sum: 0.0,
         truncated: 0,
         nan_reward_groups: 0,
+        problems: Vec::new(),
+    };
+    let pool: Vec<Problem> = match rl.pool_size {
+        0 => Vec::new(),
+        n => sample_batch(
+            ctx.task,
+            Split::Train,
+            n,
+            &mut stream(ctx.seed, "rl-pool", 0),
+        ),
     };
     let mut round = 0u64;
     loop {
         // Each (step, round) has its own streams: the data position is the step counter.
         let index = (step as u64) << 8 | round;
-        let problems: Vec<Problem> = sample_batch(
-            ctx.task,
-            Split::Train,
-            rl.prompts_per_step,
-            &mut stream(ctx.seed, "rl-prompts", index),
-        );
+        let mut rng = stream(ctx.seed, "rl-prompts", index);
+        let problems: Vec<Problem> = if pool.is_empty() {
+            sample_batch(ctx.task, Split::Train, rl.prompts_per_step, &mut rng)
+        } else {
+            (0..rl.prompts_per_step)
+                .map(|_| pool[rng.random_range(0..pool.len())].clone())
+                .collect()
+        };
         let prompts: Vec<Vec<i64>> = problems
             .iter()
             .map(|p| encode_prompt(ctx.tok, &p.prompt))
@@ -137,6 +152,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     reward,
                     correct: verdict.correct,
                     truncated,
+                    replayed: false,
                 });
             }
             if has_nan {
@@ -155,8 +171,9 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             fill.accept_all(groups.len());
             groups.iter().map(|g| !g.is_empty()).collect()
         };
-        for (members, keep) in groups.into_iter().zip(keep) {
+        for ((members, keep), problem) in groups.into_iter().zip(keep).zip(&problems) {
             if keep && !members.is_empty() {
+                exp.problems.push(problem.clone());
                 let id = exp.sequences.last().map_or(0, |s| s.group + 1);
                 exp.sequences.extend(members.into_iter().map(|mut s| {
                     s.group = id;

@@ -3,7 +3,7 @@
 use super::{Family, Preset};
 use crate::config::MethodConfig;
 use crate::objective::{Aggregation, Divergence, PolicyKernel};
-use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
+use crate::plan::{Downsample, GlobalAdvantage, Replay, Reweight, TrustRegion};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
 pub const ETR: Preset = Preset {
@@ -117,6 +117,22 @@ pub const RISKPO: Preset = Preset {
         let mut m = MethodConfig::default();
         m.credit.estimator = "riskpo".into();
         m.objective.aggregation = Aggregation::TokenMean;
+        m
+    },
+};
+
+/// R³ on GRPO: replay k = 2 opposite outcomes into collapsed groups (α = 0.5), reflection
+/// prompts for hard queries after the first 50 steps, SERR for truncated all-wrong groups.
+pub const R3: Preset = Preset {
+    name: "r3",
+    description:
+        "R3: per-query replay into zero-variance groups, reflection prompts, entropy-ranked truncations",
+    spec: "r3.md",
+    reconstructed: true,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = MethodConfig::default();
+        m.select.replay = Replay::R3;
         m
     },
 };
