@@ -9,13 +9,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
 use polopt_methods::credit::CreditBatch;
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
-use polopt_methods::plan::{MethodRuntime, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp};
 use polopt_models::{CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
 use crate::config::{OnNan, RunConfig};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
+use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
 use crate::packing::{pack, Packed, Sequence};
 use crate::policy::Policy;
@@ -188,6 +189,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             let state = lp.load_checkpoint(dir)?;
             info.warmstart_metrics = state.warmstart_metrics;
             lp.nan_events = state.nan_events;
+            lp.method.restore(state.method_state.clone());
             *step
         }
         None => {
@@ -378,19 +380,37 @@ impl Loop<'_> {
         // optimizer step, no update happens before the loss, so the old log-probs are the
         // current ones detached: the minibatch forward gives them for free (TRL does the same).
         let single_update = cfg.rl.epochs == 1 && cfg.rl.minibatch_size >= seqs.len();
-        let recompute = !single_update || self.method.needs_old_entropy();
-        let (old_logp, old_entropy) = if recompute {
-            tch::no_grad(|| {
-                self.policy
-                    .logprobs(&packed, temperature, self.method.needs_old_entropy())
-            })
-        } else {
-            (Tensor::new(), None)
-        };
-        let old_entropy = old_entropy.map(|e| token_rows(&e, &lens));
+        let extra_temperature = self.method.extra_old_temperature();
+        let recompute =
+            !single_update || self.method.needs_old_entropy() || extra_temperature.is_some();
+        let old = recompute.then(|| {
+            old_policy_pass(
+                &self.policy,
+                &packed,
+                temperature,
+                self.method.needs_old_entropy(),
+                extra_temperature,
+            )
+        });
+        let old_entropy = old
+            .as_ref()
+            .and_then(|o| o.entropy.as_ref())
+            .map(|e| token_rows(e, &lens));
+        let tempered_rows = old.as_ref().and_then(|o| {
+            let (t, tempered) = o.tempered.as_ref()?;
+            Some((*t, token_rows(tempered, &lens), token_rows(&o.logp, &lens)))
+        });
+        let old_logp = old.map_or_else(Tensor::new, |o| o.logp);
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
+            tempered_old_logp: tempered_rows
+                .as_ref()
+                .map(|(t, tempered, base)| TemperedOldLogp {
+                    temperature: *t,
+                    tempered,
+                    base,
+                }),
         };
         let plan = self.method.plan(&batch, &step_ctx)?;
         let credit = &plan.advantages;
@@ -410,6 +430,7 @@ impl Loop<'_> {
         let mut updates = 0usize;
         let mut skipped = 0usize;
         let mut grad_norm_sum = 0.0;
+        let mut tally = EntropyTally::default();
         let n = seqs.len();
         for epoch in 0..cfg.rl.epochs {
             let mut order: Vec<i64> = (0..n as i64).collect();
@@ -457,6 +478,7 @@ impl Loop<'_> {
                     continue;
                 }
                 self.opt.step();
+                tally.add(&logp, entropy.as_ref(), &mb.response_mask);
                 updates += 1;
                 grad_norm_sum += norm;
                 for (k, v) in out.metrics {
@@ -466,6 +488,9 @@ impl Loop<'_> {
                     .and_modify(|s| *s += loss_value)
                     .or_insert(loss_value);
             }
+        }
+        if let Some(feedback) = tally.finish() {
+            self.method.observe_step(&feedback);
         }
         let mut row: BTreeMap<String, f64> = sums
             .into_iter()
@@ -511,6 +536,7 @@ impl Loop<'_> {
             optimizer_step: self.opt.step,
             nan_events: self.nan_events,
             warmstart_metrics: warm.clone(),
+            method_state: self.method.state().clone(),
         };
         save_checkpoint_dir(run_dir, &checkpoint_name(step), |dir| {
             self.policy.save(dir)?;

@@ -6,6 +6,7 @@
 //!   read top to bottom in one file.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
+//! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod compare;
@@ -14,6 +15,7 @@ pub mod control;
 pub mod error;
 pub mod eval;
 pub mod group_rl;
+pub mod method_hooks;
 pub mod optim;
 pub mod packing;
 pub mod policy;

@@ -6,6 +6,7 @@
 mod adora;
 mod bnpo;
 mod copo;
+mod dcpo;
 mod gae;
 mod gbpo;
 mod grpo;
@@ -16,6 +17,10 @@ mod rloo;
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
 pub use bnpo::{beta_normalization_params, beta_normalized_advantage, beta_pdf, Bnpo, BnpoConfig};
 pub use copo::{copo_blend, outcome_entropy, CopoBlend, CopoConfig};
+pub use dcpo::{
+    accuracy, dcpo_advantages, mixing_weight, target_ratio, target_temperature, DcpoConfig,
+    DcpoState, EntropyEstimate,
+};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};

@@ -3,7 +3,7 @@
 use super::{Family, Preset};
 use crate::config::MethodConfig;
 use crate::objective::{Aggregation, Divergence, PolicyKernel};
-use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
+use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Reweight, TrustRegion};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
 pub const ETR: Preset = Preset {
@@ -116,6 +116,23 @@ pub const RISKPO: Preset = Preset {
     build: || {
         let mut m = MethodConfig::default();
         m.credit.estimator = "riskpo".into();
+        m.objective.aggregation = Aggregation::TokenMean;
+        m
+    },
+};
+
+/// DCPO: GRPO + a REINFORCE term on correct responses under the old policy at T = 1.2 / 0.8,
+/// weighted to hold the sampled-token NLL near H_0; clip 0.2/0.2, dual clip 3, token-mean.
+pub const DCPO: Preset = Preset {
+    name: "dcpo",
+    description: "DCPO: GRPO mixed with a target-temperature REINFORCE term, entropy held near H_0",
+    spec: "dcpo.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = MethodConfig::default();
+        m.credit.entropy_control = EntropyControl::Dcpo;
+        m.objective.dual_clip = Some(3.0);
         m.objective.aggregation = Aggregation::TokenMean;
         m
     },
