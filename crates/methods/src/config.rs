@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, DcpoConfig, GbpoConfig, RiskpoConfig};
 use crate::error::{check_range, MethodError};
 use crate::objective::{
-    Aggregation, Divergence, ElasticConfig, KlEstimator, PolicyKernel, RatioLevel,
+    Aggregation, Divergence, ElasticConfig, HapoConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
 use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Reweight, TrustRegion};
 use crate::select::D3sConfig;
@@ -85,9 +85,10 @@ pub struct ObjectiveConfig {
     pub kernel: PolicyKernel,
     /// Divergence D of the bounded_ratio kernel: hinge | squared | kl.
     pub divergence: Divergence,
-    /// constant (clip_low/clip_high) | elastic (ETR per-sample bounds).
+    /// constant (clip_low/clip_high) | elastic (ETR per-sample bounds) | entropy_adaptive (HAPO).
     pub trust_region: TrustRegion,
     pub elastic: ElasticConfig,
+    pub hapo: HapoConfig,
 }
 
 impl Default for CreditConfig {
@@ -143,6 +144,7 @@ impl Default for ObjectiveConfig {
             divergence: Divergence::Squared,
             trust_region: TrustRegion::Constant,
             elastic: ElasticConfig::default(),
+            hapo: HapoConfig::default(),
         }
     }
 }
@@ -243,6 +245,7 @@ impl MethodConfig {
             "in [-1, 1]",
         )?;
         o.elastic.validate()?;
+        o.hapo.validate()?;
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use crate::credit::{
     CreditBatch, DcpoState, EntropyEstimate,
 };
 use crate::error::MethodError;
-use crate::objective::{elastic_bounds, SampleBounds};
+use crate::objective::{elastic_bounds, entropy_stats, EntropyStats, SampleBounds};
 use crate::select::{max_variance_subset, top_tokens_mask};
 
 /// Per-group reweighting applied after the estimator (`method.credit.reweight`).
@@ -70,6 +70,9 @@ pub enum TrustRegion {
     Constant,
     /// ETR's per-sample bounds (`method.objective.elastic`).
     Elastic,
+    /// HAPO's per-token bounds from normalized entropy, with its advantage redistribution
+    /// (`method.objective.hapo`).
+    EntropyAdaptive,
 }
 
 /// What one update needs beyond the log-probs, on plain data.
@@ -107,12 +110,15 @@ pub struct TemperedOldLogp<'a> {
 }
 
 /// What the loop reports after a step's update, for controllers that look back one step.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepFeedback {
     /// Mean `-log pi(o_t)` of the sampled tokens over the step's minibatch forwards.
     pub token_nll_mean: f64,
     /// Mean full-vocabulary entropy of the same positions.
     pub entropy_mean: f64,
+    /// Every valid token's entropy, once each (first epoch), when
+    /// [`MethodRuntime::needs_token_entropies`]; empty otherwise.
+    pub token_entropies: Vec<f64>,
 }
 
 /// Cross-step state of a run's method parts, saved in each checkpoint so that resume is exact.
@@ -120,6 +126,8 @@ pub struct StepFeedback {
 #[serde(default)]
 pub struct MethodState {
     pub dcpo: DcpoState,
+    /// HAPO's entropy normalization of the last step, for the next rollout's sampler.
+    pub hapo_entropy: Option<EntropyStats>,
 }
 
 pub struct MethodRuntime {
@@ -151,8 +159,31 @@ impl MethodRuntime {
         (gap > 0.0).then(|| target_temperature(h, &c.dcpo))
     }
 
+    /// Whether [`StepFeedback::token_entropies`] is wanted (HAPO's adaptive temperature).
+    pub fn needs_token_entropies(&self) -> bool {
+        self.config.objective.hapo.temperature_tau > 0.0
+    }
+
+    /// `tau` and the previous step's entropy statistics for adaptive temperature sampling;
+    /// `None` when off or before the first update (then the rollout uses the plain `T_0`).
+    pub fn sampling_entropy_stats(&self) -> Option<(f64, EntropyStats)> {
+        let tau = self.config.objective.hapo.temperature_tau;
+        (tau > 0.0).then_some(())?;
+        self.state.hapo_entropy.map(|s| (tau, s))
+    }
+
     /// Takes the finished step's entropy statistics into the cross-step state.
     pub fn observe_step(&mut self, feedback: &StepFeedback) {
+        if self.needs_token_entropies() && !feedback.token_entropies.is_empty() {
+            let pivot = self.config.objective.hapo.entropy_pivot;
+            let stats = entropy_stats(&feedback.token_entropies, pivot);
+            let finite = [stats.pivot, stats.spread, stats.scale_pos, stats.scale_neg]
+                .iter()
+                .all(|v| v.is_finite());
+            if finite {
+                self.state.hapo_entropy = Some(stats);
+            }
+        }
         let c = &self.config.credit;
         if c.entropy_control == EntropyControl::Dcpo {
             let h = match c.dcpo.entropy_estimate {

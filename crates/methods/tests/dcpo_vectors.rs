@@ -32,6 +32,7 @@ fn with_entropy(config: &MethodConfig, h: f64) -> MethodRuntime {
         dcpo: DcpoState {
             prev_entropy: Some(h),
         },
+        ..Default::default()
     });
     runtime
 }
@@ -220,12 +221,14 @@ fn controller_state_follows_feedback_and_survives_a_restore() {
     runtime.observe_step(&StepFeedback {
         token_nll_mean: 0.9,
         entropy_mean: 0.2,
+        token_entropies: Vec::new(),
     });
     assert_eq!(runtime.state().dcpo.prev_entropy, Some(0.9));
     assert_eq!(runtime.extra_old_temperature(), Some(0.8));
     runtime.observe_step(&StepFeedback {
         token_nll_mean: f64::NAN,
         entropy_mean: 0.2,
+        token_entropies: Vec::new(),
     });
     assert_eq!(
         runtime.state().dcpo.prev_entropy,
@@ -242,6 +245,7 @@ fn controller_state_follows_feedback_and_survives_a_restore() {
     runtime.observe_step(&StepFeedback {
         token_nll_mean: 0.9,
         entropy_mean: 0.2,
+        token_entropies: Vec::new(),
     });
     assert_eq!(runtime.extra_old_temperature(), Some(1.2));
 }

@@ -10,7 +10,7 @@ use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
 use polopt_methods::credit::CreditBatch;
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
 use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp};
-use polopt_models::{CharTokenizer, TransformerConfig};
+use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
 use crate::config::{OnNan, RunConfig};
@@ -324,6 +324,16 @@ impl Loop<'_> {
             select: &cfg.method.select,
             seed: cfg.run.seed,
             on_nan: cfg.run.on_nan,
+            adaptive: self
+                .method
+                .sampling_entropy_stats()
+                .map(|(tau, s)| AdaptiveTemperature {
+                    tau,
+                    pivot: s.pivot,
+                    spread: s.spread,
+                    scale_pos: s.scale_pos,
+                    scale_neg: s.scale_neg,
+                }),
         };
         let exp = collect(&ctx, step)?;
         let generation_s = started.elapsed().as_secs_f64();
@@ -430,7 +440,7 @@ impl Loop<'_> {
         let mut updates = 0usize;
         let mut skipped = 0usize;
         let mut grad_norm_sum = 0.0;
-        let mut tally = EntropyTally::default();
+        let mut tally = EntropyTally::new(self.method.needs_token_entropies());
         let n = seqs.len();
         for epoch in 0..cfg.rl.epochs {
             let mut order: Vec<i64> = (0..n as i64).collect();
@@ -478,7 +488,7 @@ impl Loop<'_> {
                     continue;
                 }
                 self.opt.step();
-                tally.add(&logp, entropy.as_ref(), &mb.response_mask);
+                tally.add(&logp, entropy.as_ref(), &mb.response_mask, epoch == 0);
                 updates += 1;
                 grad_norm_sum += norm;
                 for (k, v) in out.metrics {
@@ -592,6 +602,10 @@ fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
     row.insert("dropped_groups".into(), exp.fill.dropped_groups as f64);
     row.insert("gen_batches".into(), exp.fill.gen_batches as f64);
     row.insert("nan_reward_groups".into(), exp.nan_reward_groups as f64);
+    if let Some(sum) = exp.temperature_sum {
+        let tokens = exp.generated_tokens.max(1) as f64;
+        row.insert("sampling_temperature_mean".into(), sum / tokens);
+    }
     if !exp.fill.filled && exp.fill.gen_batches > 1 {
         tracing::warn!(
             kept = exp.fill.kept_groups,

@@ -53,17 +53,36 @@ pub fn old_policy_pass(
 }
 
 /// Token-weighted sums over the minibatch forwards of one step, kept on the device so that
-/// the loop syncs once per step, not once per minibatch.
+/// the loop syncs once per step, not once per minibatch; and, when a method asks, every valid
+/// token's entropy from the first epoch (each token once).
 #[derive(Default)]
 pub struct EntropyTally {
     nll: Option<Tensor>,
     entropy: Option<Tensor>,
     tokens: Option<Tensor>,
+    keep_values: bool,
+    values: Vec<Tensor>,
 }
 
 impl EntropyTally {
+    pub fn new(keep_values: bool) -> Self {
+        Self {
+            keep_values,
+            ..Self::default()
+        }
+    }
+
     /// Adds one minibatch: `logp`, `entropy` and `mask` are `[b, R]`.
-    pub fn add(&mut self, logp: &Tensor, entropy: Option<&Tensor>, mask: &Tensor) {
+    pub fn add(
+        &mut self,
+        logp: &Tensor,
+        entropy: Option<&Tensor>,
+        mask: &Tensor,
+        first_epoch: bool,
+    ) {
+        if let (true, true, Some(e)) = (self.keep_values, first_epoch, entropy) {
+            self.values.push(e.detach().masked_select(&mask.gt(0.0)));
+        }
         let sum = |t: &Tensor| (t.detach() * mask).sum(Kind::Double);
         let acc = |slot: &mut Option<Tensor>, v: Tensor| {
             *slot = Some(match slot.take() {
@@ -88,9 +107,16 @@ impl EntropyTally {
             t.as_ref()
                 .map_or(f64::NAN, |t| t.double_value(&[]) / tokens)
         };
+        let token_entropies = if self.values.is_empty() {
+            Vec::new()
+        } else {
+            Vec::<f64>::try_from(Tensor::cat(&self.values, 0).to_kind(Kind::Double))
+                .unwrap_or_default()
+        };
         Some(StepFeedback {
             token_nll_mean: mean(&self.nll),
             entropy_mean: mean(&self.entropy),
+            token_entropies,
         })
     }
 }

@@ -10,6 +10,7 @@ mod dcpo;
 mod gae;
 mod gbpo;
 mod grpo;
+mod hapo;
 mod reinforce_pp;
 mod riskpo;
 mod rloo;
@@ -24,6 +25,7 @@ pub use dcpo::{
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
+pub use hapo::{token_group_mean_advantage, TokenGroupMean, TOKEN_MEAN_FALLBACK};
 pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
 pub use riskpo::{
     bundle_advantages, mixed_var, quantile, QuantileMode, QuantileTracker, RiskCredit, RiskPo,
@@ -243,6 +245,18 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         build: |c| {
             Box::new(MedianBaseline {
                 scale_by_std: c.gbpo.scale_by_std,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "token_group_mean",
+        description:
+            "length-weighted group mean/std (HAPO token-level group average), GRPO if |A| >= 5",
+        spec: "hapo.md",
+        build: |c| {
+            Box::new(TokenGroupMean {
                 std_ddof: c.std_ddof,
                 eps: c.eps,
             })

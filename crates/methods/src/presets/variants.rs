@@ -137,3 +137,23 @@ pub const DCPO: Preset = Preset {
         m
     },
 };
+
+/// HAPO on the DAPO base: token-level group average advantage, entropy-adaptive per-token clip
+/// and advantage redistribution, adaptive sampling temperature; clip 0.2/0.2, dual clip 10.
+pub const HAPO: Preset = Preset {
+    name: "hapo",
+    description:
+        "HAPO: entropy-aware sampling temperature, token-level group average, per-token clip",
+    spec: "hapo.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = (super::baselines::DAPO.build)();
+        m.credit.estimator = "token_group_mean".into();
+        m.objective.clip_high = 0.2;
+        m.objective.dual_clip = Some(10.0);
+        m.objective.trust_region = TrustRegion::EntropyAdaptive;
+        m.objective.hapo.temperature_tau = 0.05;
+        m
+    },
+};
