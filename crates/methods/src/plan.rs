@@ -6,6 +6,12 @@
 //! advantages (after any reweighting), and the optional per-sample clip bounds (elastic trust
 //! region), token keep-masks (D3S) and second advantage with its blend weight (COPO). The
 //! tensor side is [`crate::objective::PlannedLoss`].
+//!
+//! Around the plan, three generic hooks: the runtime may ask for old log-probs at a second
+//! temperature ([`MethodRuntime::extra_old_temperature`], DCPO), is told the step's entropy
+//! after the update ([`MethodRuntime::observe_step`]), and hands the sampler entropy statistics
+//! ([`MethodRuntime::sampling_entropy_stats`], HAPO). What it remembers between steps is
+//! [`MethodState`], saved in checkpoints.
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
