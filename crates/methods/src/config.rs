@@ -2,12 +2,12 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
-use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, GbpoConfig, RiskpoConfig};
+use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, DcpoConfig, GbpoConfig, RiskpoConfig};
 use crate::error::{check_range, MethodError};
 use crate::objective::{
-    Aggregation, Divergence, ElasticConfig, KlEstimator, PolicyKernel, RatioLevel,
+    Aggregation, Divergence, ElasticConfig, HapoConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
-use crate::plan::{Downsample, GlobalAdvantage, Replay, Reweight, TrustRegion};
+use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, TrustRegion};
 use crate::select::{D3sConfig, R3Config};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,11 +36,14 @@ pub struct CreditConfig {
     pub reweight: Reweight,
     /// Second, batch-level advantage blended into the loss: none | copo.
     pub global_advantage: GlobalAdvantage,
+    /// Cross-step entropy controller that reshapes the advantage: none | dcpo.
+    pub entropy_control: EntropyControl,
     pub bnpo: BnpoConfig,
     pub adora: AdoraConfig,
     pub copo: CopoConfig,
     pub gbpo: GbpoConfig,
     pub riskpo: RiskpoConfig,
+    pub dcpo: DcpoConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,9 +88,10 @@ pub struct ObjectiveConfig {
     pub kernel: PolicyKernel,
     /// Divergence D of the bounded_ratio kernel: hinge | squared | kl.
     pub divergence: Divergence,
-    /// constant (clip_low/clip_high) | elastic (ETR per-sample bounds).
+    /// constant (clip_low/clip_high) | elastic (ETR per-sample bounds) | entropy_adaptive (HAPO).
     pub trust_region: TrustRegion,
     pub elastic: ElasticConfig,
+    pub hapo: HapoConfig,
 }
 
 impl Default for CreditConfig {
@@ -101,11 +105,13 @@ impl Default for CreditConfig {
             gae_lambda: 0.95,
             reweight: Reweight::None,
             global_advantage: GlobalAdvantage::None,
+            entropy_control: EntropyControl::None,
             bnpo: BnpoConfig::default(),
             adora: AdoraConfig::default(),
             copo: CopoConfig::default(),
             gbpo: GbpoConfig::default(),
             riskpo: RiskpoConfig::default(),
+            dcpo: DcpoConfig::default(),
         }
     }
 }
@@ -143,6 +149,7 @@ impl Default for ObjectiveConfig {
             divergence: Divergence::Squared,
             trust_region: TrustRegion::Constant,
             elastic: ElasticConfig::default(),
+            hapo: HapoConfig::default(),
         }
     }
 }
@@ -186,6 +193,7 @@ impl MethodConfig {
         c.adora.validate()?;
         c.copo.validate()?;
         c.riskpo.validate()?;
+        c.dcpo.validate()?;
         let s = &self.select;
         s.d3s.validate()?;
         s.r3.validate()?;
@@ -243,6 +251,7 @@ impl MethodConfig {
             "in [-1, 1]",
         )?;
         o.elastic.validate()?;
+        o.hapo.validate()?;
         Ok(())
     }
 }

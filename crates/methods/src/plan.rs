@@ -6,17 +6,24 @@
 //! advantages (after any reweighting), and the optional per-sample clip bounds (elastic trust
 //! region), token keep-masks (D3S) and second advantage with its blend weight (COPO). The
 //! tensor side is [`crate::objective::PlannedLoss`].
+//!
+//! Around the plan, three generic hooks: the runtime may ask for old log-probs at a second
+//! temperature ([`MethodRuntime::extra_old_temperature`], DCPO), is told the step's entropy
+//! after the update ([`MethodRuntime::observe_step`]), and hands the sampler entropy statistics
+//! ([`MethodRuntime::sampling_entropy_stats`], HAPO). What it remembers between steps is
+//! [`MethodState`], saved in checkpoints.
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::MethodConfig;
 use crate::credit::{
-    adora_group_weights, copo_blend, estimator, scale_advantages, AdvantageEstimator, Advantages,
-    CopoBlend, CreditBatch,
+    accuracy, adora_group_weights, copo_blend, dcpo_advantages, estimator, mixing_weight,
+    scale_advantages, target_ratio, target_temperature, AdvantageEstimator, Advantages, CopoBlend,
+    CreditBatch, DcpoState, EntropyEstimate,
 };
 use crate::error::MethodError;
-use crate::objective::{elastic_bounds, SampleBounds};
+use crate::objective::{elastic_bounds, entropy_stats, EntropyStats, SampleBounds};
 use crate::select::{
     max_variance_subset, nonzero_group_frac, scale_replayed, serr_shape, top_tokens_mask,
 };
@@ -39,6 +46,17 @@ pub enum GlobalAdvantage {
     None,
     /// COPO's consistency advantage gated by outcome entropy (`method.credit.copo`).
     Copo,
+}
+
+/// A cross-step entropy controller that reshapes the advantage (`method.credit.entropy_control`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntropyControl {
+    #[default]
+    None,
+    /// DCPO's target-temperature REINFORCE term, weighted to keep entropy near `H_0`
+    /// (`method.credit.dcpo`).
+    Dcpo,
 }
 
 /// Data and token down-sampling between credit and loss (`method.select.downsample`).
@@ -70,6 +88,9 @@ pub enum TrustRegion {
     Constant,
     /// ETR's per-sample bounds (`method.objective.elastic`).
     Elastic,
+    /// HAPO's per-token bounds from normalized entropy, with its advantage redistribution
+    /// (`method.objective.hapo`).
+    EntropyAdaptive,
 }
 
 /// What one update needs beyond the log-probs, on plain data.
@@ -94,11 +115,49 @@ pub struct StepContext<'a> {
     pub truncated: Option<&'a [bool]>,
     /// `[B]`, off-policy samples replayed from a buffer (R³'s CCR).
     pub replayed: Option<&'a [bool]>,
+    /// Old-policy log-probs at the temperature [`MethodRuntime::extra_old_temperature`] asked
+    /// for, with those at the rollout temperature.
+    pub tempered_old_logp: Option<TemperedOldLogp<'a>>,
+}
+
+/// The sampled tokens' old-policy log-probs at two temperatures, `[B][len_i]` each, from one
+/// forward pass (detached).
+#[derive(Debug, Clone, Copy)]
+pub struct TemperedOldLogp<'a> {
+    pub temperature: f64,
+    /// At `temperature`.
+    pub tempered: &'a [Vec<f64>],
+    /// At the rollout temperature (the behaviour policy).
+    pub base: &'a [Vec<f64>],
+}
+
+/// What the loop reports after a step's update, for controllers that look back one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepFeedback {
+    /// Mean `-log pi(o_t)` of the sampled tokens over the step's minibatch forwards.
+    pub token_nll_mean: f64,
+    /// Mean full-vocabulary entropy of the same positions.
+    pub entropy_mean: f64,
+    /// Every valid token's entropy, once each (first epoch), when
+    /// [`MethodRuntime::needs_token_entropies`]; empty otherwise.
+    pub token_entropies: Vec<f64>,
+}
+
+/// Cross-step state of a run's method parts, saved in each checkpoint so that resume is exact.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MethodState {
+    pub dcpo: DcpoState,
+    /// HAPO's entropy normalization of the last step, for the next rollout's sampler.
+    pub hapo_entropy: Option<EntropyStats>,
+    /// The advantage estimator's own state (RiskPO's quantile tracker); `null` when stateless.
+    pub estimator: serde_json::Value,
 }
 
 pub struct MethodRuntime {
     config: MethodConfig,
     estimator: Box<dyn AdvantageEstimator>,
+    state: MethodState,
 }
 
 impl MethodRuntime {
@@ -107,20 +166,77 @@ impl MethodRuntime {
         Ok(Self {
             config: config.clone(),
             estimator: estimator(&config.credit)?,
+            state: MethodState::default(),
         })
     }
 
-    /// Cross-step state of the parts (estimators with trackers, ...), for checkpoints.
-    pub fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "estimator": self.estimator.state() })
+    /// A second old-policy temperature whose log-probs the next [`Self::plan`] needs
+    /// ([`StepContext::tempered_old_logp`]); `None` when no part needs one this step.
+    pub fn extra_old_temperature(&self) -> Option<f64> {
+        let c = &self.config.credit;
+        if c.entropy_control != EntropyControl::Dcpo {
+            return None;
+        }
+        let h = self.state.dcpo.prev_entropy?;
+        // alpha = 0 whatever the accuracy: the tempered pass would be wasted.
+        let gap = (c.dcpo.entropy_target - h).abs().min(c.dcpo.alpha_cap);
+        (gap > 0.0).then(|| target_temperature(h, &c.dcpo))
     }
 
-    /// Restores what [`MethodRuntime::state`] saved.
-    pub fn restore(&self, state: &serde_json::Value) -> Result<(), MethodError> {
-        match state.get("estimator") {
-            Some(s) if !s.is_null() => self.estimator.restore(s),
-            _ => Ok(()),
+    /// Whether [`StepFeedback::token_entropies`] is wanted (HAPO's adaptive temperature).
+    pub fn needs_token_entropies(&self) -> bool {
+        self.config.objective.hapo.temperature_tau > 0.0
+    }
+
+    /// `tau` and the previous step's entropy statistics for adaptive temperature sampling;
+    /// `None` when off or before the first update (then the rollout uses the plain `T_0`).
+    pub fn sampling_entropy_stats(&self) -> Option<(f64, EntropyStats)> {
+        let tau = self.config.objective.hapo.temperature_tau;
+        (tau > 0.0).then_some(())?;
+        self.state.hapo_entropy.map(|s| (tau, s))
+    }
+
+    /// Takes the finished step's entropy statistics into the cross-step state.
+    pub fn observe_step(&mut self, feedback: &StepFeedback) {
+        if self.needs_token_entropies() && !feedback.token_entropies.is_empty() {
+            let pivot = self.config.objective.hapo.entropy_pivot;
+            let stats = entropy_stats(&feedback.token_entropies, pivot);
+            let finite = [stats.pivot, stats.spread, stats.scale_pos, stats.scale_neg]
+                .iter()
+                .all(|v| v.is_finite());
+            if finite {
+                self.state.hapo_entropy = Some(stats);
+            }
         }
+        let c = &self.config.credit;
+        if c.entropy_control == EntropyControl::Dcpo {
+            let h = match c.dcpo.entropy_estimate {
+                EntropyEstimate::SampledNll => feedback.token_nll_mean,
+                EntropyEstimate::FullEntropy => feedback.entropy_mean,
+            };
+            // A non-finite step was already counted and skipped by the loop; keep the last
+            // finite estimate rather than poisoning every later step.
+            if h.is_finite() {
+                self.state.dcpo.prev_entropy = Some(h);
+            }
+        }
+    }
+
+    /// Everything that carries over steps, for checkpoints.
+    pub fn state(&self) -> MethodState {
+        MethodState {
+            estimator: self.estimator.state(),
+            ..self.state.clone()
+        }
+    }
+
+    /// Restores the state of a checkpoint (resume).
+    pub fn restore(&mut self, state: MethodState) -> Result<(), MethodError> {
+        if !state.estimator.is_null() {
+            self.estimator.restore(&state.estimator)?;
+        }
+        self.state = state;
+        Ok(())
     }
 
     pub fn needs_old_entropy(&self) -> bool {
@@ -203,6 +319,9 @@ impl MethodRuntime {
             metrics.insert("adora/tas_frac", tas as f64 / weights.len().max(1) as f64);
             scale_advantages(&mut advantages, &weights);
         }
+        if c.credit.entropy_control == EntropyControl::Dcpo {
+            advantages = self.dcpo_advantages(batch, ctx, advantages, &mut metrics)?;
+        }
         let per_sequence = advantages.per_sequence();
         let clip_bounds = (c.objective.trust_region == TrustRegion::Elastic).then(|| {
             let b = elastic_bounds(
@@ -259,5 +378,75 @@ impl MethodRuntime {
             blend,
             metrics,
         })
+    }
+
+    /// DCPO (credit/dcpo.rs): GRPO's advantage mixed with the target-distribution REINFORCE
+    /// term; unchanged while `alpha = 0`.
+    fn dcpo_advantages(
+        &self,
+        batch: &CreditBatch,
+        ctx: &StepContext,
+        advantages: Advantages,
+        metrics: &mut BTreeMap<&'static str, f64>,
+    ) -> Result<Advantages, MethodError> {
+        let c = &self.config.credit.dcpo;
+        let acc = accuracy(batch.rewards, c.correct_threshold);
+        metrics.insert("dcpo/accuracy", acc);
+        let Some(h) = self.state.dcpo.prev_entropy else {
+            metrics.insert("dcpo/alpha", 0.0);
+            return Ok(advantages);
+        };
+        let alpha = mixing_weight(h, acc, c);
+        let temperature = target_temperature(h, c);
+        metrics.insert("dcpo/alpha", alpha);
+        metrics.insert("dcpo/prev_entropy", h);
+        metrics.insert("dcpo/temperature", temperature);
+        if alpha == 0.0 {
+            return Ok(advantages);
+        }
+        let shape = |detail: String| MethodError::Shape {
+            part: "dcpo",
+            detail,
+        };
+        let Advantages::Sequence(base_adv) = &advantages else {
+            return Err(shape(
+                "needs a sequence-level estimator (one advantage per response)".into(),
+            ));
+        };
+        let old = ctx
+            .tempered_old_logp
+            .filter(|o| o.temperature == temperature)
+            .ok_or_else(|| shape(format!("needs old log-probs at temperature {temperature}")))?;
+        let rows_fit = |rows: &[Vec<f64>]| {
+            rows.len() == batch.len()
+                && rows
+                    .iter()
+                    .zip(batch.response_lens)
+                    .all(|(r, &l)| r.len() == l)
+        };
+        if !rows_fit(old.tempered) || !rows_fit(old.base) {
+            return Err(shape(
+                "old log-probs do not match the response lengths".into(),
+            ));
+        }
+        let rho = target_ratio(old.tempered, old.base, c.rho_max);
+        let flat = rho.iter().flatten();
+        if let Some((index, &value)) = flat.clone().enumerate().find(|(_, r)| !r.is_finite()) {
+            return Err(MethodError::NonFinite {
+                part: "dcpo",
+                what: "target ratio rho",
+                index,
+                value,
+            });
+        }
+        let tokens = flat.clone().count().max(1) as f64;
+        metrics.insert("dcpo/rho_mean", flat.sum::<f64>() / tokens);
+        Ok(Advantages::Token(dcpo_advantages(
+            base_adv,
+            batch.rewards,
+            &rho,
+            alpha,
+            c.correct_threshold,
+        )))
     }
 }

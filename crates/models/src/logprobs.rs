@@ -3,8 +3,9 @@
 //!
 //! Temperature enters in one place, [`scaled_log_softmax`], which the sampler uses too, so that
 //! the behaviour log-probs recorded at sampling time and the ones recomputed here for the loss
-//! are the same function of the logits. Temperature is a scalar today; per-token temperatures
-//! (HAPO) become a broadcastable tensor argument of that one function.
+//! are the same function of the logits. The one exception is HAPO's per-token sampling
+//! temperature ([`crate::generate_adaptive`]): the sampler divides by each token's temperature
+//! and records it with the behaviour log-probs; training recomputes at the scalar `T_0`.
 use tch::{Kind, Tensor};
 
 use crate::transformer::Transformer;

@@ -25,6 +25,10 @@ pub struct Rollout {
     pub response_lens: Vec<i64>,
     /// Per row: hit `max_new_tokens` without producing `<eos>`.
     pub truncated: Vec<bool>,
+    /// `[B, R]` f32: the temperature each token was sampled at, when it varied per token
+    /// ([`crate::sampling::generate_adaptive`]); 0 where `response_mask` is 0. `None`: every
+    /// token at the configured temperature.
+    pub temperatures: Option<Tensor>,
 }
 
 impl Rollout {

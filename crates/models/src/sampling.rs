@@ -91,6 +91,21 @@ impl SamplingConfig {
     }
 }
 
+/// HAPO's adaptive temperature (spec hapo.md, part 1): per decoding step and row,
+/// `T_t = T_0 (1 + tau clip(h^_t, -1, 1))`, where `h^_t` normalizes the next-token entropy of
+/// the raw logits with statistics of the previous training step: `z = (log max(H, 1e-8) -
+/// pivot) / spread`, `h^ = z / scale_pos` for `z > 0`, else `z / scale_neg`. The same mapping
+/// as `polopt_methods::objective::EntropyStats` (this crate sits below it and takes the
+/// numbers, not the type).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveTemperature {
+    pub tau: f64,
+    pub pivot: f64,
+    pub spread: f64,
+    pub scale_pos: f64,
+    pub scale_neg: f64,
+}
+
 /// Samples a response for every prompt (token ids, no padding; each non-empty) and returns them
 /// in the [`Rollout`] layout. Runs under `tch::no_grad`. The prompts are encoded once (one
 /// forward over `[B, P]` that fills the cache); each new token is then one forward of length 1.
@@ -99,6 +114,16 @@ pub fn generate(
     prompts: &[Vec<i64>],
     cfg: &SamplingConfig,
 ) -> Result<Rollout, ModelError> {
+    let p = validate_inputs(model, prompts, cfg)?;
+    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None)))
+}
+
+/// Checks the config and prompts; returns the longest prompt's length `P`.
+fn validate_inputs(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    cfg: &SamplingConfig,
+) -> Result<i64, ModelError> {
     let config = model.config();
     cfg.validate(config.vocab_size)?;
     if prompts.is_empty() {
@@ -129,12 +154,46 @@ pub fn generate(
             cfg.max_new_tokens, config.max_position_embeddings
         )));
     }
-    tch::no_grad(|| Ok(decode(model, prompts, p, cfg)))
+    Ok(p)
+}
+
+/// [`generate`] with HAPO's per-token temperature; the behaviour log-probs in
+/// [`Rollout::logp`] are those of the temperature each token was sampled at, recorded in
+/// [`Rollout::temperatures`]. `None`, `tau = 0` or greedy decoding take [`generate`]'s path
+/// unchanged (the same samples bit for bit, no entropy computed).
+pub fn generate_adaptive(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    cfg: &SamplingConfig,
+    adaptive: Option<&AdaptiveTemperature>,
+) -> Result<Rollout, ModelError> {
+    let Some(a) = adaptive.filter(|a| a.tau != 0.0 && cfg.temperature > 0.0) else {
+        return generate(model, prompts, cfg);
+    };
+    let valid = a.tau.abs() < 1.0 && a.spread > 0.0 && a.scale_pos > 0.0 && a.scale_neg > 0.0;
+    if !(valid
+        && [a.pivot, a.spread, a.scale_pos, a.scale_neg]
+            .iter()
+            .all(|v| v.is_finite()))
+    {
+        return Err(ModelError::InvalidSampling {
+            field: "adaptive_temperature",
+            reason: format!("needs |tau| < 1 and finite, positive statistics, got {a:?}"),
+        });
+    }
+    let p = validate_inputs(model, prompts, cfg)?;
+    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, Some(a))))
 }
 
 /// The decoding loop. Per step: sample from the last logits, record token/log-prob/mask
 /// columns, then one cached forward of the new tokens. No per-row Rust work until the end.
-fn decode(model: &Transformer, prompts: &[Vec<i64>], p: i64, cfg: &SamplingConfig) -> Rollout {
+fn decode(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    p: i64,
+    cfg: &SamplingConfig,
+    adaptive: Option<&AdaptiveTemperature>,
+) -> Rollout {
     let device = model.device();
     let b = prompts.len() as i64;
     let max_new = cfg.max_new_tokens;
@@ -168,8 +227,17 @@ fn decode(model: &Transformer, prompts: &[Vec<i64>], p: i64, cfg: &SamplingConfi
 
     let mut alive = Tensor::ones([b], (Kind::Bool, device));
     let (mut tokens, mut logps, mut masks) = (Vec::new(), Vec::new(), Vec::new());
+    let mut temperatures = Vec::new();
     for step in 0..max_new {
-        let (sampled, logp) = sample_next(&logits, cfg);
+        let (sampled, logp) = match adaptive {
+            None => sample_next(&logits, cfg),
+            Some(a) => {
+                let t = adaptive_temperature(&logits, cfg.temperature, a);
+                let logp_all = (logits.to_kind(Kind::Float) / &t).log_softmax(-1, Kind::Float);
+                temperatures.push(t.squeeze_dim(1));
+                sample_from(&logp_all, cfg)
+            }
+        };
         let token = if cfg.stop_at_eos {
             sampled.where_scalarother(&alive, cfg.pad_token_id)
         } else {
@@ -200,6 +268,8 @@ fn decode(model: &Transformer, prompts: &[Vec<i64>], p: i64, cfg: &SamplingConfi
         .into_iter()
         .map(|a| a != 0)
         .collect();
+    let temperatures =
+        (!temperatures.is_empty()).then(|| Tensor::stack(&temperatures, 1) * &response_mask);
     Rollout {
         tokens: Tensor::cat(&[prompt_tokens, response_tokens], 1),
         attention_mask: Tensor::cat(&[prompt_mask, response_mask.to_kind(Kind::Int64)], 1),
@@ -208,13 +278,29 @@ fn decode(model: &Transformer, prompts: &[Vec<i64>], p: i64, cfg: &SamplingConfi
         response_mask,
         response_lens,
         truncated,
+        temperatures,
     }
+}
+
+/// `[B, 1]` f32: `T_0 (1 + tau clip(h^, -1, 1))` from the raw logits' entropy.
+fn adaptive_temperature(logits: &Tensor, t0: f64, a: &AdaptiveTemperature) -> Tensor {
+    let logp_raw = logits.to_kind(Kind::Float).log_softmax(-1, Kind::Float);
+    let entropy = -(logp_raw.exp() * &logp_raw).sum_dim_intlist(-1, true, Kind::Float);
+    let z = (entropy.clamp_min(1e-8).log() - a.pivot) / a.spread;
+    let hat = (&z / a.scale_pos)
+        .where_self(&z.gt(0.0), &(&z / a.scale_neg))
+        .clamp(-1.0, 1.0);
+    (hat * a.tau + 1.0) * t0
 }
 
 /// One decoding step: `logits: [B, V]` -> (token `[B]` i64, its log-prob `[B]` f32 under the
 /// tempered full distribution).
 fn sample_next(logits: &Tensor, cfg: &SamplingConfig) -> (Tensor, Tensor) {
-    let logp_all = scaled_log_softmax(logits, cfg.temperature);
+    sample_from(&scaled_log_softmax(logits, cfg.temperature), cfg)
+}
+
+/// Samples from `logp_all: [B, V]`, the tempered log-distribution.
+fn sample_from(logp_all: &Tensor, cfg: &SamplingConfig) -> (Tensor, Tensor) {
     let token = if cfg.temperature == 0.0 {
         logp_all.argmax(-1, true)
     } else if cfg.top_p < 1.0 {

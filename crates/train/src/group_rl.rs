@@ -9,13 +9,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
 use polopt_methods::credit::CreditBatch;
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
-use polopt_methods::plan::{MethodRuntime, StepContext};
-use polopt_models::{CharTokenizer, TransformerConfig};
+use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp};
+use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
 use crate::config::{OnNan, RunConfig};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
+use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
 use crate::packing::{pack, Packed, Sequence};
 use crate::policy::Policy;
@@ -29,9 +30,6 @@ use crate::run_dir::{
 use crate::seeds::{stream, with_torch_seed};
 use crate::sft::warm_start;
 use crate::warm_cache;
-
-/// Cross-step state of the method's parts inside a checkpoint directory.
-const METHOD_STATE: &str = "method_state.json";
 
 /// How a run is driven, beyond its config.
 #[derive(Default)]
@@ -201,6 +199,12 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             let state = lp.load_checkpoint(dir)?;
             info.warmstart_metrics = state.warmstart_metrics;
             lp.nan_events = state.nan_events;
+            lp.method
+                .restore(state.method_state.clone())
+                .map_err(|e| TrainError::Checkpoint {
+                    path: dir.join("state.json"),
+                    detail: e.to_string(),
+                })?;
             *step
         }
         None => {
@@ -335,6 +339,16 @@ impl Loop<'_> {
             select: &cfg.method.select,
             seed: cfg.run.seed,
             on_nan: cfg.run.on_nan,
+            adaptive: self
+                .method
+                .sampling_entropy_stats()
+                .map(|(tau, s)| AdaptiveTemperature {
+                    tau,
+                    pivot: s.pivot,
+                    spread: s.spread,
+                    scale_pos: s.scale_pos,
+                    scale_neg: s.scale_neg,
+                }),
         };
         let mut exp = collect(&ctx, step)?;
         let mut row = experience_metrics(&exp);
@@ -396,21 +410,39 @@ impl Loop<'_> {
         // optimizer step, no update happens before the loss, so the old log-probs are the
         // current ones detached: the minibatch forward gives them for free (TRL does the same).
         let single_update = cfg.rl.epochs == 1 && cfg.rl.minibatch_size >= seqs.len();
-        let recompute = !single_update || self.method.needs_old_entropy();
-        let (old_logp, old_entropy) = if recompute {
-            tch::no_grad(|| {
-                self.policy
-                    .logprobs(&packed, temperature, self.method.needs_old_entropy())
-            })
-        } else {
-            (Tensor::new(), None)
-        };
-        let old_entropy = old_entropy.map(|e| token_rows(&e, &lens));
+        let extra_temperature = self.method.extra_old_temperature();
+        let recompute =
+            !single_update || self.method.needs_old_entropy() || extra_temperature.is_some();
+        let old = recompute.then(|| {
+            old_policy_pass(
+                &self.policy,
+                &packed,
+                temperature,
+                self.method.needs_old_entropy(),
+                extra_temperature,
+            )
+        });
+        let old_entropy = old
+            .as_ref()
+            .and_then(|o| o.entropy.as_ref())
+            .map(|e| token_rows(e, &lens));
+        let tempered_rows = old.as_ref().and_then(|o| {
+            let (t, tempered) = o.tempered.as_ref()?;
+            Some((*t, token_rows(tempered, &lens), token_rows(&o.logp, &lens)))
+        });
+        let old_logp = old.map_or_else(Tensor::new, |o| o.logp);
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
             truncated: Some(&truncated),
             replayed: Some(&replayed),
+            tempered_old_logp: tempered_rows
+                .as_ref()
+                .map(|(t, tempered, base)| TemperedOldLogp {
+                    temperature: *t,
+                    tempered,
+                    base,
+                }),
         };
         let plan = self.method.plan(&batch, &step_ctx)?;
         let credit = &plan.advantages;
@@ -430,6 +462,7 @@ impl Loop<'_> {
         let mut updates = 0usize;
         let mut skipped = 0usize;
         let mut grad_norm_sum = 0.0;
+        let mut tally = EntropyTally::new(self.method.needs_token_entropies());
         let n = seqs.len();
         for epoch in 0..cfg.rl.epochs {
             let mut order: Vec<i64> = (0..n as i64).collect();
@@ -477,6 +510,7 @@ impl Loop<'_> {
                     continue;
                 }
                 self.opt.step();
+                tally.add(&logp, entropy.as_ref(), &mb.response_mask, epoch == 0);
                 updates += 1;
                 grad_norm_sum += norm;
                 for (k, v) in out.metrics {
@@ -486,6 +520,9 @@ impl Loop<'_> {
                     .and_modify(|s| *s += loss_value)
                     .or_insert(loss_value);
             }
+        }
+        if let Some(feedback) = tally.finish() {
+            self.method.observe_step(&feedback);
         }
         let mut row: BTreeMap<String, f64> = sums
             .into_iter()
@@ -531,6 +568,7 @@ impl Loop<'_> {
             optimizer_step: self.opt.step,
             nan_events: self.nan_events,
             warmstart_metrics: warm.clone(),
+            method_state: self.method.state(),
         };
         save_checkpoint_dir(run_dir, &checkpoint_name(step), |dir| {
             self.policy.save(dir)?;
@@ -547,10 +585,7 @@ impl Loop<'_> {
             if let Some(r3) = &self.r3 {
                 r3.save(dir)?;
             }
-            write_atomic(&dir.join("state.json"), text.as_bytes())?;
-            let method = serde_json::to_string(&self.method.state())
-                .map_err(|e| TrainError::Config(e.to_string()))?;
-            write_atomic(&dir.join(METHOD_STATE), method.as_bytes())
+            write_atomic(&dir.join("state.json"), text.as_bytes())
         })?;
         Ok(())
     }
@@ -567,23 +602,6 @@ impl Loop<'_> {
         self.policy.load_weights(dir)?;
         if let Some(r3) = self.r3.as_mut() {
             r3.load(dir)?;
-        }
-        // Checkpoints from before method state existed have no file: the parts start afresh.
-        let method_path = dir.join(METHOD_STATE);
-        if method_path.exists() {
-            let text = std::fs::read_to_string(&method_path)
-                .map_err(|e| TrainError::io(&method_path, e))?;
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-                    path: method_path.clone(),
-                    detail: e.to_string(),
-                })?;
-            self.method
-                .restore(&value)
-                .map_err(|e| TrainError::Checkpoint {
-                    path: method_path.clone(),
-                    detail: e.to_string(),
-                })?;
         }
         let opt_path = dir.join("optimizer.safetensors");
         let tensors = polopt_models::checkpoint::load_tensors(&opt_path, self.policy.device())
@@ -612,6 +630,10 @@ fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
     row.insert("dropped_groups".into(), exp.fill.dropped_groups as f64);
     row.insert("gen_batches".into(), exp.fill.gen_batches as f64);
     row.insert("nan_reward_groups".into(), exp.nan_reward_groups as f64);
+    if let Some(sum) = exp.temperature_sum {
+        let tokens = exp.generated_tokens.max(1) as f64;
+        row.insert("sampling_temperature_mean".into(), sum / tokens);
+    }
     if !exp.fill.filled && exp.fill.gen_batches > 1 {
         tracing::warn!(
             kept = exp.fill.kept_groups,

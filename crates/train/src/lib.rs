@@ -7,6 +7,7 @@
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
+//! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod compare;
@@ -15,6 +16,7 @@ pub mod control;
 pub mod error;
 pub mod eval;
 pub mod group_rl;
+pub mod method_hooks;
 pub mod optim;
 pub mod packing;
 pub mod policy;

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use polopt_models::{
-    checkpoint, generate, response_logprobs, Rollout, SamplingConfig, Transformer,
-    TransformerConfig,
+    checkpoint, generate, generate_adaptive, response_logprobs, AdaptiveTemperature, Rollout,
+    SamplingConfig, Transformer, TransformerConfig,
 };
 use tch::{nn::VarStore, Device, Tensor};
 
@@ -35,6 +35,17 @@ impl Policy {
         sampling: &SamplingConfig,
     ) -> Result<Rollout, TrainError> {
         generate(&self.model, prompts, sampling).map_err(|e| TrainError::Model(e.to_string()))
+    }
+
+    /// [`Self::sample`] with HAPO's per-token temperature when `adaptive` is set.
+    pub fn sample_adaptive(
+        &self,
+        prompts: &[Vec<i64>],
+        sampling: &SamplingConfig,
+        adaptive: Option<&AdaptiveTemperature>,
+    ) -> Result<Rollout, TrainError> {
+        generate_adaptive(&self.model, prompts, sampling, adaptive)
+            .map_err(|e| TrainError::Model(e.to_string()))
     }
 
     /// `[B, R]` log-probs of the packed responses at `temperature`, with gradients, and the

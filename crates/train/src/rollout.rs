@@ -3,7 +3,7 @@
 use polopt_envs::text::{sample_batch, Problem, Split, Task};
 use polopt_methods::select::{overlong_penalty, BatchFill, FillReport};
 use polopt_methods::SelectConfig;
-use polopt_models::{CharTokenizer, SamplingConfig};
+use polopt_models::{AdaptiveTemperature, CharTokenizer, SamplingConfig};
 use rand::RngExt;
 
 use crate::config::{OnNan, RlSection};
@@ -28,6 +28,8 @@ pub struct StepExperience {
     pub nan_reward_groups: usize,
     /// The problem of each kept group (`problems[group]`), for per-query state (R³).
     pub problems: Vec<Problem>,
+    /// Sum of per-token sampling temperatures over generated tokens, when they varied.
+    pub temperature_sum: Option<f64>,
 }
 
 pub struct RolloutContext<'a> {
@@ -39,6 +41,8 @@ pub struct RolloutContext<'a> {
     pub select: &'a SelectConfig,
     pub seed: u64,
     pub on_nan: OnNan,
+    /// Per-token sampling temperature (HAPO), from the previous step's entropy statistics.
+    pub adaptive: Option<AdaptiveTemperature>,
 }
 
 pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, TrainError> {
@@ -67,6 +71,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         truncated: 0,
         nan_reward_groups: 0,
         problems: Vec::new(),
+        temperature_sum: None,
     };
     let pool: Vec<Problem> = match rl.pool_size {
         0 => Vec::new(),
@@ -98,8 +103,12 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
             .collect();
         let rollout = with_torch_seed(ctx.seed, "rl-sampling", index, || {
-            ctx.policy.sample(&repeated, &sampling)
+            ctx.policy
+                .sample_adaptive(&repeated, &sampling, ctx.adaptive.as_ref())
         })?;
+        if let Some(t) = &rollout.temperatures {
+            *exp.temperature_sum.get_or_insert(0.0) += t.sum(tch::Kind::Double).double_value(&[]);
+        }
         let responses = rollout.response_ids_with_eos();
         let mut groups: Vec<Vec<Sequence>> = Vec::with_capacity(problems.len());
         let mut group_rewards: Vec<Vec<f64>> = Vec::with_capacity(problems.len());

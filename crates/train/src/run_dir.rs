@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
+use polopt_methods::plan::MethodState;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -128,6 +129,9 @@ pub struct TrainState {
     pub optimizer_step: i64,
     pub nan_events: usize,
     pub warmstart_metrics: BTreeMap<String, f64>,
+    /// Cross-step state of the method's parts (absent in older checkpoints: fresh state).
+    #[serde(default)]
+    pub method_state: MethodState,
 }
 
 pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {

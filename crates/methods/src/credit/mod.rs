@@ -6,9 +6,11 @@
 mod adora;
 mod bnpo;
 mod copo;
+mod dcpo;
 mod gae;
 mod gbpo;
 mod grpo;
+mod hapo;
 mod reinforce_pp;
 mod riskpo;
 mod rloo;
@@ -16,9 +18,14 @@ mod rloo;
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
 pub use bnpo::{beta_normalization_params, beta_normalized_advantage, beta_pdf, Bnpo, BnpoConfig};
 pub use copo::{copo_blend, outcome_entropy, CopoBlend, CopoConfig};
+pub use dcpo::{
+    accuracy, dcpo_advantages, mixing_weight, target_ratio, target_temperature, DcpoConfig,
+    DcpoState, EntropyEstimate,
+};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
+pub use hapo::{token_group_mean_advantage, TokenGroupMean, TOKEN_MEAN_FALLBACK};
 pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
 pub use riskpo::{
     bundle_advantages, mixed_var, quantile, QuantileMode, QuantileTracker, RiskCredit, RiskPo,
@@ -247,6 +254,18 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         build: |c| {
             Box::new(MedianBaseline {
                 scale_by_std: c.gbpo.scale_by_std,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "token_group_mean",
+        description:
+            "length-weighted group mean/std (HAPO token-level group average), GRPO if |A| >= 5",
+        spec: "hapo.md",
+        build: |c| {
+            Box::new(TokenGroupMean {
                 std_ddof: c.std_ddof,
                 eps: c.eps,
             })

@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod bounded_ratio;
 pub mod clip;
 pub mod etr;
+pub mod hapo;
 pub mod kl;
 pub mod planned;
 pub mod ratio;
@@ -18,6 +19,10 @@ pub use aggregate::{aggregate, Aggregation, LossScale};
 pub use bounded_ratio::{bounded_ratio_loss, Divergence, PolicyKernel};
 pub use clip::{clipped_surrogate, ClipBounds, Surrogate};
 pub use etr::{elastic_bounds, ElasticConfig, SampleBounds};
+pub use hapo::{
+    entropy_stats, hapo_terms, normalized_entropy, quantile_nearest, EntropyStats, HapoConfig,
+    HapoTerms,
+};
 pub use kl::{kl_penalty, KlEstimator};
 pub use planned::{token_rows, PlannedLoss};
 pub use ratio::{importance_ratio, RatioLevel};
@@ -27,6 +32,7 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 use crate::config::ObjectiveConfig;
+use crate::plan::TrustRegion;
 
 /// Inputs of a policy loss. Every tensor is `[B, T]` over response tokens; `mask` is 1.0 on
 /// tokens that count. `old_logp`, `ref_logp` and `advantages` must be detached.
@@ -67,11 +73,32 @@ impl PolicyObjective {
         let c = &self.config;
         let ratio = importance_ratio(terms.logp, terms.old_logp, terms.mask, c.ratio);
         let constant = ClipBounds::constant(c.clip_low, c.clip_high);
-        let bounds = bounds.unwrap_or(&constant);
+        // HAPO's per-token bounds and advantages need this forward's entropy, which the loop
+        // always passes; without it the trust region stays constant.
+        let hapo = match (c.trust_region, terms.entropy) {
+            (TrustRegion::EntropyAdaptive, Some(entropy)) => {
+                let h = normalized_entropy(entropy, terms.mask, c.hapo.entropy_pivot);
+                Some(hapo_terms(
+                    &ratio,
+                    terms.advantages,
+                    &h,
+                    c.clip_low,
+                    c.clip_high,
+                    &c.hapo,
+                ))
+            }
+            _ => None,
+        };
+        let bounds = hapo
+            .as_ref()
+            .map(|h| &h.bounds)
+            .or(bounds)
+            .unwrap_or(&constant);
+        let advantages = hapo.as_ref().map_or(terms.advantages, |h| &h.advantages);
         let surrogate = match c.kernel {
-            PolicyKernel::Clip => clipped_surrogate(&ratio, terms.advantages, bounds, c.dual_clip),
+            PolicyKernel::Clip => clipped_surrogate(&ratio, advantages, bounds, c.dual_clip),
             PolicyKernel::BoundedRatio => {
-                bounded_ratio_loss(&ratio, terms.advantages, bounds, c.divergence)
+                bounded_ratio_loss(&ratio, advantages, bounds, c.divergence)
             }
         };
         let policy_loss = aggregate(&surrogate.per_token_loss, terms.mask, c.aggregation, scale);
@@ -97,6 +124,19 @@ impl PolicyObjective {
             masked_mean(&(log_ratio.exp() - 1 - &log_ratio)),
         );
         metrics.insert("ratio_mean", masked_mean(&ratio.detach()));
+        if let Some(h) = &hapo {
+            let as_float = |t: &Tensor| t.to_kind(Kind::Float);
+            metrics.insert("hapo/eps_low_mean", masked_mean(&as_float(&h.bounds.low)));
+            metrics.insert("hapo/eps_high_mean", masked_mean(&as_float(&h.bounds.high)));
+            metrics.insert(
+                "hapo/high_entropy_frac",
+                masked_mean(&as_float(&h.normalized_entropy.gt(0.0))),
+            );
+            metrics.insert(
+                "hapo/entropic_adv_frac",
+                masked_mean(&as_float(&h.uses_entropic)),
+            );
+        }
 
         if let (Some(ref_logp), true) = (terms.ref_logp, c.kl_coef > 0.0) {
             let kl = kl_penalty(terms.logp, ref_logp, c.kl_estimator);

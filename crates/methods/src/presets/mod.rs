@@ -44,6 +44,8 @@ pub const PRESETS: &[Preset] = &[
     variants::D3S,
     variants::RISKPO,
     variants::R3,
+    variants::DCPO,
+    variants::HAPO,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

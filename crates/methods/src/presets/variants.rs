@@ -3,7 +3,7 @@
 use super::{Family, Preset};
 use crate::config::MethodConfig;
 use crate::objective::{Aggregation, Divergence, PolicyKernel};
-use crate::plan::{Downsample, GlobalAdvantage, Replay, Reweight, TrustRegion};
+use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, TrustRegion};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
 pub const ETR: Preset = Preset {
@@ -133,6 +133,43 @@ pub const R3: Preset = Preset {
     build: || {
         let mut m = MethodConfig::default();
         m.select.replay = Replay::R3;
+        m
+    },
+};
+
+/// DCPO: GRPO + a REINFORCE term on correct responses under the old policy at T = 1.2 / 0.8,
+/// weighted to hold the sampled-token NLL near H_0; clip 0.2/0.2, dual clip 3, token-mean.
+pub const DCPO: Preset = Preset {
+    name: "dcpo",
+    description: "DCPO: GRPO mixed with a target-temperature REINFORCE term, entropy held near H_0",
+    spec: "dcpo.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = MethodConfig::default();
+        m.credit.entropy_control = EntropyControl::Dcpo;
+        m.objective.dual_clip = Some(3.0);
+        m.objective.aggregation = Aggregation::TokenMean;
+        m
+    },
+};
+
+/// HAPO on the DAPO base: token-level group average advantage, entropy-adaptive per-token clip
+/// and advantage redistribution, adaptive sampling temperature; clip 0.2/0.2, dual clip 10.
+pub const HAPO: Preset = Preset {
+    name: "hapo",
+    description:
+        "HAPO: entropy-aware sampling temperature, token-level group average, per-token clip",
+    spec: "hapo.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = (super::baselines::DAPO.build)();
+        m.credit.estimator = "token_group_mean".into();
+        m.objective.clip_high = 0.2;
+        m.objective.dual_clip = Some(10.0);
+        m.objective.trust_region = TrustRegion::EntropyAdaptive;
+        m.objective.hapo.temperature_tau = 0.05;
         m
     },
 };
