@@ -14,6 +14,7 @@ use polopt_models::{CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
 use crate::config::{OnNan, RunConfig};
+use crate::driver::{driver_for, DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
 use crate::optim::AdamW;
@@ -110,6 +111,8 @@ struct Loop<'a> {
     objective: PolicyObjective,
     /// Credit and selection parts, built once: some carry state across steps (RiskPO).
     method: MethodRuntime,
+    /// Replaces collect-and-update for loops with a value model (`method.rollout.kind`).
+    driver: Option<Box<dyn StepDriver>>,
     nan_events: usize,
 }
 
@@ -160,6 +163,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         config.run.seed,
     );
     let opt = AdamW::new(&policy.vs, config.rl.lr, config.rl.weight_decay);
+    let driver = driver_for(config, &tok, device)?;
     let mut lp = Loop {
         config,
         tok,
@@ -171,6 +175,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         eval_problems,
         objective: PolicyObjective::new(config.method.objective.clone()),
         method: MethodRuntime::new(&config.method.parts())?,
+        driver,
         nan_events: 0,
     };
     let bars = Bars::new(options.progress);
@@ -228,7 +233,9 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             0
         }
     };
-    if config.rl.reference_model || config.method.objective.kl_coef > 0.0 {
+    let driver_needs_reference = lp.driver.as_ref().is_some_and(|d| d.needs_reference());
+    if config.rl.reference_model || config.method.objective.kl_coef > 0.0 || driver_needs_reference
+    {
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
         let mut reference = Policy::new(lp.policy.config.clone(), device)?;
         reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
@@ -313,6 +320,23 @@ impl Loop<'_> {
     fn rl_step(&mut self, step: usize) -> Result<BTreeMap<String, f64>, TrainError> {
         let started = Instant::now();
         let cfg = self.config;
+        if let Some(driver) = self.driver.as_mut() {
+            let mut ctx = DriverCtx {
+                config: cfg,
+                policy: &self.policy,
+                opt: &mut self.opt,
+                tok: &self.tok,
+                task: self.task.as_ref(),
+                reward: self.reward.as_ref(),
+                objective: &self.objective,
+                reference: self.reference.as_ref(),
+                nan_events: &mut self.nan_events,
+            };
+            let mut row = driver.step(&mut ctx, step)?;
+            row.insert("step_time_s".into(), started.elapsed().as_secs_f64());
+            row.insert("nan_events".into(), self.nan_events as f64);
+            return Ok(row);
+        }
         let ctx = RolloutContext {
             policy: &self.policy,
             tok: &self.tok,
@@ -514,6 +538,9 @@ impl Loop<'_> {
         };
         save_checkpoint_dir(run_dir, &checkpoint_name(step), |dir| {
             self.policy.save(dir)?;
+            if let Some(driver) = &self.driver {
+                driver.save(dir)?;
+            }
             polopt_models::checkpoint::save_tensors(
                 &dir.join("optimizer.safetensors"),
                 &self.opt.state_tensors(),
@@ -539,6 +566,9 @@ impl Loop<'_> {
                 detail: e.to_string(),
             })?;
         self.policy.load_weights(dir)?;
+        if let Some(driver) = self.driver.as_mut() {
+            driver.load(dir)?;
+        }
         let opt_path = dir.join("optimizer.safetensors");
         let tensors = polopt_models::checkpoint::load_tensors(&opt_path, self.policy.device())
             .map_err(|e| TrainError::Checkpoint {

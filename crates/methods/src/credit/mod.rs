@@ -6,6 +6,7 @@
 mod adora;
 mod bnpo;
 mod copo;
+mod egae;
 mod gae;
 mod gbpo;
 mod grpo;
@@ -16,6 +17,7 @@ mod rloo;
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
 pub use bnpo::{beta_normalization_params, beta_normalized_advantage, beta_pdf, Bnpo, BnpoConfig};
 pub use copo::{copo_blend, outcome_entropy, CopoBlend, CopoConfig};
+pub use egae::{egae, Egae, EgaeBootstrap, WindowEnd};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
@@ -217,6 +219,19 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             Box::new(Gae {
                 gamma: c.gamma,
                 lambda: c.gae_lambda,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "egae",
+        description:
+            "extended GAE over response windows: truncated windows bootstrap V(s_T) [reconstructed]",
+        spec: "tppo-egae.md",
+        build: |c| {
+            Box::new(Egae {
+                gamma: c.gamma,
+                lambda: c.gae_lambda,
+                bootstrap: c.egae_bootstrap,
             })
         },
     },

@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod bounded_ratio;
 pub mod clip;
+pub mod dapo_step;
 pub mod etr;
 pub mod kl;
 pub mod planned;
@@ -17,6 +18,7 @@ pub mod value;
 pub use aggregate::{aggregate, Aggregation, LossScale};
 pub use bounded_ratio::{bounded_ratio_loss, Divergence, PolicyKernel};
 pub use clip::{clipped_surrogate, ClipBounds, Surrogate};
+pub use dapo_step::step_regression_loss;
 pub use etr::{elastic_bounds, ElasticConfig, SampleBounds};
 pub use kl::{kl_penalty, KlEstimator};
 pub use planned::{token_rows, PlannedLoss};

@@ -43,6 +43,8 @@ pub const PRESETS: &[Preset] = &[
     variants::GBPO,
     variants::D3S,
     variants::RISKPO,
+    variants::TPPO,
+    variants::DAPO_STEP,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,
