@@ -72,11 +72,9 @@ pub fn driver_for(
     Ok(match config.method.rollout.kind {
         RolloutKind::Group => None,
         RolloutKind::Truncated => Some(Box::new(crate::tppo::Tppo::new(config, tok, device)?)),
-        RolloutKind::OfflineStep => {
-            return Err(TrainError::Config(
-                "method.rollout.kind = \"offline_step\" is not built yet".into(),
-            ))
-        }
+        RolloutKind::OfflineStep => Some(Box::new(crate::dapo_step::DapoStep::new(
+            config, tok, device,
+        )?)),
     })
 }
 

@@ -4,7 +4,7 @@
 //! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
-//! - [`driver`]: loops with a value model ([`tppo`]; [`critic`]) plugged into `group_rl`'s step.
+//! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
@@ -13,6 +13,7 @@ pub mod compare;
 pub mod config;
 pub mod control;
 pub mod critic;
+pub mod dapo_step;
 pub mod driver;
 pub mod error;
 pub mod eval;
