@@ -2,8 +2,10 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
+use crate::credit::EgaeBootstrap;
 use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, DcpoConfig, GbpoConfig, RiskpoConfig};
 use crate::error::{check_range, MethodError};
+use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig};
 use crate::objective::{
     Aggregation, Divergence, ElasticConfig, HapoConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
@@ -16,6 +18,11 @@ pub struct MethodConfig {
     pub credit: CreditConfig,
     pub select: SelectConfig,
     pub objective: ObjectiveConfig,
+    /// Which loop gathers the data (group | truncated | offline_step) and its knobs.
+    pub rollout: RolloutConfig,
+    /// The value model of the loops that have one (truncated, offline_step).
+    pub critic: CriticConfig,
+    pub dapo_step: DapoStepConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +39,8 @@ pub struct CreditConfig {
     pub kl_in_reward_coef: f64,
     /// GAE's lambda: the bias-variance knob of the critic estimator (control; ppo-baseline.md).
     pub gae_lambda: f64,
+    /// EGAE's value of a truncated window's continuation: last_value | prefix_value.
+    pub egae_bootstrap: EgaeBootstrap,
     /// Per-group reweighting after the estimator: none | adora.
     pub reweight: Reweight,
     /// Second, batch-level advantage blended into the loss: none | copo.
@@ -103,6 +112,7 @@ impl Default for CreditConfig {
             gamma: 1.0,
             kl_in_reward_coef: 0.0,
             gae_lambda: 0.95,
+            egae_bootstrap: EgaeBootstrap::LastValue,
             reweight: Reweight::None,
             global_advantage: GlobalAdvantage::None,
             entropy_control: EntropyControl::None,
@@ -252,6 +262,9 @@ impl MethodConfig {
         )?;
         o.elastic.validate()?;
         o.hapo.validate()?;
+        self.rollout.validate()?;
+        self.critic.validate()?;
+        self.dapo_step.validate()?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@
 //!
 //! A method is data ([`MethodConfig`]); the training loop never branches on a method's name.
 pub mod credit;
+pub mod loops;
 pub mod objective;
 pub mod plan;
 pub mod presets;
@@ -20,3 +21,4 @@ mod error;
 
 pub use config::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 pub use error::MethodError;
+pub use loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind, StepSplit};

@@ -9,6 +9,7 @@ use toml::{Table, Value};
 use polopt_methods::presets::{preset, Family, Preset};
 use polopt_methods::MethodConfig;
 use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
+use polopt_methods::{CriticConfig, DapoStepConfig, RolloutConfig};
 
 use crate::error::TrainError;
 
@@ -128,6 +129,13 @@ pub struct MethodSection {
     pub credit: CreditConfig,
     pub select: SelectConfig,
     pub objective: ObjectiveConfig,
+    /// Loops with a value model (T-PPO, step-level DAPO); defaults keep the group loop.
+    #[serde(default)]
+    pub rollout: RolloutConfig,
+    #[serde(default)]
+    pub critic: CriticConfig,
+    #[serde(default)]
+    pub dapo_step: DapoStepConfig,
 }
 
 impl MethodSection {
@@ -136,6 +144,9 @@ impl MethodSection {
             credit: self.credit.clone(),
             select: self.select.clone(),
             objective: self.objective.clone(),
+            rollout: self.rollout.clone(),
+            critic: self.critic.clone(),
+            dapo_step: self.dapo_step.clone(),
         }
     }
 }

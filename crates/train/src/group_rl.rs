@@ -14,6 +14,7 @@ use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
 use crate::config::{OnNan, RunConfig};
+use crate::driver::{driver_for, DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
 use crate::method_hooks::{old_policy_pass, EntropyTally};
@@ -114,6 +115,8 @@ struct Loop<'a> {
     method: MethodRuntime,
     /// R³'s per-query buffer and rollout extension, when `method.select.replay = "r3"`.
     r3: Option<R3Hook>,
+    /// Replaces collect-and-update for loops with a value model (`method.rollout.kind`).
+    driver: Option<Box<dyn StepDriver>>,
     nan_events: usize,
 }
 
@@ -170,6 +173,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         config.model.max_position_embeddings,
         config.rl.max_new_tokens,
     )?;
+    let driver = driver_for(config, &tok, device)?;
     let mut lp = Loop {
         config,
         tok,
@@ -182,6 +186,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         objective: PolicyObjective::new(config.method.objective.clone()),
         method: MethodRuntime::new(&config.method.parts())?,
         r3,
+        driver,
         nan_events: 0,
     };
     let bars = Bars::new(options.progress);
@@ -245,7 +250,9 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             0
         }
     };
-    if config.rl.reference_model || config.method.objective.kl_coef > 0.0 {
+    let driver_needs_reference = lp.driver.as_ref().is_some_and(|d| d.needs_reference());
+    if config.rl.reference_model || config.method.objective.kl_coef > 0.0 || driver_needs_reference
+    {
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
         let mut reference = Policy::new(lp.policy.config.clone(), device)?;
         reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
@@ -330,6 +337,23 @@ impl Loop<'_> {
     fn rl_step(&mut self, step: usize) -> Result<BTreeMap<String, f64>, TrainError> {
         let started = Instant::now();
         let cfg = self.config;
+        if let Some(driver) = self.driver.as_mut() {
+            let mut ctx = DriverCtx {
+                config: cfg,
+                policy: &self.policy,
+                opt: &mut self.opt,
+                tok: &self.tok,
+                task: self.task.as_ref(),
+                reward: self.reward.as_ref(),
+                objective: &self.objective,
+                reference: self.reference.as_ref(),
+                nan_events: &mut self.nan_events,
+            };
+            let mut row = driver.step(&mut ctx, step)?;
+            row.insert("step_time_s".into(), started.elapsed().as_secs_f64());
+            row.insert("nan_events".into(), self.nan_events as f64);
+            return Ok(row);
+        }
         let ctx = RolloutContext {
             policy: &self.policy,
             tok: &self.tok,
@@ -572,6 +596,9 @@ impl Loop<'_> {
         };
         save_checkpoint_dir(run_dir, &checkpoint_name(step), |dir| {
             self.policy.save(dir)?;
+            if let Some(driver) = &self.driver {
+                driver.save(dir)?;
+            }
             polopt_models::checkpoint::save_tensors(
                 &dir.join("optimizer.safetensors"),
                 &self.opt.state_tensors(),
@@ -602,6 +629,9 @@ impl Loop<'_> {
         self.policy.load_weights(dir)?;
         if let Some(r3) = self.r3.as_mut() {
             r3.load(dir)?;
+        }
+        if let Some(driver) = self.driver.as_mut() {
+            driver.load(dir)?;
         }
         let opt_path = dir.join("optimizer.safetensors");
         let tensors = polopt_models::checkpoint::load_tensors(&opt_path, self.policy.device())

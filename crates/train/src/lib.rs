@@ -4,6 +4,7 @@
 //! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
+//! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
@@ -13,6 +14,9 @@
 pub mod compare;
 pub mod config;
 pub mod control;
+pub mod critic;
+pub mod dapo_step;
+pub mod driver;
 pub mod error;
 pub mod eval;
 pub mod group_rl;
@@ -26,6 +30,7 @@ pub mod rollout;
 pub mod run_dir;
 pub mod seeds;
 pub mod sft;
+pub mod tppo;
 pub mod warm_cache;
 
 pub use config::{load_config, RunConfig};

@@ -7,6 +7,7 @@ mod adora;
 mod bnpo;
 mod copo;
 mod dcpo;
+mod egae;
 mod gae;
 mod gbpo;
 mod grpo;
@@ -22,6 +23,7 @@ pub use dcpo::{
     accuracy, dcpo_advantages, mixing_weight, target_ratio, target_temperature, DcpoConfig,
     DcpoState, EntropyEstimate,
 };
+pub use egae::{egae, Egae, EgaeBootstrap, WindowEnd};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
@@ -233,6 +235,19 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             Box::new(Gae {
                 gamma: c.gamma,
                 lambda: c.gae_lambda,
+            })
+        },
+    },
+    EstimatorEntry {
+        name: "egae",
+        description:
+            "extended GAE over response windows: truncated windows bootstrap V(s_T) [reconstructed]",
+        spec: "tppo-egae.md",
+        build: |c| {
+            Box::new(Egae {
+                gamma: c.gamma,
+                lambda: c.gae_lambda,
+                bootstrap: c.egae_bootstrap,
             })
         },
     },

@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod bounded_ratio;
 pub mod clip;
+pub mod dapo_step;
 pub mod etr;
 pub mod hapo;
 pub mod kl;
@@ -18,6 +19,7 @@ pub mod value;
 pub use aggregate::{aggregate, Aggregation, LossScale};
 pub use bounded_ratio::{bounded_ratio_loss, Divergence, PolicyKernel};
 pub use clip::{clipped_surrogate, ClipBounds, Surrogate};
+pub use dapo_step::step_regression_loss;
 pub use etr::{elastic_bounds, ElasticConfig, SampleBounds};
 pub use hapo::{
     entropy_stats, hapo_terms, normalized_entropy, quantile_nearest, EntropyStats, HapoConfig,

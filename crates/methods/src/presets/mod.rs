@@ -46,6 +46,8 @@ pub const PRESETS: &[Preset] = &[
     variants::R3,
     variants::DCPO,
     variants::HAPO,
+    variants::TPPO,
+    variants::DAPO_STEP,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

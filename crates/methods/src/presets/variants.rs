@@ -173,3 +173,42 @@ pub const HAPO: Preset = Preset {
         m
     },
 };
+
+/// T-PPO: truncated rollouts in windows, EGAE advantages from a critic, PPO clip-higher on the
+/// new window's tokens, critic trained on finished responses only.
+pub const TPPO: Preset = Preset {
+    name: "tppo",
+    description:
+        "T-PPO: in-flight responses extended by 2-token windows, EGAE with a critic, clip-higher",
+    spec: "tppo-egae.md",
+    reconstructed: true,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = MethodConfig::default();
+        m.rollout.kind = crate::loops::RolloutKind::Truncated;
+        // The spec's l = max_len / 4 for the default rl.max_new_tokens = 8.
+        m.rollout.window = 2;
+        m.credit.estimator = "egae".into();
+        m.credit.gamma = 1.0;
+        m.credit.gae_lambda = 0.95;
+        m.objective.aggregation = Aggregation::TokenMean;
+        m.objective.clip_high = 0.28;
+        m
+    },
+};
+
+/// Step-level DAPO: offline step dataset from the warm start, a frozen MC-trained critic, and
+/// the squared log-ratio regression onto step advantages.
+pub const DAPO_STEP: Preset = Preset {
+    name: "dapo_step",
+    description:
+        "step-level DAPO: frozen MC critic, regress beta*log(pi/pi_ref) onto step advantages (offline)",
+    spec: "dapo-step.md",
+    reconstructed: true,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = MethodConfig::default();
+        m.rollout.kind = crate::loops::RolloutKind::OfflineStep;
+        m
+    },
+};

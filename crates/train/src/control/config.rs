@@ -308,6 +308,7 @@ impl ControlConfig {
             credit: self.method.credit.clone(),
             select: SelectConfig::default(),
             objective: self.method.objective.clone(),
+            ..MethodConfig::default()
         };
         method
             .validate()

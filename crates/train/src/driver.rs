@@ -1,0 +1,88 @@
+//! The hook through which loops other than group RL's rollout drive an RL step of
+//! `group_rl`: the warm start, evaluation, metrics and checkpoints stay in `group_rl`; a
+//! driver replaces "collect and update" and keeps its own cross-step state in the checkpoint.
+//! Chosen by `method.rollout.kind`, never by a preset's name.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polopt_envs::text::Task;
+use polopt_methods::objective::PolicyObjective;
+use polopt_methods::RolloutKind;
+use polopt_models::CharTokenizer;
+
+use crate::config::{OnNan, RunConfig};
+use crate::error::TrainError;
+use crate::optim::AdamW;
+use crate::policy::Policy;
+use crate::reward::RewardFn;
+
+/// What a driver may use of the loop for one step.
+pub struct DriverCtx<'a> {
+    pub config: &'a RunConfig,
+    pub policy: &'a Policy,
+    pub opt: &'a mut AdamW,
+    pub tok: &'a CharTokenizer,
+    pub task: &'a dyn Task,
+    pub reward: &'a dyn RewardFn,
+    pub objective: &'a PolicyObjective,
+    /// The frozen warm start, when [`StepDriver::needs_reference`] or the config asks for it.
+    pub reference: Option<&'a Policy>,
+    pub nan_events: &'a mut usize,
+}
+
+impl DriverCtx<'_> {
+    /// Counts a non-finite loss or gradient; an error under `run.on_nan = "stop"`.
+    pub fn non_finite(&mut self, what: &str, step: usize) -> Result<(), TrainError> {
+        *self.nan_events += 1;
+        match self.config.run.on_nan {
+            OnNan::Skip => {
+                tracing::warn!(step, what, "non-finite value: update skipped");
+                Ok(())
+            }
+            OnNan::Stop => Err(TrainError::NonFinite {
+                what: what.to_string(),
+                step,
+                hint: "lower rl.lr / method.critic.lr or check the reward",
+            }),
+        }
+    }
+}
+
+pub trait StepDriver {
+    /// One RL step: its metrics row (the loop adds step time and NaN counts).
+    fn step(
+        &mut self,
+        ctx: &mut DriverCtx,
+        step: usize,
+    ) -> Result<BTreeMap<String, f64>, TrainError>;
+    /// Writes the driver's cross-step state into checkpoint directory `dir`.
+    fn save(&self, dir: &Path) -> Result<(), TrainError>;
+    fn load(&mut self, dir: &Path) -> Result<(), TrainError>;
+    fn needs_reference(&self) -> bool {
+        false
+    }
+}
+
+/// The driver `method.rollout.kind` asks for; `None` is group RL's own rollout.
+pub fn driver_for(
+    config: &RunConfig,
+    tok: &CharTokenizer,
+    device: tch::Device,
+) -> Result<Option<Box<dyn StepDriver>>, TrainError> {
+    Ok(match config.method.rollout.kind {
+        RolloutKind::Group => None,
+        RolloutKind::Truncated => Some(Box::new(crate::tppo::Tppo::new(config, tok, device)?)),
+        RolloutKind::OfflineStep => Some(Box::new(crate::dapo_step::DapoStep::new(
+            config, tok, device,
+        )?)),
+    })
+}
+
+/// Fisher–Yates with one of our streams (shared by the drivers' minibatch orders).
+pub fn shuffle(values: &mut [i64], rng: &mut rand_chacha::ChaCha8Rng) {
+    use rand::RngExt;
+    for i in (1..values.len()).rev() {
+        let j = rng.random_range(0..=i);
+        values.swap(i, j);
+    }
+}
