@@ -2,7 +2,9 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
-use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, GbpoConfig, RiskpoConfig};
+use crate::credit::{
+    AdoraConfig, BnpoConfig, CopoConfig, GbpoConfig, RiskpoConfig, RolloutKind, SpoConfig,
+};
 use crate::error::{check_range, MethodError};
 use crate::objective::{
     Aggregation, Divergence, ElasticConfig, KlEstimator, PolicyKernel, RatioLevel,
@@ -41,6 +43,9 @@ pub struct CreditConfig {
     pub copo: CopoConfig,
     pub gbpo: GbpoConfig,
     pub riskpo: RiskpoConfig,
+    /// Which rollout makes the step's samples: group | spo_chain | spo_tree.
+    pub rollout: RolloutKind,
+    pub spo: SpoConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +108,8 @@ impl Default for CreditConfig {
             copo: CopoConfig::default(),
             gbpo: GbpoConfig::default(),
             riskpo: RiskpoConfig::default(),
+            rollout: RolloutKind::Group,
+            spo: SpoConfig::default(),
         }
     }
 }
@@ -181,6 +188,8 @@ impl MethodConfig {
         c.adora.validate()?;
         c.copo.validate()?;
         c.riskpo.validate()?;
+        c.spo.validate()?;
+        self.validate_rollout()?;
         let s = &self.select;
         s.d3s.validate()?;
         check_range(
@@ -237,6 +246,51 @@ impl MethodConfig {
             "in [-1, 1]",
         )?;
         o.elastic.validate()?;
+        Ok(())
+    }
+}
+
+impl MethodConfig {
+    /// The segment rollouts make their own samples and advantages: they pair with the `spo`
+    /// estimator, and the parts that reshape a group's samples or rewards do not apply.
+    fn validate_rollout(&self) -> Result<(), MethodError> {
+        let segment = self.credit.rollout != RolloutKind::Group;
+        if segment != (self.credit.estimator == "spo") {
+            return Err(MethodError::OutOfRange {
+                field: "method.credit.estimator",
+                value: self.credit.estimator.clone(),
+                expected: "spo exactly when method.credit.rollout is spo_chain or spo_tree",
+            });
+        }
+        if !segment {
+            return Ok(());
+        }
+        let s = &self.select;
+        let conflicts = [
+            ("method.select.dynamic_sampling", s.dynamic_sampling),
+            ("method.select.overlong_shaping", s.overlong_shaping),
+            ("method.select.overlong_filter", s.overlong_filter),
+            ("method.select.downsample", s.downsample != Downsample::None),
+            (
+                "method.credit.reweight",
+                self.credit.reweight != Reweight::None,
+            ),
+            (
+                "method.credit.global_advantage",
+                self.credit.global_advantage != GlobalAdvantage::None,
+            ),
+            (
+                "method.objective.trust_region",
+                self.objective.trust_region != TrustRegion::Constant,
+            ),
+        ];
+        if let Some((field, _)) = conflicts.into_iter().find(|(_, on)| *on) {
+            return Err(MethodError::OutOfRange {
+                field,
+                value: "on".into(),
+                expected: "off (its default) with the SPO segment rollouts (method.credit.rollout)",
+            });
+        }
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
 use polopt_methods::credit::CreditBatch;
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
-use polopt_methods::plan::{MethodRuntime, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext, UpdatePlan};
 use polopt_models::{CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
@@ -20,12 +20,13 @@ use crate::optim::AdamW;
 use crate::packing::{pack, Packed, Sequence};
 use crate::policy::Policy;
 use crate::reward::{RewardFn, VerifierReward};
-use crate::rollout::{collect, RolloutContext, StepExperience};
+use crate::rollout::{RolloutContext, StepExperience};
 use crate::run_dir::{
     checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
     TrainState,
 };
 use crate::seeds::{stream, with_torch_seed};
+use crate::segment::collect_step;
 use crate::sft::warm_start;
 use crate::warm_cache;
 
@@ -323,12 +324,14 @@ impl Loop<'_> {
             seed: cfg.run.seed,
             on_nan: cfg.run.on_nan,
         };
-        let exp = collect(&ctx, step)?;
+        let collected = collect_step(&ctx, &cfg.method.credit, step)?;
+        let exp = collected.experience;
         let generation_s = started.elapsed().as_secs_f64();
         let mut row = experience_metrics(&exp);
+        row.extend(collected.metrics);
         self.nan_events += exp.nan_reward_groups;
         if !exp.sequences.is_empty() {
-            let update = self.update(step, &exp.sequences)?;
+            let update = self.update(step, &exp.sequences, collected.plan)?;
             row.extend(update);
         }
         let step_time = started.elapsed().as_secs_f64();
@@ -342,11 +345,12 @@ impl Loop<'_> {
         Ok(row)
     }
 
-    /// Credit, then K epochs of shuffled minibatch updates on the kept sequences.
+    /// Credit (unless the rollout planned it), then K epochs of shuffled minibatch updates.
     fn update(
         &mut self,
         step: usize,
         seqs: &[Sequence],
+        planned: Option<UpdatePlan>,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let cfg = self.config;
         let rewards: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
@@ -392,7 +396,10 @@ impl Loop<'_> {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
         };
-        let plan = self.method.plan(&batch, &step_ctx)?;
+        let plan = match planned {
+            Some(plan) => plan,
+            None => self.method.plan(&batch, &step_ctx)?,
+        };
         let credit = &plan.advantages;
         let planned = PlannedLoss::new(&plan, &lens, width, device);
         let advantages = &planned.advantages;

@@ -5,6 +5,7 @@
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
+//! - [`segment`]: the SPO chain and tree rollouts, which plan their own token advantages.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
@@ -21,6 +22,7 @@ pub mod reward;
 pub mod rollout;
 pub mod run_dir;
 pub mod seeds;
+pub mod segment;
 pub mod sft;
 pub mod warm_cache;
 

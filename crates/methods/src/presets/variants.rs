@@ -2,7 +2,8 @@
 //! it changes; everything else is GRPO's default (`baselines::GRPO`).
 use super::{Family, Preset};
 use crate::config::MethodConfig;
-use crate::objective::{Aggregation, Divergence, PolicyKernel};
+use crate::credit::RolloutKind;
+use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel};
 use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
@@ -117,6 +118,33 @@ pub const RISKPO: Preset = Preset {
         let mut m = MethodConfig::default();
         m.credit.estimator = "riskpo".into();
         m.objective.aggregation = Aggregation::TokenMean;
+        m
+    },
+};
+
+/// The loss SPO trains with: PPO clip 0.2, masked token-mean, k3 KL 1e-4 to the reference.
+fn spo(rollout: RolloutKind) -> MethodConfig {
+    let mut m = MethodConfig::default();
+    m.credit.estimator = "spo".into();
+    m.credit.rollout = rollout;
+    m.objective.aggregation = Aggregation::TokenMean;
+    m.objective.kl_coef = 1e-4;
+    m.objective.kl_estimator = KlEstimator::K3;
+    m
+}
+
+/// SPO-chain: M = 4 completions per cutpoint, a segment at every low-probability token.
+pub const SPO_CHAIN: Preset = Preset {
+    name: "spo_chain",
+    description:
+        "SPO-chain: segments cut before low-probability tokens, MC values V(c_k) - V(c_k-1)",
+    spec: "spo-segment.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = spo(RolloutKind::SpoChain);
+        m.credit.spo.interval = 1;
+        m.credit.spo.mc_rollouts = 4;
         m
     },
 };

@@ -1,0 +1,115 @@
+//! SPO-chain and SPO-tree end to end on the tiny run: finite metrics, their own metric keys,
+//! sampling counts that match the rollout's structure, and exact resume.
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use polopt_train::{train, TrainOptions};
+use serde_json::Value;
+
+const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
+
+fn dense() -> TrainOptions {
+    TrainOptions {
+        reward: Some(Box::new(common::DigitShare)),
+        ..Default::default()
+    }
+}
+
+/// RL rows (step >= 1) of a run, without the wall-clock fields.
+fn rl_rows(run_dir: &Path) -> Vec<BTreeMap<String, f64>> {
+    let text = fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
+    text.lines()
+        .map(|l| serde_json::from_str::<BTreeMap<String, Value>>(l).expect("json line"))
+        .filter(|row| row["step"].as_u64().is_some_and(|s| s >= 1))
+        .map(|row| {
+            row.into_iter()
+                .filter(|(k, _)| !TIMING.contains(&k.as_str()))
+                .map(|(k, v)| {
+                    let x = v.as_f64().unwrap_or(f64::NAN);
+                    (k, x)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_trained_finite(rows: &[BTreeMap<String, f64>], keys: &[&str]) {
+    assert!(!rows.is_empty());
+    for row in rows {
+        for (k, v) in row {
+            assert!(v.is_finite(), "{k} = {v}");
+        }
+        for key in keys {
+            assert!(row.contains_key(*key), "missing {key} in {row:?}");
+        }
+        assert_eq!(row["skipped_updates"], 0.0);
+    }
+    assert!(
+        rows.iter().any(|r| r["grad_norm"] > 0.0),
+        "the run must take real updates"
+    );
+}
+
+#[test]
+fn spo_chain_trains_and_counts_its_monte_carlo_rollouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(
+        dir.path(),
+        "chain",
+        &["method.preset=spo_chain", "rl.steps=3", "eval.every=0"],
+    );
+    train(&config, dense()).expect("spo_chain run");
+    let rows = rl_rows(&dir.path().join("chain"));
+    assert_trained_finite(
+        &rows,
+        &[
+            "spo/mc_rollouts",
+            "spo/mc_tokens",
+            "spo/cutpoints_per_response",
+            "spo/token_keep_frac",
+            "kl",
+        ],
+    );
+    // M completions for each prompt's V(-1) and for each cutpoint past -1 of each response.
+    let (prompts, group, m) = (4.0, 4.0, 4.0);
+    for row in &rows {
+        let extra_cuts = (row["spo/cutpoints_per_response"] - 1.0) * prompts * group;
+        assert!(
+            (row["spo/mc_rollouts"] - m * (prompts + extra_cuts)).abs() < 1e-9,
+            "{row:?}"
+        );
+        let keep = row["spo/token_keep_frac"];
+        assert!(keep > 0.0 && keep <= 1.0, "{keep}");
+    }
+}
+
+#[test]
+fn spo_chain_resume_reproduces_the_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["method.preset=spo_chain", "rl.steps=4", "eval.every=0"];
+    let straight = common::tiny_config(dir.path(), "straight", &sets);
+    train(&straight, dense()).expect("uninterrupted");
+    let split = common::tiny_config(dir.path(), "split", &sets);
+    train(
+        &split,
+        TrainOptions {
+            stop_after: Some(2),
+            ..dense()
+        },
+    )
+    .expect("first half");
+    train(
+        &split,
+        TrainOptions {
+            resume: true,
+            ..dense()
+        },
+    )
+    .expect("resumed half");
+    let a = rl_rows(&dir.path().join("straight"));
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, rl_rows(&dir.path().join("split")));
+}
