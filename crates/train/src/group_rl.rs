@@ -231,7 +231,11 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
     };
     if config.rl.reference_model || config.method.objective.kl_coef > 0.0 {
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
-        let mut reference = Policy::new(lp.policy.config.clone(), device)?;
+        // Its random init is overwritten, but it draws from libtorch's global generator: under
+        // the lock, so that a concurrent run's seeded draw (tests share a process) is untouched.
+        let mut reference = with_torch_seed(config.run.seed, "reference-init", 0, || {
+            Policy::new(lp.policy.config.clone(), device)
+        })?;
         reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
         reference.vs.freeze();
         lp.reference = Some(reference);
