@@ -136,6 +136,10 @@ fn presets_select_the_segment_rollouts() {
     let chain = (preset("spo_chain").unwrap().build)();
     assert_eq!(chain.credit.rollout, RolloutKind::SpoChain);
     chain.validate().unwrap();
+    let tree = (preset("spo_tree").unwrap().build)();
+    assert_eq!(tree.credit.rollout, RolloutKind::SpoTree);
+    tree.validate().unwrap();
+    assert_eq!(tree.credit.spo.tree_branching, vec![4, 2, 2]);
 }
 
 #[test]
@@ -148,7 +152,7 @@ fn rollout_and_estimator_must_agree() {
     m.select.dynamic_sampling = true;
     let err = m.validate().unwrap_err().to_string();
     assert!(err.contains("method.select.dynamic_sampling"), "{err}");
-    let mut m = (preset("spo_chain").unwrap().build)();
+    let mut m = (preset("spo_tree").unwrap().build)();
     m.credit.spo.tree_branching = vec![];
     let err = m.validate().unwrap_err().to_string();
     assert!(err.contains("method.credit.spo.tree_branching"), "{err}");

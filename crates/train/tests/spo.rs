@@ -87,6 +87,45 @@ fn spo_chain_trains_and_counts_its_monte_carlo_rollouts() {
 }
 
 #[test]
+fn spo_tree_trains_on_its_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(
+        dir.path(),
+        "tree",
+        &[
+            "method.preset=spo_tree",
+            "method.credit.spo.prompts_per_step=3",
+            "method.credit.spo.tree_branching=[3, 2]",
+            "method.credit.spo.tree_segment_len=2",
+            "rl.steps=3",
+            "eval.every=0",
+        ],
+    );
+    train(&config, dense()).expect("spo_tree run");
+    let rows = rl_rows(&dir.path().join("tree"));
+    assert_trained_finite(
+        &rows,
+        &[
+            "spo/tree_nodes",
+            "spo/leaves",
+            "spo/edges",
+            "spo/dropped_edges",
+            "spo/token_keep_frac",
+        ],
+    );
+    for row in &rows {
+        // Every sampled segment is an edge, kept or dropped; 3 prompts x (3 + 3 * 2) at most.
+        assert_eq!(
+            row["spo/edges"] + row["spo/dropped_edges"],
+            row["spo/tree_nodes"]
+        );
+        assert!(row["spo/tree_nodes"] <= 27.0 && row["spo/tree_nodes"] >= 9.0);
+        // Leaves: at most 3 x 3 x 2 full-depth ones; at least one per prompt's first level.
+        assert!(row["spo/leaves"] <= 18.0 && row["spo/leaves"] >= 9.0);
+    }
+}
+
+#[test]
 fn spo_chain_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let sets = ["method.preset=spo_chain", "rl.steps=4", "eval.every=0"];

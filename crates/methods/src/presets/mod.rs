@@ -44,6 +44,7 @@ pub const PRESETS: &[Preset] = &[
     variants::D3S,
     variants::RISKPO,
     variants::SPO_CHAIN,
+    variants::SPO_TREE,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

@@ -148,3 +148,19 @@ pub const SPO_CHAIN: Preset = Preset {
         m
     },
 };
+
+/// SPO-tree: a (4, 2, 2) tree of 2-token segments per prompt: 16 leaves per prompt, 512 per
+/// step at the default 32 prompts (the spec's 512 episodes from 32 prompts).
+pub const SPO_TREE: Preset = Preset {
+    name: "spo_tree",
+    description: "SPO-tree: (4,2,2) sampling tree of short segments, edge A = V(child) - V(parent)",
+    spec: "spo-segment.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = spo(RolloutKind::SpoTree);
+        m.credit.spo.tree_branching = vec![4, 2, 2];
+        m.credit.spo.tree_segment_len = 2;
+        m
+    },
+};
