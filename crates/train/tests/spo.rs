@@ -152,3 +152,75 @@ fn spo_chain_resume_reproduces_the_uninterrupted_run() {
     assert_eq!(a.len(), 4);
     assert_eq!(a, rl_rows(&dir.path().join("split")));
 }
+
+/// NaN for completions whose digit share is above one half: some MC completions and responses.
+struct NanWhenDigitHeavy;
+
+impl polopt_train::reward::RewardFn for NanWhenDigitHeavy {
+    fn name(&self) -> &str {
+        "nan_when_digit_heavy"
+    }
+    fn score(
+        &self,
+        problem: &polopt_envs::text::Problem,
+        completion: &str,
+    ) -> polopt_envs::text::Verdict {
+        let mut v = common::DigitShare.score(problem, completion);
+        if v.reward > 0.5 {
+            v.reward = f64::NAN;
+        }
+        v
+    }
+}
+
+#[test]
+fn nan_rewards_drop_whole_prompts_in_both_segment_rollouts() {
+    for preset in ["spo_chain", "spo_tree"] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = common::tiny_config(
+            dir.path(),
+            preset,
+            &[
+                &format!("method.preset={preset}"),
+                "rl.steps=2",
+                "eval.every=0",
+                "run.on_nan=\"skip\"",
+            ],
+        );
+        let options = TrainOptions {
+            reward: Some(Box::new(NanWhenDigitHeavy)),
+            ..Default::default()
+        };
+        let summary = train(&config, options).expect("skip keeps going");
+        assert!(
+            summary.nan_events > 0,
+            "{preset}: NaN rewards must be counted"
+        );
+        for row in rl_rows(&dir.path().join(preset)) {
+            for (k, v) in &row {
+                assert!(v.is_finite(), "{preset}: {k} = {v}");
+            }
+            assert_eq!(
+                row["kept_groups"] + row["nan_reward_groups"],
+                4.0,
+                "{preset}"
+            );
+        }
+
+        let stop = common::tiny_config(
+            dir.path(),
+            &format!("{preset}-stop"),
+            &[
+                &format!("method.preset={preset}"),
+                "rl.steps=2",
+                "run.on_nan=\"stop\"",
+            ],
+        );
+        let options = TrainOptions {
+            reward: Some(Box::new(NanWhenDigitHeavy)),
+            ..Default::default()
+        };
+        let err = train(&stop, options).unwrap_err().to_string();
+        assert!(err.contains("nan_when_digit_heavy"), "{preset}: {err}");
+    }
+}
