@@ -2,10 +2,12 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
-use crate::credit::EgaeBootstrap;
-use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, DcpoConfig, GbpoConfig, RiskpoConfig};
+use crate::credit::{
+    AdoraConfig, BnpoConfig, CopoConfig, DcpoConfig, EgaeBootstrap, GbpoConfig, RiskpoConfig,
+    SpoConfig,
+};
 use crate::error::{check_range, MethodError};
-use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig};
+use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind};
 use crate::objective::{
     Aggregation, Divergence, ElasticConfig, HapoConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
@@ -53,6 +55,7 @@ pub struct CreditConfig {
     pub gbpo: GbpoConfig,
     pub riskpo: RiskpoConfig,
     pub dcpo: DcpoConfig,
+    pub spo: SpoConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +125,7 @@ impl Default for CreditConfig {
             gbpo: GbpoConfig::default(),
             riskpo: RiskpoConfig::default(),
             dcpo: DcpoConfig::default(),
+            spo: SpoConfig::default(),
         }
     }
 }
@@ -204,6 +208,8 @@ impl MethodConfig {
         c.copo.validate()?;
         c.riskpo.validate()?;
         c.dcpo.validate()?;
+        c.spo.validate()?;
+        self.validate_rollout()?;
         let s = &self.select;
         s.d3s.validate()?;
         s.r3.validate()?;
@@ -265,6 +271,54 @@ impl MethodConfig {
         self.rollout.validate()?;
         self.critic.validate()?;
         self.dapo_step.validate()?;
+        Ok(())
+    }
+}
+
+impl MethodConfig {
+    /// The segment rollouts make their own samples and advantages: they pair with the `spo`
+    /// estimator, and the parts that reshape a group's samples or rewards do not apply.
+    fn validate_rollout(&self) -> Result<(), MethodError> {
+        let segment = matches!(
+            self.rollout.kind,
+            RolloutKind::SpoChain | RolloutKind::SpoTree
+        );
+        if segment != (self.credit.estimator == "spo") {
+            return Err(MethodError::OutOfRange {
+                field: "method.credit.estimator",
+                value: self.credit.estimator.clone(),
+                expected: "spo exactly when method.rollout.kind is spo_chain or spo_tree",
+            });
+        }
+        if !segment {
+            return Ok(());
+        }
+        let s = &self.select;
+        let conflicts = [
+            ("method.select.dynamic_sampling", s.dynamic_sampling),
+            ("method.select.overlong_shaping", s.overlong_shaping),
+            ("method.select.overlong_filter", s.overlong_filter),
+            ("method.select.downsample", s.downsample != Downsample::None),
+            (
+                "method.credit.reweight",
+                self.credit.reweight != Reweight::None,
+            ),
+            (
+                "method.credit.global_advantage",
+                self.credit.global_advantage != GlobalAdvantage::None,
+            ),
+            (
+                "method.objective.trust_region",
+                self.objective.trust_region != TrustRegion::Constant,
+            ),
+        ];
+        if let Some((field, _)) = conflicts.into_iter().find(|(_, on)| *on) {
+            return Err(MethodError::OutOfRange {
+                field,
+                value: "on".into(),
+                expected: "off (its default) with the SPO segment rollouts (method.rollout.kind)",
+            });
+        }
         Ok(())
     }
 }

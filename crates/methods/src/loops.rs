@@ -16,6 +16,10 @@ pub enum RolloutKind {
     Truncated,
     /// Step-level DAPO: an offline step dataset from the warm start and a frozen critic.
     OfflineStep,
+    /// SPO-chain: completions plus Monte-Carlo values at probability-guided cutpoints.
+    SpoChain,
+    /// SPO-tree: a sampling tree per prompt; each non-zero edge is a sample.
+    SpoTree,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

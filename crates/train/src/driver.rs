@@ -70,7 +70,7 @@ pub fn driver_for(
     device: tch::Device,
 ) -> Result<Option<Box<dyn StepDriver>>, TrainError> {
     Ok(match config.method.rollout.kind {
-        RolloutKind::Group => None,
+        RolloutKind::Group | RolloutKind::SpoChain | RolloutKind::SpoTree => None,
         RolloutKind::Truncated => Some(Box::new(crate::tppo::Tppo::new(config, tok, device)?)),
         RolloutKind::OfflineStep => Some(Box::new(crate::dapo_step::DapoStep::new(
             config, tok, device,

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
 use polopt_methods::credit::CreditBatch;
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
-use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp};
+use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp, UpdatePlan};
 use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
@@ -23,12 +23,13 @@ use crate::packing::{pack, Packed, Sequence};
 use crate::policy::Policy;
 use crate::r3::R3Hook;
 use crate::reward::{RewardFn, VerifierReward};
-use crate::rollout::{collect, RolloutContext, StepExperience};
+use crate::rollout::{RolloutContext, StepExperience};
 use crate::run_dir::{
     checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
     TrainState,
 };
 use crate::seeds::{stream, with_torch_seed};
+use crate::segment::collect_step;
 use crate::sft::warm_start;
 use crate::warm_cache;
 
@@ -254,7 +255,11 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
     if config.rl.reference_model || config.method.objective.kl_coef > 0.0 || driver_needs_reference
     {
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
-        let mut reference = Policy::new(lp.policy.config.clone(), device)?;
+        // Its random init is overwritten, but it draws from libtorch's global generator: under
+        // the lock, so that a concurrent run's seeded draw (tests share a process) is untouched.
+        let mut reference = with_torch_seed(config.run.seed, "reference-init", 0, || {
+            Policy::new(lp.policy.config.clone(), device)
+        })?;
         reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
         reference.vs.freeze();
         lp.reference = Some(reference);
@@ -374,15 +379,17 @@ impl Loop<'_> {
                     scale_neg: s.scale_neg,
                 }),
         };
-        let mut exp = collect(&ctx, step)?;
+        let collected = collect_step(&ctx, &cfg.method.parts(), step)?;
+        let mut exp = collected.experience;
         let mut row = experience_metrics(&exp);
+        row.extend(collected.metrics);
         if let Some(r3) = self.r3.as_mut() {
             row.extend(r3.extend(&ctx, step, &mut exp)?);
         }
         let generation_s = started.elapsed().as_secs_f64();
         self.nan_events += exp.nan_reward_groups;
         if !exp.sequences.is_empty() {
-            let update = self.update(step, &exp.sequences)?;
+            let update = self.update(step, &exp.sequences, collected.plan)?;
             row.extend(update);
         }
         let step_time = started.elapsed().as_secs_f64();
@@ -396,11 +403,12 @@ impl Loop<'_> {
         Ok(row)
     }
 
-    /// Credit, then K epochs of shuffled minibatch updates on the kept sequences.
+    /// Credit (unless the rollout planned it), then K epochs of shuffled minibatch updates.
     fn update(
         &mut self,
         step: usize,
         seqs: &[Sequence],
+        planned: Option<UpdatePlan>,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let cfg = self.config;
         let rewards: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
@@ -468,7 +476,10 @@ impl Loop<'_> {
                     base,
                 }),
         };
-        let plan = self.method.plan(&batch, &step_ctx)?;
+        let plan = match planned {
+            Some(plan) => plan,
+            None => self.method.plan(&batch, &step_ctx)?,
+        };
         let credit = &plan.advantages;
         let planned = PlannedLoss::new(&plan, &lens, width, device);
         let advantages = &planned.advantages;

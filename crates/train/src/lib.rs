@@ -6,6 +6,7 @@
 //!   read top to bottom in one file.
 //! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
+//! - [`segment`]: the SPO chain and tree rollouts, which plan their own token advantages.
 //! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
@@ -29,6 +30,7 @@ pub mod reward;
 pub mod rollout;
 pub mod run_dir;
 pub mod seeds;
+pub mod segment;
 pub mod sft;
 pub mod tppo;
 pub mod warm_cache;

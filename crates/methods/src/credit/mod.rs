@@ -15,6 +15,7 @@ mod hapo;
 mod reinforce_pp;
 mod riskpo;
 mod rloo;
+mod spo;
 
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
 pub use bnpo::{beta_normalization_params, beta_normalized_advantage, beta_pdf, Bnpo, BnpoConfig};
@@ -34,6 +35,10 @@ pub use riskpo::{
     RiskpoConfig,
 };
 pub use rloo::{leave_one_out_advantage, Rloo};
+pub use spo::{
+    chain_cutpoints, chain_token_advantages, edge_advantages, probability_keep, whiten_masked,
+    SegmentCredit, SpoConfig, TreeAdvantage,
+};
 
 use crate::config::CreditConfig;
 use crate::error::{unknown, MethodError};
@@ -291,6 +296,12 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "mixed value-at-risk over bundles of prompts, tracked quantiles (stateful)",
         spec: "riskpo.md",
         build: |c| Box::new(RiskPo::new(c.riskpo.clone())),
+    },
+    EstimatorEntry {
+        name: "spo",
+        description: "segment values V(c_k) - V(c_{k-1}) from the SPO chain/tree rollout",
+        spec: "spo-segment.md",
+        build: |_| Box::new(SegmentCredit),
     },
 ];
 

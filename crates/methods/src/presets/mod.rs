@@ -48,6 +48,8 @@ pub const PRESETS: &[Preset] = &[
     variants::HAPO,
     variants::TPPO,
     variants::DAPO_STEP,
+    variants::SPO_CHAIN,
+    variants::SPO_TREE,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

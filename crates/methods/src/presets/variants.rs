@@ -2,7 +2,8 @@
 //! it changes; everything else is GRPO's default (`baselines::GRPO`).
 use super::{Family, Preset};
 use crate::config::MethodConfig;
-use crate::objective::{Aggregation, Divergence, PolicyKernel};
+use crate::loops::RolloutKind;
+use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel};
 use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, TrustRegion};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
@@ -185,7 +186,7 @@ pub const TPPO: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.rollout.kind = crate::loops::RolloutKind::Truncated;
+        m.rollout.kind = RolloutKind::Truncated;
         // The spec's l = max_len / 4 for the default rl.max_new_tokens = 8.
         m.rollout.window = 2;
         m.credit.estimator = "egae".into();
@@ -208,7 +209,50 @@ pub const DAPO_STEP: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.rollout.kind = crate::loops::RolloutKind::OfflineStep;
+        m.rollout.kind = RolloutKind::OfflineStep;
+        m
+    },
+};
+
+/// The loss SPO trains with: PPO clip 0.2, masked token-mean, k3 KL 1e-4 to the reference.
+fn spo(rollout: RolloutKind) -> MethodConfig {
+    let mut m = MethodConfig::default();
+    m.credit.estimator = "spo".into();
+    m.rollout.kind = rollout;
+    m.objective.aggregation = Aggregation::TokenMean;
+    m.objective.kl_coef = 1e-4;
+    m.objective.kl_estimator = KlEstimator::K3;
+    m
+}
+
+/// SPO-chain: M = 4 completions per cutpoint, a segment at every low-probability token.
+pub const SPO_CHAIN: Preset = Preset {
+    name: "spo_chain",
+    description:
+        "SPO-chain: segments cut before low-probability tokens, MC values V(c_k) - V(c_k-1)",
+    spec: "spo-segment.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = spo(RolloutKind::SpoChain);
+        m.credit.spo.interval = 1;
+        m.credit.spo.mc_rollouts = 4;
+        m
+    },
+};
+
+/// SPO-tree: a (4, 2, 2) tree of 2-token segments per prompt: 16 leaves per prompt, 512 per
+/// step at the default 32 prompts (the spec's 512 episodes from 32 prompts).
+pub const SPO_TREE: Preset = Preset {
+    name: "spo_tree",
+    description: "SPO-tree: (4,2,2) sampling tree of short segments, edge A = V(child) - V(parent)",
+    spec: "spo-segment.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = spo(RolloutKind::SpoTree);
+        m.credit.spo.tree_branching = vec![4, 2, 2];
+        m.credit.spo.tree_segment_len = 2;
         m
     },
 };
