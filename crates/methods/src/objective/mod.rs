@@ -11,6 +11,7 @@ pub mod clip;
 pub mod etr;
 pub mod kl;
 pub mod planned;
+pub mod pointwise;
 pub mod ratio;
 pub mod value;
 
