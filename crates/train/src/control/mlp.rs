@@ -39,7 +39,8 @@ impl Head {
             Head::Gaussian { dim, .. } => *dim,
         }
     }
-    fn output_dim(&self) -> usize {
+    /// Outputs of the actor network: logits or means.
+    pub fn output_dim(&self) -> usize {
         match self {
             Head::Categorical { n } => *n,
             Head::Gaussian { dim, .. } => *dim,
@@ -98,24 +99,9 @@ impl Mlp {
     fn snapshot(&self) -> RustMlp {
         let flat = self.params.detach().to_kind(Kind::Float).contiguous();
         let flat = Vec::<f32>::try_from(&flat).unwrap_or_default();
-        RustMlp {
-            layers: self
-                .layers
-                .iter()
-                .map(|&(outputs, inputs, offset)| {
-                    let (o, i, off) = (outputs as usize, inputs as usize, offset as usize);
-                    RustLinear {
-                        inputs: i,
-                        outputs: o,
-                        weight: flat.get(off..off + o * i).unwrap_or_default().to_vec(),
-                        bias: flat
-                            .get(off + o * i..off + o * i + o)
-                            .unwrap_or_default()
-                            .to_vec(),
-                    }
-                })
-                .collect(),
-        }
+        let mut dims: Vec<usize> = self.layers.iter().map(|l| l.1 as usize).collect();
+        dims.extend(self.layers.last().map(|l| l.0 as usize));
+        RustMlp::from_flat(&flat, &dims)
     }
 }
 
@@ -287,6 +273,26 @@ struct RustMlp {
 }
 
 impl RustMlp {
+    /// Layers of widths `dims` from flat parameters in libtorch's layout (weight, then bias).
+    fn from_flat(flat: &[f32], dims: &[usize]) -> Self {
+        let mut offset = 0;
+        let mut layers = Vec::new();
+        for w in dims.windows(2) {
+            let (i, o) = (w[0], w[1]);
+            layers.push(RustLinear {
+                inputs: i,
+                outputs: o,
+                weight: flat.get(offset..offset + o * i).unwrap_or_default().to_vec(),
+                bias: flat
+                    .get(offset + o * i..offset + o * i + o)
+                    .unwrap_or_default()
+                    .to_vec(),
+            });
+            offset += o * i + o;
+        }
+        Self { layers }
+    }
+
     /// Forward into `out` using two scratch buffers.
     fn forward(&self, x: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
         a.clear();
@@ -319,6 +325,15 @@ pub struct ActScratch {
 }
 
 impl ActorSnapshot {
+    /// From the native backend's flat actor parameters (libtorch's layout) and log-std.
+    pub fn from_flat(actor: &[f32], dims: &[usize], log_std: &[f32], head: &Head) -> Self {
+        Self {
+            mlp: RustMlp::from_flat(actor, dims),
+            std: log_std.iter().map(|s| s.exp()).collect(),
+            head: head.clone(),
+        }
+    }
+
     /// Writes one action for `obs` into `action` (`action_dim` numbers; a categorical index
     /// as f32). `deterministic` takes the mode (argmax or the mean). Returns nothing else:
     /// log-probs are recomputed by libtorch for the update.
