@@ -17,6 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, Init, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
+use super::native::mlp::{NativeMlp, Tape};
+
 /// The distribution the actor's output parameterises.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Head {
@@ -96,12 +98,13 @@ impl Mlp {
         (0..self.layers.len()).map(|i| self.layer(i)).collect()
     }
 
-    fn snapshot(&self) -> RustMlp {
+    /// Flat parameters and widths (input first), for the plain-Rust copy.
+    fn flat(&self) -> (Vec<f32>, Vec<usize>) {
         let flat = self.params.detach().to_kind(Kind::Float).contiguous();
         let flat = Vec::<f32>::try_from(&flat).unwrap_or_default();
         let mut dims: Vec<usize> = self.layers.iter().map(|l| l.1 as usize).collect();
         dims.extend(self.layers.last().map(|l| l.0 as usize));
-        RustMlp::from_flat(&flat, &dims)
+        (flat, dims)
     }
 }
 
@@ -213,11 +216,8 @@ impl ActorCritic {
             .as_ref()
             .map(|t| Vec::<f32>::try_from(&t.detach().contiguous()).unwrap_or_default())
             .unwrap_or_default();
-        ActorSnapshot {
-            mlp: self.actor.snapshot(),
-            std: log_std.iter().map(|s| s.exp()).collect(),
-            head: self.head.clone(),
-        }
+        let (flat, dims) = self.actor.flat();
+        ActorSnapshot::from_flat(&flat, &dims, &log_std, &self.head)
     }
 
     /// All parameters, prefixed `actor.` / `critic.` by their store, for checkpoints.
@@ -260,59 +260,10 @@ pub fn gaussian_log_prob(mean: &Tensor, log_std: &Tensor, actions: &Tensor) -> T
     per_dim.sum_dim_intlist(-1, false, per_dim.kind())
 }
 
-struct RustLinear {
-    inputs: usize,
-    outputs: usize,
-    /// Row-major `[outputs, inputs]`, as libtorch stores it.
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-struct RustMlp {
-    layers: Vec<RustLinear>,
-}
-
-impl RustMlp {
-    /// Layers of widths `dims` from flat parameters in libtorch's layout (weight, then bias).
-    fn from_flat(flat: &[f32], dims: &[usize]) -> Self {
-        let mut offset = 0;
-        let mut layers = Vec::new();
-        for w in dims.windows(2) {
-            let (i, o) = (w[0], w[1]);
-            layers.push(RustLinear {
-                inputs: i,
-                outputs: o,
-                weight: flat.get(offset..offset + o * i).unwrap_or_default().to_vec(),
-                bias: flat
-                    .get(offset + o * i..offset + o * i + o)
-                    .unwrap_or_default()
-                    .to_vec(),
-            });
-            offset += o * i + o;
-        }
-        Self { layers }
-    }
-
-    /// Forward into `out` using two scratch buffers.
-    fn forward(&self, x: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
-        a.clear();
-        a.extend_from_slice(x);
-        let last = self.layers.len() - 1;
-        for (i, l) in self.layers.iter().enumerate() {
-            b.clear();
-            for (o, row) in l.weight.chunks_exact(l.inputs).enumerate().take(l.outputs) {
-                let dot: f32 = row.iter().zip(a.iter()).map(|(w, v)| w * v).sum();
-                let y = dot + l.bias.get(o).copied().unwrap_or(0.0);
-                b.push(if i < last { y.tanh() } else { y });
-            }
-            std::mem::swap(a, b);
-        }
-    }
-}
-
 /// The actor as plain Rust: samples actions from our own RNG stream.
 pub struct ActorSnapshot {
-    mlp: RustMlp,
+    /// The native backend's network: one forward code for rollouts and updates.
+    mlp: NativeMlp<f32>,
     std: Vec<f32>,
     head: Head,
 }
@@ -320,15 +271,15 @@ pub struct ActorSnapshot {
 /// Scratch buffers reused across [`ActorSnapshot::act`] calls (no allocation per step).
 #[derive(Default)]
 pub struct ActScratch {
-    a: Vec<f32>,
-    b: Vec<f32>,
+    tape: Tape<f32>,
 }
 
 impl ActorSnapshot {
     /// From the native backend's flat actor parameters (libtorch's layout) and log-std.
     pub fn from_flat(actor: &[f32], dims: &[usize], log_std: &[f32], head: &Head) -> Self {
         Self {
-            mlp: RustMlp::from_flat(actor, dims),
+            mlp: NativeMlp::from_flat(dims, actor.to_vec())
+                .expect("widths and parameters come from the same network"),
             std: log_std.iter().map(|s| s.exp()).collect(),
             head: head.clone(),
         }
@@ -345,8 +296,8 @@ impl ActorSnapshot {
         scratch: &mut ActScratch,
         action: &mut [f32],
     ) {
-        self.mlp.forward(obs, &mut scratch.a, &mut scratch.b);
-        let out = &scratch.a;
+        self.mlp.forward(obs, 1, &mut scratch.tape);
+        let out = scratch.tape.output();
         match &self.head {
             Head::Categorical { .. } => {
                 let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -137,9 +137,7 @@ impl<T: Real> NativeMlp<T> {
                     .zip(input.chunks_exact(l.inputs))
                 {
                     y.copy_from_slice(bias);
-                    for (&xi, w) in xr.iter().zip(wt.chunks_exact(l.outputs)) {
-                        axpy(y, xi, w);
-                    }
+                    combine(y, l.inputs, |i| xr[i], wt, l.outputs);
                 }
             } else {
                 let w = &self.params[l.offset..l.offset + l.inputs * l.outputs];
@@ -190,33 +188,25 @@ impl<T: Real> NativeMlp<T> {
         delta.clear();
         delta.extend_from_slice(&d_out[..batch * self.output_dim()]);
         for (k, l) in self.layers.iter().enumerate().rev() {
+            let (ins, outs) = (l.inputs, l.outputs);
             let input = &acts[k];
-            let (gw, gb) = grad[l.offset..l.offset + l.inputs * l.outputs + l.outputs]
-                .split_at_mut(l.inputs * l.outputs);
-            for d in delta.chunks_exact(l.outputs) {
-                for (b, &v) in gb.iter_mut().zip(d) {
-                    *b += v;
-                }
-            }
-            if l.inputs >= l.outputs {
-                // dW[o, :] += d[o] x: rows as long as the input.
-                for (d, xr) in delta.chunks_exact(l.outputs).zip(input.chunks_exact(l.inputs)) {
-                    for (&dv, gr) in d.iter().zip(gw.chunks_exact_mut(l.inputs)) {
-                        axpy(gr, dv, xr);
-                    }
+            let (gw, gb) = grad[l.offset..l.offset + ins * outs + outs].split_at_mut(ins * outs);
+            combine(gb, batch, |_| T::ONE, delta, outs);
+            if ins >= outs {
+                // dW[o, :] += sum_b d[b, o] x[b, :]: rows as long as the input.
+                for (o, gr) in gw.chunks_exact_mut(ins).enumerate() {
+                    combine(gr, batch, |b| delta[b * outs + o], input, ins);
                 }
             } else {
-                // dW^T[i, :] += x[i] d: rows as long as the output, transposed once at the end.
+                // dW^T[i, :] += sum_b x[b, i] d[b, :], transposed into place afterwards.
                 scratch.clear();
-                scratch.resize(l.inputs * l.outputs, T::ZERO);
-                for (d, xr) in delta.chunks_exact(l.outputs).zip(input.chunks_exact(l.inputs)) {
-                    for (&xi, sr) in xr.iter().zip(scratch.chunks_exact_mut(l.outputs)) {
-                        axpy(sr, xi, d);
-                    }
+                scratch.resize(ins * outs, T::ZERO);
+                for (i, sr) in scratch.chunks_exact_mut(outs).enumerate() {
+                    combine(sr, batch, |b| input[b * ins + i], delta, outs);
                 }
-                for i in 0..l.inputs {
-                    for o in 0..l.outputs {
-                        gw[o * l.inputs + i] += scratch[i * l.outputs + o];
+                for i in 0..ins {
+                    for o in 0..outs {
+                        gw[o * ins + i] += scratch[i * outs + o];
                     }
                 }
             }
@@ -224,16 +214,11 @@ impl<T: Real> NativeMlp<T> {
                 break;
             }
             // d input = d W, then through the previous layer's tanh: (1 - h^2).
-            let w = &self.params[l.offset..l.offset + l.inputs * l.outputs];
+            let w = &self.params[l.offset..l.offset + ins * outs];
             delta_prev.clear();
-            delta_prev.resize(batch * l.inputs, T::ZERO);
-            for (dp, d) in delta_prev
-                .chunks_exact_mut(l.inputs)
-                .zip(delta.chunks_exact(l.outputs))
-            {
-                for (&dv, wr) in d.iter().zip(w.chunks_exact(l.inputs)) {
-                    axpy(dp, dv, wr);
-                }
+            delta_prev.resize(batch * ins, T::ZERO);
+            for (b, dp) in delta_prev.chunks_exact_mut(ins).enumerate() {
+                combine(dp, outs, |o| delta[b * outs + o], w, ins);
             }
             for (dp, &h) in delta_prev.iter_mut().zip(input.iter()) {
                 *dp *= T::ONE - h * h;
@@ -243,10 +228,41 @@ impl<T: Real> NativeMlp<T> {
     }
 }
 
+/// `out[c] += sum_j coef(j) rows[j * stride + c]`, summed in `j` order for every `c`; 32
+/// outputs at a time are held in a fixed-size array the compiler keeps in vector registers.
 #[inline(always)]
-fn axpy<T: Real>(y: &mut [T], a: T, x: &[T]) {
-    for (yv, &xv) in y.iter_mut().zip(x) {
-        *yv += a * xv;
+fn combine<T: Real>(
+    out: &mut [T],
+    terms: usize,
+    coef: impl Fn(usize) -> T,
+    rows: &[T],
+    stride: usize,
+) {
+    const W: usize = 32;
+    let width = out.len();
+    let mut c = 0;
+    while c + W <= width {
+        let mut acc = [T::ZERO; W];
+        acc.copy_from_slice(&out[c..c + W]);
+        for j in 0..terms {
+            let a = coef(j);
+            let row = &rows[j * stride + c..j * stride + c + W];
+            for q in 0..W {
+                acc[q] += a * row[q];
+            }
+        }
+        out[c..c + W].copy_from_slice(&acc);
+        c += W;
+    }
+    if c < width {
+        let tail = &mut out[c..];
+        for j in 0..terms {
+            let a = coef(j);
+            let row = &rows[j * stride + c..j * stride + width];
+            for (y, &r) in tail.iter_mut().zip(row) {
+                *y += a * r;
+            }
+        }
     }
 }
 

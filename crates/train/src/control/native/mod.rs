@@ -17,12 +17,14 @@ use std::collections::BTreeMap;
 
 use polopt_methods::objective::pointwise::{policy_loss_rows, value_point};
 use polopt_methods::objective::PolicyObjective;
+use polopt_methods::ObjectiveConfig;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 use self::adam::NativeAdam;
 use self::mlp::{NativeMlp, Tape};
 use self::policy::{Grads, NativeActorCritic, PolicyTape};
+use self::real::Real;
 use super::config::{AlgoKind, ControlConfig};
 use super::mlp::{ActorCritic, ActorSnapshot};
 use super::update::{shuffle, RolloutData};
@@ -164,7 +166,7 @@ impl NativeLearner {
             .model
             .log_prob_entropy(data.obs, data.actions, n, &mut self.tape);
         let mb_size = n.div_ceil(a.minibatches);
-        let value_clip = (a.value_clip > 0.0).then_some(a.value_clip);
+        let spec = LossSpec::of(cfg, objective);
         let mut sums: BTreeMap<String, f64> = BTreeMap::new();
         let mut updates = 0usize;
         let (mut mb_obs, mut mb_act) = (Vec::new(), Vec::new());
@@ -186,30 +188,17 @@ impl NativeLearner {
                 if a.norm_adv && b > 1 {
                     normalise(&mut adv, !a.median_advantage);
                 }
-                let (logp, entropy) =
-                    self.model
-                        .log_prob_entropy(&mb_obs, &mb_act, b, &mut self.tape);
-                let out = match a.kind {
-                    AlgoKind::Ppo => policy_loss_rows(o, &logp, &old, &adv, Some(&entropy)),
-                    AlgoKind::A2c | AlgoKind::Reinforce => {
-                        a2c_rows(&logp, &adv, &entropy, o.entropy_coef)
-                    }
+                let mb = Minibatch {
+                    obs: &mb_obs,
+                    actions: &mb_act,
+                    old_logp: &old,
+                    advantages: &adv,
+                    old_values: &old_v,
+                    returns: &ret,
                 };
-                let values = self.model.values(&mb_obs, b, &mut self.value_tape);
-                let (mut value_loss, mut d_values) = (0.0, Vec::with_capacity(b));
-                for i in 0..b {
-                    let (l, g) = value_point(values[i], old_v[i], ret[i], value_clip);
-                    value_loss += l;
-                    d_values.push((g * a.vf_coef / b as f64) as f32);
-                }
-                value_loss /= b as f64;
-                let loss = out.loss + a.vf_coef * value_loss;
-
-                self.grads.zero(&self.model);
-                self.model
-                    .policy_backward(&mut self.tape, &out.d_logp, out.d_entropy, &mut self.grads);
-                self.model
-                    .value_backward(&mut self.value_tape, &d_values, &mut self.grads);
+                let tapes = (&mut self.tape, &mut self.value_tape);
+                let out = loss_and_grads(&self.model, &mb, &spec, tapes, &mut self.grads);
+                let (logp, loss, value_loss) = (&out.logp, out.loss, out.value_loss);
                 let norm = self.grads.norm();
                 if norm.is_finite() && norm > a.max_grad_norm {
                     self.grads.scale(a.max_grad_norm / (norm + 1e-6));
@@ -218,7 +207,7 @@ impl NativeLearner {
                 updates += 1;
 
                 let (mut kl, mut outside) = (0.0, 0.0);
-                for (lp, old) in logp.iter().zip(&old) {
+                for (lp, old) in logp.iter().zip(mb.old_logp) {
                     let log_ratio = lp - old;
                     let ratio = log_ratio.exp();
                     kl += ratio - 1.0 - log_ratio;
@@ -227,11 +216,11 @@ impl NativeLearner {
                     }
                 }
                 let approx_kl = kl / b as f64;
+                if !out.metrics.contains_key("approx_kl") {
+                    *sums.entry("approx_kl".into()).or_default() += approx_kl;
+                }
                 for (k, v) in out.metrics {
                     *sums.entry(k.to_string()).or_default() += v;
-                }
-                if a.kind != AlgoKind::Ppo {
-                    *sums.entry("approx_kl".into()).or_default() += approx_kl;
                 }
                 for (k, v) in [
                     ("ratio_outside_frac", outside / b as f64),
@@ -270,6 +259,87 @@ impl NativeLearner {
             .step(&mut [&mut m.critic.params], &[&g.critic]);
         m.actor.sync();
         m.critic.sync();
+    }
+}
+
+/// One minibatch, rows in the layout of [`RolloutData`]; advantages already normalised.
+pub struct Minibatch<'a, T> {
+    pub obs: &'a [T],
+    pub actions: &'a [f32],
+    pub old_logp: &'a [f64],
+    pub advantages: &'a [f64],
+    pub old_values: &'a [f64],
+    pub returns: &'a [f64],
+}
+
+/// Which losses a minibatch step adds up.
+pub struct LossSpec<'a> {
+    pub kind: AlgoKind,
+    pub objective: &'a ObjectiveConfig,
+    pub value_clip: Option<f64>,
+    pub vf_coef: f64,
+}
+
+impl<'a> LossSpec<'a> {
+    pub fn of(cfg: &ControlConfig, objective: &'a PolicyObjective) -> Self {
+        Self {
+            kind: cfg.algo.kind,
+            objective: &objective.config,
+            value_clip: (cfg.algo.value_clip > 0.0).then_some(cfg.algo.value_clip),
+            vf_coef: cfg.algo.vf_coef,
+        }
+    }
+}
+
+pub struct StepLoss {
+    /// Policy loss + `vf_coef` value loss.
+    pub loss: f64,
+    pub value_loss: f64,
+    pub logp: Vec<f64>,
+    pub metrics: BTreeMap<&'static str, f64>,
+}
+
+/// The loss of one minibatch step and its gradients, written into `grads` (zeroed first):
+/// the policy loss (PPO / BPO through the shared objective, or A2C's) plus `vf_coef` times the
+/// (clipped) value loss, as `update::minibatch_update` builds it.
+pub fn loss_and_grads<T: Real>(
+    model: &NativeActorCritic<T>,
+    mb: &Minibatch<T>,
+    spec: &LossSpec,
+    (tape, value_tape): (&mut PolicyTape<T>, &mut Tape<T>),
+    grads: &mut Grads<T>,
+) -> StepLoss {
+    let b = mb.returns.len();
+    let obs_t = mb.obs;
+    let (logp, entropy) = model.log_prob_entropy(obs_t, mb.actions, b, tape);
+    let out = match spec.kind {
+        AlgoKind::Ppo => policy_loss_rows(
+            spec.objective,
+            &logp,
+            mb.old_logp,
+            mb.advantages,
+            Some(&entropy),
+        ),
+        AlgoKind::A2c | AlgoKind::Reinforce => {
+            a2c_rows(&logp, mb.advantages, &entropy, spec.objective.entropy_coef)
+        }
+    };
+    let values = model.values(obs_t, b, value_tape);
+    let (mut value_loss, mut d_values) = (0.0, Vec::with_capacity(b));
+    for i in 0..b {
+        let (l, g) = value_point(values[i], mb.old_values[i], mb.returns[i], spec.value_clip);
+        value_loss += l;
+        d_values.push(T::from_f64(g * spec.vf_coef / b as f64));
+    }
+    value_loss /= b.max(1) as f64;
+    grads.zero(model);
+    model.policy_backward(tape, &out.d_logp, out.d_entropy, grads);
+    model.value_backward(value_tape, &d_values, grads);
+    StepLoss {
+        loss: out.loss + spec.vf_coef * value_loss,
+        value_loss,
+        logp,
+        metrics: out.metrics,
     }
 }
 
