@@ -434,3 +434,51 @@ fn stop_and_resume_is_exact_on_the_torch_backend() {
         metric_lines(&dir.path().join("split"))
     );
 }
+
+#[test]
+fn evaluating_the_final_checkpoint_reproduces_the_runs_final_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "run", &["algo.total_steps=768", "eval.episodes=3"]);
+    let summary = train_control(&cfg, ControlOptions::default()).expect("run");
+    let ckpt = dir.path().join("run/checkpoints/step-000006");
+    let again = polopt_train::control::eval::evaluate_checkpoint(&cfg, &ckpt).expect("eval");
+    for key in ["eval/return_mean", "eval/return_std", "eval/length_mean"] {
+        assert_eq!(again[key], summary.final_metrics[key], "{key}");
+    }
+    assert!(again["eval/return_min"] <= again["eval/return_mean"]);
+    assert!(again["eval/return_max"] >= again["eval/return_mean"]);
+    let mut more = cfg.clone();
+    more.eval.episodes = 7;
+    let seven = polopt_train::control::eval::evaluate_checkpoint(&more, &ckpt).expect("eval");
+    assert_eq!(seven["eval/episodes"], 7.0);
+    let missing = polopt_train::control::eval::evaluate_checkpoint(&cfg, &dir.path().join("run"));
+    assert!(missing.is_err_and(|e| e.to_string().contains("state.json")));
+}
+
+#[test]
+fn a_native_checkpoint_resumes_on_the_torch_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["algo.total_steps=512", "run.checkpoint_every=100"];
+    train_control(&config(dir.path(), "native", &extra), ControlOptions::default())
+        .expect("native run");
+    let stop = ControlOptions {
+        stop_after: Some(3),
+        ..Default::default()
+    };
+    train_control(&config(dir.path(), "mixed", &extra), stop).expect("first half");
+    let torch = [extra[0], extra[1], "algo.backend=torch"];
+    let resume = ControlOptions {
+        resume: true,
+        ..Default::default()
+    };
+    train_control(&config(dir.path(), "mixed", &torch), resume).expect("resumed on torch");
+    let (a, b) = (
+        metric_lines(&dir.path().join("native")),
+        metric_lines(&dir.path().join("mixed")),
+    );
+    assert_eq!(a[..3], b[..3]);
+    for key in ["policy_loss", "value_loss", "entropy", "grad_norm", "explained_variance"] {
+        let (x, y) = (a[3][key].as_f64().expect(key), b[3][key].as_f64().expect(key));
+        assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{key}: native {x}, torch {y}");
+    }
+}

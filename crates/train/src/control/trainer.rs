@@ -63,7 +63,7 @@ pub fn run_dir_of(config: &ControlConfig) -> PathBuf {
     Path::new(&config.run.out_dir).join(&config.run.name)
 }
 
-fn head_of(space: &Space) -> Head {
+pub(crate) fn head_of(space: &Space) -> Head {
     match space {
         Space::Discrete { n } => Head::Categorical { n: *n },
         Space::Box { low, high } => Head::Gaussian {
