@@ -101,7 +101,11 @@ fn eval_control(
         "{} | {} episodes | {}",
         cfg.env.id,
         get("eval/episodes"),
-        if cfg.eval.deterministic { "deterministic" } else { "sampled" }
+        if cfg.eval.deterministic {
+            "deterministic"
+        } else {
+            "sampled"
+        }
     );
     for (k, v) in &metrics {
         println!("{k:<24} {v:.4}");
@@ -156,12 +160,18 @@ pub fn eval(
         .map(|p| p.family);
     if family == Some(polopt_methods::presets::Family::Control) {
         if problems.is_some() {
-            bail!("--problems is for text runs; {} is a control run (use --episodes)", run_dir.display());
+            bail!(
+                "--problems is for text runs; {} is a control run (use --episodes)",
+                run_dir.display()
+            );
         }
         return eval_control(&config_path, &checkpoint, episodes, sets);
     }
     if episodes.is_some() {
-        bail!("--episodes is for control runs; {} is a text run (use --problems)", run_dir.display());
+        bail!(
+            "--episodes is for control runs; {} is a text run (use --problems)",
+            run_dir.display()
+        );
     }
     let mut sets = sets.to_vec();
     if let Some(n) = problems {

@@ -61,7 +61,10 @@ fn grid() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
 }
 
 fn close(a: f64, b: f64, what: &str) {
-    assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{what}: {a} vs {b}");
+    assert!(
+        (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+        "{what}: {a} vs {b}"
+    );
 }
 
 #[test]
@@ -84,8 +87,15 @@ fn row_losses_equal_the_tensor_objective_with_gradients_and_metrics() {
         let out = objective.loss(&terms, &LossScale::of_mask(&mask, 1.0), None);
         out.loss.backward();
         let rows = policy_loss_rows(&config, &logp, &old, &adv, Some(&ent));
-        let what = format!("{:?}/{:?}/{:?}", config.kernel, config.divergence, config.aggregation);
-        close(rows.loss, out.loss.double_value(&[]), &format!("{what} loss"));
+        let what = format!(
+            "{:?}/{:?}/{:?}",
+            config.kernel, config.divergence, config.aggregation
+        );
+        close(
+            rows.loss,
+            out.loss.double_value(&[]),
+            &format!("{what} loss"),
+        );
         let g = Vec::<f64>::try_from(&lp.grad().view([-1])).expect("grad");
         for (i, (a, b)) in rows.d_logp.iter().zip(&g).enumerate() {
             close(*a, *b, &format!("{what} d logp[{i}]"));
@@ -97,7 +107,10 @@ fn row_losses_equal_the_tensor_objective_with_gradients_and_metrics() {
         // The tensor objective sums its metrics in f32.
         for (k, v) in &out.metrics {
             let a = rows.metrics[k];
-            assert!((a - v).abs() <= 1e-6 * (1.0 + v.abs()), "{what} metric {k}: {a} vs {v}");
+            assert!(
+                (a - v).abs() <= 1e-6 * (1.0 + v.abs()),
+                "{what} metric {k}: {a} vs {v}"
+            );
         }
         assert_eq!(rows.metrics.len(), out.metrics.len(), "{what}");
     }

@@ -6,12 +6,10 @@
 use std::fs;
 use std::path::Path;
 
-use polopt_methods::objective::{
-    clipped_value_loss, Divergence, PolicyKernel, PolicyObjective,
-};
+use polopt_methods::objective::{clipped_value_loss, Divergence, PolicyKernel, PolicyObjective};
 use polopt_methods::ObjectiveConfig;
-use polopt_train::control::config::AlgoKind;
 use polopt_train::control::a2c::a2c_policy_loss;
+use polopt_train::control::config::AlgoKind;
 use polopt_train::control::mlp::{ActorCritic, Head};
 use polopt_train::control::native::adam::NativeAdam;
 use polopt_train::control::native::mlp::{NativeMlp, Tape};
@@ -25,7 +23,9 @@ use tch::{Kind, Tensor};
 
 /// Deterministic numbers in `[-scale, scale)`.
 fn numbers(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -58,10 +58,30 @@ fn loss_cases() -> Vec<(AlgoKind, ObjectiveConfig, Option<f64>)> {
     let mut out = Vec::new();
     for (kind, kernel, divergence, dual) in [
         (AlgoKind::Ppo, PolicyKernel::Clip, Divergence::Squared, None),
-        (AlgoKind::Ppo, PolicyKernel::Clip, Divergence::Squared, Some(1.5)),
-        (AlgoKind::Ppo, PolicyKernel::BoundedRatio, Divergence::Hinge, None),
-        (AlgoKind::Ppo, PolicyKernel::BoundedRatio, Divergence::Squared, None),
-        (AlgoKind::Ppo, PolicyKernel::BoundedRatio, Divergence::Kl, None),
+        (
+            AlgoKind::Ppo,
+            PolicyKernel::Clip,
+            Divergence::Squared,
+            Some(1.5),
+        ),
+        (
+            AlgoKind::Ppo,
+            PolicyKernel::BoundedRatio,
+            Divergence::Hinge,
+            None,
+        ),
+        (
+            AlgoKind::Ppo,
+            PolicyKernel::BoundedRatio,
+            Divergence::Squared,
+            None,
+        ),
+        (
+            AlgoKind::Ppo,
+            PolicyKernel::BoundedRatio,
+            Divergence::Kl,
+            None,
+        ),
         (AlgoKind::A2c, PolicyKernel::Clip, Divergence::Squared, None),
     ] {
         for value_clip in [Some(0.2), None] {
@@ -124,7 +144,11 @@ fn native_gradients_match_finite_differences_for_every_head_and_loss() {
         let (logp, _) = model.log_prob_entropy(&x.obs, &x.actions, batch, &mut tape);
         let values = model.values(&x.obs, batch, &mut vtape);
         let old_logp: Vec<f64> = logp.iter().zip(LOGP_OFFSETS).map(|(l, o)| l - o).collect();
-        let old_values: Vec<f64> = values.iter().zip(VALUE_OFFSETS).map(|(v, o)| v - o).collect();
+        let old_values: Vec<f64> = values
+            .iter()
+            .zip(VALUE_OFFSETS)
+            .map(|(v, o)| v - o)
+            .collect();
         let returns = numbers(batch, 19, 1.0);
         for (kind, objective, value_clip) in loss_cases() {
             let spec = LossSpec {
@@ -147,12 +171,18 @@ fn native_gradients_match_finite_differences_for_every_head_and_loss() {
                 (loss_and_grads(m, &mb, &spec, tapes, &mut g).loss, g)
             };
             let (_, grads) = loss_of(&model);
-            let what = format!("{head:?} {kind:?} {:?}/{:?} dual {:?} value clip {value_clip:?}",
-                objective.kernel, objective.divergence, objective.dual_clip);
+            let what = format!(
+                "{head:?} {kind:?} {:?}/{:?} dual {:?} value clip {value_clip:?}",
+                objective.kernel, objective.divergence, objective.dual_clip
+            );
             let h = 1e-6;
             let mut nonzero = 0;
             for part in 0..3 {
-                let len = [model.actor.params.len(), model.log_std.len(), model.critic.params.len()][part];
+                let len = [
+                    model.actor.params.len(),
+                    model.log_std.len(),
+                    model.critic.params.len(),
+                ][part];
                 for k in 0..len {
                     let shifted = |delta: f64| {
                         let mut m = model.clone();
@@ -174,7 +204,10 @@ fn native_gradients_match_finite_differences_for_every_head_and_loss() {
                     nonzero += usize::from(analytic.abs() > 1e-4);
                 }
             }
-            assert!(nonzero > 20, "{what}: gradients should not vanish ({nonzero})");
+            assert!(
+                nonzero > 20,
+                "{what}: gradients should not vanish ({nonzero})"
+            );
             // Keep the model unchanged between cases.
             model.actor.sync();
         }
@@ -228,7 +261,10 @@ fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
         ] {
             let t = Vec::<f64>::try_from(&t.to_kind(Kind::Double)).expect("f64");
             for (a, b) in n.iter().zip(&t) {
-                assert!((a - b).abs() < 1e-5, "{head:?} {what}: native {a}, torch {b}");
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{head:?} {what}: native {a}, torch {b}"
+                );
             }
         }
         let old_logp: Vec<f64> = logp_n
@@ -242,7 +278,8 @@ fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
             .map(|(i, v)| v - VALUE_OFFSETS[i % 8])
             .collect();
         let returns = numbers(batch, 23, 1.0);
-        let f32s = |v: &[f64]| Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>());
+        let f32s =
+            |v: &[f64]| Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>());
         for (kind, objective, value_clip) in loss_cases() {
             let spec = LossSpec {
                 kind,
@@ -289,13 +326,22 @@ fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
             .mean(Kind::Float);
             let loss = &out.loss + &vloss * 0.5;
             loss.backward();
-            let what = format!("{head:?} {kind:?} {:?}/{:?} dual {:?} value clip {value_clip:?}",
-                objective.kernel, objective.divergence, objective.dual_clip);
+            let what = format!(
+                "{head:?} {kind:?} {:?}/{:?} dual {:?} value clip {value_clip:?}",
+                objective.kernel, objective.divergence, objective.dual_clip
+            );
             let lt = loss.double_value(&[]);
-            assert!((native_out.loss - lt).abs() < 1e-5 * (1.0 + lt.abs()), "{what}: loss {} vs {lt}", native_out.loss);
+            assert!(
+                (native_out.loss - lt).abs() < 1e-5 * (1.0 + lt.abs()),
+                "{what}: loss {} vs {lt}",
+                native_out.loss
+            );
             for (k, v) in &out.metrics {
                 let n = native_out.metrics[k];
-                assert!((n - v).abs() < 1e-5 * (1.0 + v.abs()), "{what}: {k} {n} vs {v}");
+                assert!(
+                    (n - v).abs() < 1e-5 * (1.0 + v.abs()),
+                    "{what}: {k} {n} vs {v}"
+                );
             }
             for (name, g) in torch_grads(&ac) {
                 let n: &[f32] = match name.as_str() {
@@ -306,7 +352,10 @@ fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
                 let scale = g.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
                 let diff = max_abs_diff(n, &g);
                 assert!(scale > 1e-4, "{what}: {name} has no gradient");
-                assert!(diff < 1e-5 * (1.0 + scale), "{what}: {name} differs by {diff} (scale {scale})");
+                assert!(
+                    diff < 1e-5 * (1.0 + scale),
+                    "{what}: {name} differs by {diff} (scale {scale})"
+                );
             }
         }
     }
@@ -315,14 +364,20 @@ fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
 #[test]
 fn native_adam_steps_equal_adamw() {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let init = numbers(50, 29, 1.0).iter().map(|&v| v as f32).collect::<Vec<f32>>();
+    let init = numbers(50, 29, 1.0)
+        .iter()
+        .map(|&v| v as f32)
+        .collect::<Vec<f32>>();
     let p = vs.root().var_copy("w", &Tensor::from_slice(&init));
     let mut torch = AdamW::new(&vs, 3e-3, 0.0);
     torch.eps = 1e-5;
     let mut native = NativeAdam::new(&[("w", 50)], 3e-3, 1e-5);
     let mut params = init.clone();
     for step in 0..5u64 {
-        let g: Vec<f32> = numbers(50, 31 + step, 0.5 + step as f64).iter().map(|&v| v as f32).collect();
+        let g: Vec<f32> = numbers(50, 31 + step, 0.5 + step as f64)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
         torch.zero_grad();
         (&p * Tensor::from_slice(&g)).sum(Kind::Float).backward();
         torch.lr = 3e-3 * (1.0 - step as f64 / 5.0);
@@ -335,7 +390,10 @@ fn native_adam_steps_equal_adamw() {
     let state = native.state_tensors();
     let t_state = torch.state_tensors();
     for (k, v) in &t_state {
-        assert!(max_abs_diff(&flat_f32(v), &flat_f32(&state[k])) < 1e-7, "{k}");
+        assert!(
+            max_abs_diff(&flat_f32(v), &flat_f32(&state[k])) < 1e-7,
+            "{k}"
+        );
     }
 }
 
@@ -408,16 +466,26 @@ fn the_first_update_is_the_same_on_both_backends() {
     ] {
         let (a, b) = (rows[0][key].as_f64(), rows[1][key].as_f64());
         let (a, b) = (a.expect(key), b.expect(key));
-        assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{key}: native {a}, torch {b}");
+        assert!(
+            (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+            "{key}: native {a}, torch {b}"
+        );
     }
 }
 
 #[test]
 fn stop_and_resume_is_exact_on_the_torch_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = ["algo.total_steps=768", "algo.backend=torch", "run.checkpoint_every=100"];
-    train_control(&config(dir.path(), "straight", &extra), ControlOptions::default())
-        .expect("uninterrupted run");
+    let extra = [
+        "algo.total_steps=768",
+        "algo.backend=torch",
+        "run.checkpoint_every=100",
+    ];
+    train_control(
+        &config(dir.path(), "straight", &extra),
+        ControlOptions::default(),
+    )
+    .expect("uninterrupted run");
     let split = config(dir.path(), "split", &extra);
     let stop = ControlOptions {
         stop_after: Some(3),
@@ -438,7 +506,11 @@ fn stop_and_resume_is_exact_on_the_torch_backend() {
 #[test]
 fn evaluating_the_final_checkpoint_reproduces_the_runs_final_evaluation() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "run", &["algo.total_steps=768", "eval.episodes=3"]);
+    let cfg = config(
+        dir.path(),
+        "run",
+        &["algo.total_steps=768", "eval.episodes=3"],
+    );
     let summary = train_control(&cfg, ControlOptions::default()).expect("run");
     let ckpt = dir.path().join("run/checkpoints/step-000006");
     let again = polopt_train::control::eval::evaluate_checkpoint(&cfg, &ckpt).expect("eval");
@@ -459,8 +531,11 @@ fn evaluating_the_final_checkpoint_reproduces_the_runs_final_evaluation() {
 fn a_native_checkpoint_resumes_on_the_torch_backend() {
     let dir = tempfile::tempdir().unwrap();
     let extra = ["algo.total_steps=512", "run.checkpoint_every=100"];
-    train_control(&config(dir.path(), "native", &extra), ControlOptions::default())
-        .expect("native run");
+    train_control(
+        &config(dir.path(), "native", &extra),
+        ControlOptions::default(),
+    )
+    .expect("native run");
     let stop = ControlOptions {
         stop_after: Some(3),
         ..Default::default()
@@ -477,8 +552,20 @@ fn a_native_checkpoint_resumes_on_the_torch_backend() {
         metric_lines(&dir.path().join("mixed")),
     );
     assert_eq!(a[..3], b[..3]);
-    for key in ["policy_loss", "value_loss", "entropy", "grad_norm", "explained_variance"] {
-        let (x, y) = (a[3][key].as_f64().expect(key), b[3][key].as_f64().expect(key));
-        assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{key}: native {x}, torch {y}");
+    for key in [
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "grad_norm",
+        "explained_variance",
+    ] {
+        let (x, y) = (
+            a[3][key].as_f64().expect(key),
+            b[3][key].as_f64().expect(key),
+        );
+        assert!(
+            (x - y).abs() < 1e-4 * (1.0 + y.abs()),
+            "{key}: native {x}, torch {y}"
+        );
     }
 }

@@ -34,7 +34,13 @@ fn flags(ratio: f64, adv: f64, low: f64, high: f64) -> (bool, bool) {
 /// `-min(r A, clip(r, 1 - low, 1 + high) A)`, capped at `-A c` for `A < 0` under the dual
 /// clip. Where clipping wins the gradient is zero; at ties both sides agree (clamp passes the
 /// gradient on its closed interval), as in autograd.
-pub fn clip_point(ratio: f64, adv: f64, low: f64, high: f64, dual_clip: Option<f64>) -> KernelPoint {
+pub fn clip_point(
+    ratio: f64,
+    adv: f64,
+    low: f64,
+    high: f64,
+    dual_clip: Option<f64>,
+) -> KernelPoint {
     let clipped_ratio = ratio.clamp(1.0 - low, 1.0 + high);
     let unclipped = -ratio * adv;
     let clipped = -clipped_ratio * adv;
@@ -116,7 +122,11 @@ pub fn value_point(value: f64, old_value: f64, ret: f64, clip: Option<f64>) -> (
     };
     let delta = value - old_value;
     let v_clip = old_value + delta.clamp(-eps, eps);
-    let pass = if (-eps..=eps).contains(&delta) { 1.0 } else { 0.0 };
+    let pass = if (-eps..=eps).contains(&delta) {
+        1.0
+    } else {
+        0.0
+    };
     let clipped = (v_clip - ret) * (v_clip - ret);
     let (d_un, d_cl) = (value - ret, (v_clip - ret) * pass);
     let grad = if unclipped > clipped {

@@ -9,12 +9,12 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::config::{ControlConfig, EvalSection};
-use super::mlp::ActorCritic;
-use super::native::policy::NativeActorCritic;
-use super::trainer::head_of;
 use super::envs::ControlEnvs;
+use super::mlp::ActorCritic;
 use super::mlp::{ActScratch, ActorSnapshot, Head};
+use super::native::policy::NativeActorCritic;
 use super::rollout::{env_action, Normalizers};
+use super::trainer::head_of;
 use crate::error::TrainError;
 use crate::seeds::{derive_seed, stream};
 
@@ -105,7 +105,12 @@ pub fn evaluate_checkpoint(
     let envs = ControlEnvs::new(&e.id, 1, e.max_episode_steps, cfg.run.seed, "eval-env")?;
     let head = head_of(&envs.action_space());
     // The shapes come from the config; the weights (all of them) from the checkpoint.
-    let ac = ActorCritic::new(envs.obs_dim, head, &cfg.model.hidden, cfg.model.log_std_init);
+    let ac = ActorCritic::new(
+        envs.obs_dim,
+        head,
+        &cfg.model.hidden,
+        cfg.model.log_std_init,
+    );
     let mut model = NativeActorCritic::from_torch(&ac, &cfg.model.hidden)
         .map_err(|err| ckpt_err(&model_path, err))?;
     model

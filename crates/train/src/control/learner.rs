@@ -24,7 +24,7 @@ pub struct TorchLearner {
 }
 
 pub enum Learner {
-    Torch(TorchLearner),
+    Torch(Box<TorchLearner>),
     Native(Box<NativeLearner>),
 }
 
@@ -42,17 +42,19 @@ impl Learner {
         let eps = cfg.algo.adam_eps;
         if native {
             let model = NativeActorCritic::from_torch(&ac, &cfg.model.hidden)?;
-            return Ok(Learner::Native(Box::new(NativeLearner::new(model, lr, eps))));
+            return Ok(Learner::Native(Box::new(NativeLearner::new(
+                model, lr, eps,
+            ))));
         }
         let mut actor_opt = AdamW::new(&ac.actor_vs, lr.0, 0.0);
         actor_opt.eps = eps;
         let mut critic_opt = AdamW::new(&ac.critic_vs, lr.1, 0.0);
         critic_opt.eps = eps;
-        Ok(Learner::Torch(TorchLearner {
+        Ok(Learner::Torch(Box::new(TorchLearner {
             ac,
             actor_opt,
             critic_opt,
-        }))
+        })))
     }
 
     pub fn head(&self) -> &Head {
@@ -103,7 +105,9 @@ impl Learner {
             Learner::Torch(t) => {
                 let obs = rows_tensor(data.obs, t.ac.obs_dim);
                 let actions = match t.ac.head {
-                    Head::Categorical { .. } => Tensor::from_slice(data.actions).to_kind(Kind::Int64),
+                    Head::Categorical { .. } => {
+                        Tensor::from_slice(data.actions).to_kind(Kind::Int64)
+                    }
                     Head::Gaussian { dim, .. } => rows_tensor(data.actions, dim),
                 };
                 let old_logp = tch::no_grad(|| t.ac.log_prob_entropy(&obs, &actions).0);

@@ -10,11 +10,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-use polopt_envs::classic::Space;
-use polopt_methods::credit::{estimator, median, CreditBatch};
-use polopt_methods::objective::PolicyObjective;
-use serde::{Deserialize, Serialize};
 use super::config::{AlgoKind, Backend, ControlConfig};
 use super::envs::{ControlEnvs, EnvsState};
 use super::eval::evaluate;
@@ -29,6 +24,11 @@ use crate::run_dir::{
     checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
 };
 use crate::seeds::{stream, with_torch_seed};
+use indicatif::{ProgressBar, ProgressStyle};
+use polopt_envs::classic::Space;
+use polopt_methods::credit::{estimator, median, CreditBatch};
+use polopt_methods::objective::PolicyObjective;
+use serde::{Deserialize, Serialize};
 
 #[derive(Default)]
 pub struct ControlOptions {

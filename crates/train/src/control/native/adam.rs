@@ -45,14 +45,24 @@ impl NativeAdam {
         let bias2 = bias2 as f32;
         let eps = self.eps as f32;
         let step_size = (self.lr / bias1) as f32;
+        let c = Coefficients {
+            b1,
+            one_b1,
+            b2,
+            one_b2,
+            bias2,
+            eps,
+            step_size,
+        };
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);
-            for k in 0..p.len() {
-                m[k] = m[k] * b1 + g[k] * one_b1;
-                v[k] = v[k] * b2 + g[k] * g[k] * one_b2;
-                let denom = (v[k] / bias2).sqrt() + eps;
-                p[k] -= m[k] / denom * step_size;
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked on the line above.
+                unsafe { update_avx2(p, g, m, v, &c) };
+                continue;
             }
+            update(p, g, m, v, &c);
         }
     }
 
@@ -100,4 +110,31 @@ impl NativeAdam {
         self.step = step;
         Ok(())
     }
+}
+
+struct Coefficients {
+    b1: f32,
+    one_b1: f32,
+    b2: f32,
+    one_b2: f32,
+    bias2: f32,
+    eps: f32,
+    step_size: f32,
+}
+
+#[inline(always)]
+fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: &Coefficients) {
+    for k in 0..p.len().min(g.len()).min(m.len()).min(v.len()) {
+        m[k] = m[k] * c.b1 + g[k] * c.one_b1;
+        v[k] = v[k] * c.b2 + g[k] * g[k] * c.one_b2;
+        let denom = (v[k] / c.bias2).sqrt() + c.eps;
+        p[k] -= m[k] / denom * c.step_size;
+    }
+}
+
+/// [`update`] compiled for 8-wide vectors; the same roundings (no fused multiply-add).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn update_avx2(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: &Coefficients) {
+    update(p, g, m, v, c)
 }

@@ -49,8 +49,10 @@ impl NativeActorCritic<f32> {
                 .map(flat_f32)
                 .ok_or_else(|| format!("model lacks `{k}`"))
         };
-        let actor = NativeMlp::from_flat(&[&dims[..], &[out]].concat(), get("actor_vs.actor.params")?)?;
-        let critic = NativeMlp::from_flat(&[&dims[..], &[1]].concat(), get("critic_vs.critic.params")?)?;
+        let actor =
+            NativeMlp::from_flat(&[&dims[..], &[out]].concat(), get("actor_vs.actor.params")?)?;
+        let critic =
+            NativeMlp::from_flat(&[&dims[..], &[1]].concat(), get("critic_vs.critic.params")?)?;
         let log_std = match tensors.get("actor_vs.log_std") {
             Some(t) => flat_f32(t),
             None => Vec::new(),
@@ -113,7 +115,12 @@ impl NativeActorCritic<f32> {
     }
 
     pub fn snapshot(&self) -> ActorSnapshot {
-        ActorSnapshot::from_flat(&self.actor.params, &self.actor.dims(), &self.log_std, &self.head)
+        ActorSnapshot::from_flat(
+            &self.actor.params,
+            &self.actor.dims(),
+            &self.log_std,
+            &self.head,
+        )
     }
 }
 
@@ -183,7 +190,8 @@ impl NativeLearner {
                     mb_act.extend_from_slice(&data.actions[r * act_dim..(r + 1) * act_dim]);
                 }
                 let pick = |v: &[f64]| rows.iter().map(|&r| v[r]).collect::<Vec<f64>>();
-                let (old, old_v, ret) = (pick(&old_logp), pick(data.old_values), pick(data.returns));
+                let (old, old_v, ret) =
+                    (pick(&old_logp), pick(data.old_values), pick(data.returns));
                 let mut adv = pick(data.advantages);
                 if a.norm_adv && b > 1 {
                     normalise(&mut adv, !a.median_advantage);
@@ -247,8 +255,7 @@ impl NativeLearner {
         let m = &mut self.model;
         let g = &self.grads;
         if m.log_std.is_empty() {
-            self.actor_opt
-                .step(&mut [&mut m.actor.params], &[&g.actor]);
+            self.actor_opt.step(&mut [&mut m.actor.params], &[&g.actor]);
         } else {
             self.actor_opt.step(
                 &mut [&mut m.actor.params, &mut m.log_std],
@@ -326,8 +333,8 @@ pub fn loss_and_grads<T: Real>(
     };
     let values = model.values(obs_t, b, value_tape);
     let (mut value_loss, mut d_values) = (0.0, Vec::with_capacity(b));
-    for i in 0..b {
-        let (l, g) = value_point(values[i], mb.old_values[i], mb.returns[i], spec.value_clip);
+    for ((&v, &old), &ret) in values.iter().zip(mb.old_values).zip(mb.returns) {
+        let (l, g) = value_point(v, old, ret, spec.value_clip);
         value_loss += l;
         d_values.push(T::from_f64(g * spec.vf_coef / b as f64));
     }

@@ -88,7 +88,10 @@ impl<T: Real> NativeActorCritic<T> {
                 tape.actions.clear();
                 tape.entropy.clear();
                 for (row, &a) in out.chunks_exact(n).zip(actions) {
-                    let max = row.iter().map(|v| v.to_f64()).fold(f64::NEG_INFINITY, f64::max);
+                    let max = row
+                        .iter()
+                        .map(|v| v.to_f64())
+                        .fold(f64::NEG_INFINITY, f64::max);
                     let sum: f64 = row.iter().map(|v| (v.to_f64() - max).exp()).sum();
                     let lse = max + sum.ln();
                     let mut h = 0.0;
