@@ -5,10 +5,14 @@
 //! Gains: sqrt(2) for hidden layers, 0.01 for the policy output, 1.0 for the value output,
 //! biases 0; the Gaussian log-std is state-independent, learnable, initialised to
 //! `log_std_init`. Rollouts act with [`ActorSnapshot`], a copy of the actor's weights as
-//! `Vec<f32>`: a 4-64-64-2 forward is a few microseconds in Rust but tens of microseconds of
-//! libtorch dispatch, and sampling from our own ChaCha stream keeps runs exact under resume.
-//! The trainer recomputes old log-probs and values with libtorch in one batch, so the first
-//! ratio of every update is exactly 1 whatever rounding the Rust forward does.
+//! `Vec<f32>` run by the native backend's MLP (`native::mlp`, for both backends): a 4-64-64-2
+//! forward is about a microsecond in Rust but tens of microseconds of libtorch dispatch, and
+//! sampling from our own ChaCha stream keeps runs exact under resume. Each backend recomputes
+//! old log-probs with its own update code in one batch, so the first ratio of every update is
+//! exactly 1 whatever rounding the rollout's forward does.
+//!
+//! This module is the `torch` backend (`algo.backend = "torch"`); the default `native` one in
+//! `native/` copies these networks' initial weights.
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
 

@@ -1,5 +1,6 @@
 //! One on-policy rollout: `N` environments for `T` steps with the actor's Rust snapshot, then
-//! the critic's values for GAE in one libtorch batch (ppo-baseline.md, "Rollout").
+//! the critic's values for GAE in one batch of the learner's backend (ppo-baseline.md,
+//! "Rollout").
 //!
 //! Buffers are time-major (`t * N + i`), the layout [`Trajectories`] expects. Observations are
 //! stored normalised (when `env.norm_obs`), rewards scaled (when `env.norm_reward`); episode
