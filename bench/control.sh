@@ -3,7 +3,8 @@
 #  1. raw environment steps/s: polopt-envs (`env_throughput` example, single env step_into)
 #     vs Gymnasium 1.4.0's own implementations (bench/envs_gymnasium.py);
 #  2. PPO training steps/s on CartPole-v1 with identical hyperparameters: `polopt train
-#     --preset ppo-cartpole` (training time from metrics.jsonl; no evaluation) vs
+#     --preset ppo-cartpole` (default native backend; training time from metrics.jsonl; no
+#     evaluation) vs
 #     Stable-Baselines3 2.9.2 `PPO.learn` (bench/ppo_sb3.py).
 # Installs gymnasium and stable-baselines3 into .venv on first use (needs network).
 #   bench/control.sh [ppo_steps=50000] [env_seconds=2]

@@ -41,13 +41,17 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Evaluate a checkpoint on the held-out test split.
+    /// Evaluate a checkpoint: a text run on its held-out test split, a control run over
+    /// evaluation episodes.
     Eval {
         /// A checkpoint directory (`runs/NAME/checkpoints/step-N`) or a run directory (its newest).
         path: PathBuf,
         /// Number of test problems (default: the run's `eval.problems`).
         #[arg(long)]
         problems: Option<usize>,
+        /// Control runs: number of evaluation episodes (default: the run's `eval.episodes`).
+        #[arg(long)]
+        episodes: Option<usize>,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
@@ -149,8 +153,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             path,
             problems,
+            episodes,
             sets,
-        } => train_cmd::eval(&path, problems, &sets).context("eval failed"),
+        } => train_cmd::eval(&path, problems, episodes, &sets).context("eval failed"),
         Command::Compare {
             presets,
             task,

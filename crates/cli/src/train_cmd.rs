@@ -81,6 +81,38 @@ fn run_control(config: Option<&Path>, sets: &[String], resume: bool, progress: b
     Ok(())
 }
 
+/// A control checkpoint over `episodes` evaluation episodes (the run's `eval.*` settings
+/// otherwise, so with no overrides the numbers are those the run logged at that update).
+fn eval_control(
+    config: &Path,
+    checkpoint: &Path,
+    episodes: Option<usize>,
+    sets: &[String],
+) -> Result<()> {
+    let mut sets = sets.to_vec();
+    if let Some(n) = episodes {
+        sets.push(format!("eval.episodes={n}"));
+    }
+    let cfg = polopt_train::control::load_control_config(Some(config), &sets)?;
+    let metrics = polopt_train::control::eval::evaluate_checkpoint(&cfg, checkpoint)?;
+    let get = |k: &str| metrics.get(k).copied().unwrap_or(f64::NAN);
+    println!("checkpoint: {}", checkpoint.display());
+    println!(
+        "{} | {} episodes | {}",
+        cfg.env.id,
+        get("eval/episodes"),
+        if cfg.eval.deterministic {
+            "deterministic"
+        } else {
+            "sampled"
+        }
+    );
+    for (k, v) in &metrics {
+        println!("{k:<24} {v:.4}");
+    }
+    Ok(())
+}
+
 /// Held-out metrics before and after RL, one row per metric.
 pub fn before_after_table(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> String {
     let mut out = String::from(
@@ -99,7 +131,12 @@ pub fn before_after_table(before: &BTreeMap<String, f64>, after: &BTreeMap<Strin
     out
 }
 
-pub fn eval(path: &Path, problems: Option<usize>, sets: &[String]) -> Result<()> {
+pub fn eval(
+    path: &Path,
+    problems: Option<usize>,
+    episodes: Option<usize>,
+    sets: &[String],
+) -> Result<()> {
     let (run_dir, checkpoint) = if path.join("state.json").exists() {
         let run_dir = path
             .parent()
@@ -115,6 +152,27 @@ pub fn eval(path: &Path, problems: Option<usize>, sets: &[String]) -> Result<()>
             ),
         }
     };
+    let config_path = run_dir.join("config.toml");
+    let requested = polopt_train::control::requested_preset(Some(&config_path), sets)?;
+    let family = requested
+        .as_deref()
+        .and_then(|name| polopt_methods::presets::preset(name).ok())
+        .map(|p| p.family);
+    if family == Some(polopt_methods::presets::Family::Control) {
+        if problems.is_some() {
+            bail!(
+                "--problems is for text runs; {} is a control run (use --episodes)",
+                run_dir.display()
+            );
+        }
+        return eval_control(&config_path, &checkpoint, episodes, sets);
+    }
+    if episodes.is_some() {
+        bail!(
+            "--episodes is for control runs; {} is a text run (use --problems)",
+            run_dir.display()
+        );
+    }
     let mut sets = sets.to_vec();
     if let Some(n) = problems {
         sets.push(format!("eval.problems={n}"));

@@ -13,6 +13,7 @@ pub mod etr;
 pub mod hapo;
 pub mod kl;
 pub mod planned;
+pub mod pointwise;
 pub mod ratio;
 pub mod value;
 

@@ -117,6 +117,17 @@ pub struct AlgoSection {
     pub batch_episodes: usize,
     pub baseline_lr: f64,
     pub median_advantage: bool,
+    pub backend: Backend,
+}
+
+/// Where the networks' forward, backward and Adam run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Hand-written CPU code (`control::native`): no per-op overhead on tiny MLPs.
+    Native,
+    /// libtorch autograd (`control::mlp`, `control::update`).
+    Torch,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

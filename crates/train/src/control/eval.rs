@@ -1,13 +1,20 @@
 //! Evaluation: `eval.episodes` whole episodes on fresh environments seeded from
 //! `(run.seed, "control-eval", index)`, acting with the mode of the policy by default (SB3's
 //! `evaluate_policy(deterministic=True)`), observations normalised with frozen statistics.
-//! Reports `eval/return_mean`, `eval/return_std` (population) and `eval/length_mean`.
+//! Reports `eval/return_mean`, `eval/return_std` (population), `eval/return_min`,
+//! `eval/return_max` and `eval/length_mean`.
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use super::config::EvalSection;
+use serde::Deserialize;
+
+use super::config::{ControlConfig, EvalSection};
 use super::envs::ControlEnvs;
+use super::mlp::ActorCritic;
 use super::mlp::{ActScratch, ActorSnapshot, Head};
+use super::native::policy::NativeActorCritic;
 use super::rollout::{env_action, Normalizers};
+use super::trainer::head_of;
 use crate::error::TrainError;
 use crate::seeds::{derive_seed, stream};
 
@@ -53,9 +60,69 @@ pub fn evaluate(
         ("eval/return_mean".to_string(), mean),
         ("eval/return_std".to_string(), std),
         (
+            "eval/return_min".to_string(),
+            returns.iter().copied().fold(f64::INFINITY, f64::min),
+        ),
+        (
+            "eval/return_max".to_string(),
+            returns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ),
+        (
             "eval/length_mean".to_string(),
             lengths.iter().sum::<f64>() / n,
         ),
         ("eval/episodes".to_string(), n),
     ]))
+}
+
+/// The part of a checkpoint's `state.json` evaluation needs.
+#[derive(Deserialize)]
+struct SavedState {
+    update: usize,
+    norms: Normalizers,
+}
+
+/// Evaluates a control checkpoint (`RUN/checkpoints/step-N`) as the trainer does at update N:
+/// same episode seeds, frozen observation statistics from the checkpoint, `cfg.eval` settings
+/// (`eval.episodes`, `eval.deterministic`). With the run's own settings it reproduces that
+/// update's `eval/*` metrics exactly.
+pub fn evaluate_checkpoint(
+    cfg: &ControlConfig,
+    checkpoint: &Path,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let ckpt_err = |path: &Path, detail: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let state_path = checkpoint.join("state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
+    let state: SavedState =
+        serde_json::from_str(&text).map_err(|e| ckpt_err(&state_path, e.to_string()))?;
+    let model_path = checkpoint.join("model.safetensors");
+    let tensors = polopt_models::checkpoint::load_tensors(&model_path, tch::Device::Cpu)
+        .map_err(|e| ckpt_err(&model_path, e.to_string()))?;
+    let e = &cfg.env;
+    let envs = ControlEnvs::new(&e.id, 1, e.max_episode_steps, cfg.run.seed, "eval-env")?;
+    let head = head_of(&envs.action_space());
+    // The shapes come from the config; the weights (all of them) from the checkpoint.
+    let ac = ActorCritic::new(
+        envs.obs_dim,
+        head,
+        &cfg.model.hidden,
+        cfg.model.log_std_init,
+    );
+    let mut model = NativeActorCritic::from_torch(&ac, &cfg.model.hidden)
+        .map_err(|err| ckpt_err(&model_path, err))?;
+    model
+        .load_named_tensors(&tensors)
+        .map_err(|err| ckpt_err(&model_path, err))?;
+    evaluate(
+        &model.snapshot(),
+        &model.head,
+        &state.norms,
+        (&e.id, e.max_episode_steps),
+        &cfg.eval,
+        cfg.run.seed,
+        state.update as u64,
+    )
 }

@@ -5,10 +5,14 @@
 //! Gains: sqrt(2) for hidden layers, 0.01 for the policy output, 1.0 for the value output,
 //! biases 0; the Gaussian log-std is state-independent, learnable, initialised to
 //! `log_std_init`. Rollouts act with [`ActorSnapshot`], a copy of the actor's weights as
-//! `Vec<f32>`: a 4-64-64-2 forward is a few microseconds in Rust but tens of microseconds of
-//! libtorch dispatch, and sampling from our own ChaCha stream keeps runs exact under resume.
-//! The trainer recomputes old log-probs and values with libtorch in one batch, so the first
-//! ratio of every update is exactly 1 whatever rounding the Rust forward does.
+//! `Vec<f32>` run by the native backend's MLP (`native::mlp`, for both backends): a 4-64-64-2
+//! forward is about a microsecond in Rust but tens of microseconds of libtorch dispatch, and
+//! sampling from our own ChaCha stream keeps runs exact under resume. Each backend recomputes
+//! old log-probs with its own update code in one batch, so the first ratio of every update is
+//! exactly 1 whatever rounding the rollout's forward does.
+//!
+//! This module is the `torch` backend (`algo.backend = "torch"`); the default `native` one in
+//! `native/` copies these networks' initial weights.
 use std::collections::BTreeMap;
 use std::f64::consts::PI;
 
@@ -16,6 +20,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, Init, Module, VarStore};
 use tch::{Device, Kind, Tensor};
+
+use super::native::mlp::{NativeMlp, Tape};
 
 /// The distribution the actor's output parameterises.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +45,8 @@ impl Head {
             Head::Gaussian { dim, .. } => *dim,
         }
     }
-    fn output_dim(&self) -> usize {
+    /// Outputs of the actor network: logits or means.
+    pub fn output_dim(&self) -> usize {
         match self {
             Head::Categorical { n } => *n,
             Head::Gaussian { dim, .. } => *dim,
@@ -95,27 +102,13 @@ impl Mlp {
         (0..self.layers.len()).map(|i| self.layer(i)).collect()
     }
 
-    fn snapshot(&self) -> RustMlp {
+    /// Flat parameters and widths (input first), for the plain-Rust copy.
+    fn flat(&self) -> (Vec<f32>, Vec<usize>) {
         let flat = self.params.detach().to_kind(Kind::Float).contiguous();
         let flat = Vec::<f32>::try_from(&flat).unwrap_or_default();
-        RustMlp {
-            layers: self
-                .layers
-                .iter()
-                .map(|&(outputs, inputs, offset)| {
-                    let (o, i, off) = (outputs as usize, inputs as usize, offset as usize);
-                    RustLinear {
-                        inputs: i,
-                        outputs: o,
-                        weight: flat.get(off..off + o * i).unwrap_or_default().to_vec(),
-                        bias: flat
-                            .get(off + o * i..off + o * i + o)
-                            .unwrap_or_default()
-                            .to_vec(),
-                    }
-                })
-                .collect(),
-        }
+        let mut dims: Vec<usize> = self.layers.iter().map(|l| l.1 as usize).collect();
+        dims.extend(self.layers.last().map(|l| l.0 as usize));
+        (flat, dims)
     }
 }
 
@@ -227,11 +220,8 @@ impl ActorCritic {
             .as_ref()
             .map(|t| Vec::<f32>::try_from(&t.detach().contiguous()).unwrap_or_default())
             .unwrap_or_default();
-        ActorSnapshot {
-            mlp: self.actor.snapshot(),
-            std: log_std.iter().map(|s| s.exp()).collect(),
-            head: self.head.clone(),
-        }
+        let (flat, dims) = self.actor.flat();
+        ActorSnapshot::from_flat(&flat, &dims, &log_std, &self.head)
     }
 
     /// All parameters, prefixed `actor.` / `critic.` by their store, for checkpoints.
@@ -274,39 +264,10 @@ pub fn gaussian_log_prob(mean: &Tensor, log_std: &Tensor, actions: &Tensor) -> T
     per_dim.sum_dim_intlist(-1, false, per_dim.kind())
 }
 
-struct RustLinear {
-    inputs: usize,
-    outputs: usize,
-    /// Row-major `[outputs, inputs]`, as libtorch stores it.
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-struct RustMlp {
-    layers: Vec<RustLinear>,
-}
-
-impl RustMlp {
-    /// Forward into `out` using two scratch buffers.
-    fn forward(&self, x: &[f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
-        a.clear();
-        a.extend_from_slice(x);
-        let last = self.layers.len() - 1;
-        for (i, l) in self.layers.iter().enumerate() {
-            b.clear();
-            for (o, row) in l.weight.chunks_exact(l.inputs).enumerate().take(l.outputs) {
-                let dot: f32 = row.iter().zip(a.iter()).map(|(w, v)| w * v).sum();
-                let y = dot + l.bias.get(o).copied().unwrap_or(0.0);
-                b.push(if i < last { y.tanh() } else { y });
-            }
-            std::mem::swap(a, b);
-        }
-    }
-}
-
 /// The actor as plain Rust: samples actions from our own RNG stream.
 pub struct ActorSnapshot {
-    mlp: RustMlp,
+    /// The native backend's network: one forward code for rollouts and updates.
+    mlp: NativeMlp<f32>,
     std: Vec<f32>,
     head: Head,
 }
@@ -314,11 +275,20 @@ pub struct ActorSnapshot {
 /// Scratch buffers reused across [`ActorSnapshot::act`] calls (no allocation per step).
 #[derive(Default)]
 pub struct ActScratch {
-    a: Vec<f32>,
-    b: Vec<f32>,
+    tape: Tape<f32>,
 }
 
 impl ActorSnapshot {
+    /// From the native backend's flat actor parameters (libtorch's layout) and log-std.
+    pub fn from_flat(actor: &[f32], dims: &[usize], log_std: &[f32], head: &Head) -> Self {
+        Self {
+            mlp: NativeMlp::from_flat(dims, actor.to_vec())
+                .expect("widths and parameters come from the same network"),
+            std: log_std.iter().map(|s| s.exp()).collect(),
+            head: head.clone(),
+        }
+    }
+
     /// Writes one action for `obs` into `action` (`action_dim` numbers; a categorical index
     /// as f32). `deterministic` takes the mode (argmax or the mean). Returns nothing else:
     /// log-probs are recomputed by libtorch for the update.
@@ -330,8 +300,8 @@ impl ActorSnapshot {
         scratch: &mut ActScratch,
         action: &mut [f32],
     ) {
-        self.mlp.forward(obs, &mut scratch.a, &mut scratch.b);
-        let out = &scratch.a;
+        self.mlp.forward(obs, 1, &mut scratch.tape);
+        let out = scratch.tape.output();
         match &self.head {
             Head::Categorical { .. } => {
                 let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);

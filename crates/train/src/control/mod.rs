@@ -12,13 +12,17 @@
 //!   [`reinforce`] collects whole episodes instead.
 //! - [`ppo`], [`a2c`]: the policy losses (PPO and BPO through the shared objective).
 //! - [`update`]: the minibatch-epoch loop they share (value loss, grad clip, Adam).
+//! - [`native`]: the same networks, losses and Adam written out for the CPU (the default
+//!   `algo.backend`); [`learner`] puts both backends behind one interface.
 //! - [`eval`]: deterministic evaluation episodes.
 //! - [`trainer`]: the loop itself, metrics, checkpoints and exact resume.
 pub mod a2c;
 pub mod config;
 pub mod envs;
 pub mod eval;
+pub mod learner;
 pub mod mlp;
+pub mod native;
 pub mod normalize;
 pub mod ppo;
 pub mod reinforce;

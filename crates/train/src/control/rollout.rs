@@ -1,5 +1,6 @@
 //! One on-policy rollout: `N` environments for `T` steps with the actor's Rust snapshot, then
-//! the critic's values for GAE in one libtorch batch (ppo-baseline.md, "Rollout").
+//! the critic's values for GAE in one batch of the learner's backend (ppo-baseline.md,
+//! "Rollout").
 //!
 //! Buffers are time-major (`t * N + i`), the layout [`Trajectories`] expects. Observations are
 //! stored normalised (when `env.norm_obs`), rewards scaled (when `env.norm_reward`); episode
@@ -7,10 +8,10 @@
 use polopt_methods::credit::Trajectories;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::envs::{ControlEnvs, Finished};
-use super::mlp::{ActScratch, ActorCritic, ActorSnapshot, Head};
+use super::mlp::{ActScratch, ActorSnapshot, Head};
 use super::normalize::{ObsNormalizer, RewardScaler};
 use crate::error::TrainError;
 
@@ -166,21 +167,17 @@ pub fn rows_tensor(flat: &[f32], dim: usize) -> Tensor {
     Tensor::from_slice(flat).view([(flat.len() / dim.max(1)) as i64, dim as i64])
 }
 
-fn values_of(ac: &ActorCritic, flat_obs: &[f32], dim: usize) -> Vec<f64> {
-    if flat_obs.is_empty() {
-        return Vec::new();
-    }
-    let v = tch::no_grad(|| ac.value(&rows_tensor(flat_obs, dim))).to_kind(Kind::Double);
-    Vec::<f64>::try_from(&v).unwrap_or_default()
-}
-
 /// Values of every stored observation, of the truncated steps' final observations and of the
-/// last observations, arranged as GAE's `values` / `next_values`.
-pub fn critic_values(ac: &ActorCritic, buf: &RolloutBuffer) -> CriticValues {
+/// last observations, arranged as GAE's `values` / `next_values`; `value_fn` maps rows of
+/// observations (`[B * obs_dim]`) to `V(s)`.
+pub fn critic_values(
+    mut value_fn: impl FnMut(&[f32]) -> Vec<f64>,
+    buf: &RolloutBuffer,
+) -> CriticValues {
     let n = buf.num_envs;
-    let values = values_of(ac, &buf.obs, buf.obs_dim);
-    let last = values_of(ac, &buf.last_obs, buf.obs_dim);
-    let truncated = values_of(ac, &buf.truncated_obs, buf.obs_dim);
+    let values = value_fn(&buf.obs);
+    let last = value_fn(&buf.last_obs);
+    let truncated = value_fn(&buf.truncated_obs);
     let len = values.len();
     let mut next_values: Vec<f64> = (0..len)
         .map(|k| {

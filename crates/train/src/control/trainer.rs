@@ -10,27 +10,25 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::config::{AlgoKind, Backend, ControlConfig};
+use super::envs::{ControlEnvs, EnvsState};
+use super::eval::evaluate;
+use super::learner::Learner;
+use super::mlp::{ActorCritic, Head};
+use super::normalize::{ObsNormalizer, RewardScaler};
+use super::reinforce::collect_episodes;
+use super::rollout::{collect, critic_values, Normalizers};
+use super::update::{explained_variance, RolloutData};
+use crate::error::TrainError;
+use crate::run_dir::{
+    checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
+};
+use crate::seeds::{stream, with_torch_seed};
 use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::classic::Space;
 use polopt_methods::credit::{estimator, median, CreditBatch};
 use polopt_methods::objective::PolicyObjective;
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
-
-use super::config::{AlgoKind, ControlConfig};
-use super::envs::{ControlEnvs, EnvsState};
-use super::eval::evaluate;
-use super::mlp::{ActorCritic, Head};
-use super::normalize::{ObsNormalizer, RewardScaler};
-use super::reinforce::collect_episodes;
-use super::rollout::{collect, critic_values, rows_tensor, Normalizers};
-use super::update::{explained_variance, minibatch_update, Batch};
-use crate::error::TrainError;
-use crate::optim::AdamW;
-use crate::run_dir::{
-    checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
-};
-use crate::seeds::{stream, with_torch_seed};
 
 #[derive(Default)]
 pub struct ControlOptions {
@@ -65,7 +63,7 @@ pub fn run_dir_of(config: &ControlConfig) -> PathBuf {
     Path::new(&config.run.out_dir).join(&config.run.name)
 }
 
-fn head_of(space: &Space) -> Head {
+pub(crate) fn head_of(space: &Space) -> Head {
     match space {
         Space::Discrete { n } => Head::Categorical { n: *n },
         Space::Box { low, high } => Head::Gaussian {
@@ -78,9 +76,7 @@ fn head_of(space: &Space) -> Head {
 
 struct Trainer<'a> {
     cfg: &'a ControlConfig,
-    ac: ActorCritic,
-    actor_opt: AdamW,
-    critic_opt: AdamW,
+    learner: Learner,
     envs: ControlEnvs,
     norms: Normalizers,
     objective: PolicyObjective,
@@ -127,15 +123,13 @@ pub fn train_control(
             cfg.model.log_std_init,
         )
     });
-    let mut actor_opt = AdamW::new(&ac.actor_vs, a.lr, 0.0);
-    actor_opt.eps = a.adam_eps;
     let critic_lr = if a.kind == AlgoKind::Reinforce {
         a.baseline_lr
     } else {
         a.lr
     };
-    let mut critic_opt = AdamW::new(&ac.critic_vs, critic_lr, 0.0);
-    critic_opt.eps = a.adam_eps;
+    let learner = Learner::new(ac, cfg, (a.lr, critic_lr), a.backend == Backend::Native)
+        .map_err(TrainError::Config)?;
     let norms = Normalizers {
         obs: e
             .norm_obs
@@ -146,9 +140,7 @@ pub fn train_control(
     };
     let mut t = Trainer {
         cfg,
-        ac,
-        actor_opt,
-        critic_opt,
+        learner,
         envs,
         norms,
         objective: PolicyObjective::new(cfg.method.objective.clone()),
@@ -233,19 +225,20 @@ impl Trainer<'_> {
         let (cfg, a) = (self.cfg, &self.cfg.algo);
         let frac = 1.0 - self.env_steps as f64 / a.total_steps as f64;
         let lr_scale = if a.anneal_lr { frac.max(0.0) } else { 1.0 };
-        self.actor_opt.lr = a.lr * lr_scale;
-        self.critic_opt.lr = if a.kind == AlgoKind::Reinforce {
+        let critic_lr = if a.kind == AlgoKind::Reinforce {
             a.baseline_lr
         } else {
             a.lr
-        } * lr_scale;
+        };
+        self.learner.set_lr(a.lr * lr_scale, critic_lr * lr_scale);
 
-        let snapshot = self.ac.snapshot();
+        let snapshot = self.learner.snapshot();
+        let head = self.learner.head().clone();
         let mut rng = stream(cfg.run.seed, "control-rollout", update as u64);
         let buf = if a.kind == AlgoKind::Reinforce {
             collect_episodes(
                 &snapshot,
-                &self.ac.head,
+                &head,
                 &mut self.envs,
                 &mut self.norms,
                 &mut rng,
@@ -254,7 +247,7 @@ impl Trainer<'_> {
         } else {
             collect(
                 &snapshot,
-                &self.ac.head,
+                &head,
                 &mut self.envs,
                 &mut self.norms,
                 &mut rng,
@@ -264,7 +257,8 @@ impl Trainer<'_> {
         self.env_steps += buf.len() as u64;
         let rollout_s = started.elapsed().as_secs_f64();
 
-        let critic = critic_values(&self.ac, &buf);
+        let learner = &mut self.learner;
+        let critic = critic_values(|obs| learner.values(obs, buf.obs_dim), &buf);
         let groups: Vec<usize> = (0..buf.len()).map(|k| k % buf.num_envs).collect();
         let ones = vec![1usize; buf.len()];
         let traj = critic.trajectories(&buf);
@@ -287,21 +281,13 @@ impl Trainer<'_> {
             0.0
         };
 
-        let obs = rows_tensor(&buf.obs, buf.obs_dim);
-        let actions = match self.ac.head {
-            Head::Categorical { .. } => Tensor::from_slice(&buf.actions).to_kind(Kind::Int64),
-            Head::Gaussian { dim, .. } => rows_tensor(&buf.actions, dim),
-        };
-        let old_logp = tch::no_grad(|| self.ac.log_prob_entropy(&obs, &actions).0);
-        let f32s =
-            |v: Vec<f64>| Tensor::from_slice(&v.iter().map(|&x| x as f32).collect::<Vec<f32>>());
-        let batch = Batch {
-            obs,
-            actions,
-            old_logp,
-            old_values: f32s(critic.values.clone()),
-            advantages: f32s(advantages.iter().map(|x| x - centre).collect()),
-            returns: f32s(returns.clone()),
+        let centred: Vec<f64> = advantages.iter().map(|x| x - centre).collect();
+        let data = RolloutData {
+            obs: &buf.obs,
+            actions: &buf.actions,
+            old_values: &critic.values,
+            advantages: &centred,
+            returns: &returns,
         };
         let seed = cfg.run.seed;
         let mut mb_rng = |epoch: usize| {
@@ -311,14 +297,9 @@ impl Trainer<'_> {
                 (update as u64) << 8 | epoch as u64,
             )
         };
-        let mut row = minibatch_update(
-            &self.ac,
-            (&mut self.actor_opt, &mut self.critic_opt),
-            &batch,
-            cfg,
-            &self.objective,
-            &mut mb_rng,
-        );
+        let mut row = self
+            .learner
+            .update(&data, cfg, &self.objective, &mut mb_rng);
         let step_time = started.elapsed().as_secs_f64();
         if !buf.finished.is_empty() {
             let n = buf.finished.len() as f64;
@@ -337,7 +318,7 @@ impl Trainer<'_> {
             "explained_variance".into(),
             explained_variance(&critic.values, &returns),
         );
-        row.insert("lr".into(), self.actor_opt.lr);
+        row.insert("lr".into(), a.lr * lr_scale);
         row.insert("rollout_s".into(), rollout_s);
         row.insert("step_time_s".into(), step_time);
         row.insert("sps".into(), buf.len() as f64 / step_time.max(1e-9));
@@ -347,8 +328,8 @@ impl Trainer<'_> {
     fn evaluate(&self, index: u64) -> Result<BTreeMap<String, f64>, TrainError> {
         let e = &self.cfg.env;
         evaluate(
-            &self.ac.snapshot(),
-            &self.ac.head,
+            &self.learner.snapshot(),
+            self.learner.head(),
             &self.norms,
             (&e.id, e.max_episode_steps),
             &self.cfg.eval,
@@ -358,11 +339,12 @@ impl Trainer<'_> {
     }
 
     fn save_checkpoint(&self, run_dir: &Path, update: usize) -> Result<(), TrainError> {
+        let (actor_opt_step, critic_opt_step) = self.learner.opt_steps();
         let state = ControlState {
             update,
             env_steps: self.env_steps,
-            actor_opt_step: self.actor_opt.step,
-            critic_opt_step: self.critic_opt.step,
+            actor_opt_step,
+            critic_opt_step,
             envs: self.envs.state(),
             norms: self.norms.clone(),
         };
@@ -375,15 +357,10 @@ impl Trainer<'_> {
                 polopt_models::checkpoint::save_tensors(&dir.join(name), &tensors)
                     .map_err(|e| ckpt_err(dir, e.to_string()))
             };
-            save("model.safetensors", self.ac.named_tensors())?;
-            save(
-                "actor_optimizer.safetensors",
-                self.actor_opt.state_tensors(),
-            )?;
-            save(
-                "critic_optimizer.safetensors",
-                self.critic_opt.state_tensors(),
-            )?;
+            let [model, actor_opt, critic_opt] = self.learner.state_tensors();
+            save(STATE_FILES[0], model)?;
+            save(STATE_FILES[1], actor_opt)?;
+            save(STATE_FILES[2], critic_opt)?;
             let text =
                 serde_json::to_string_pretty(&state).map_err(|e| ckpt_err(dir, e.to_string()))?;
             write_atomic(&dir.join("state.json"), text.as_bytes())
@@ -407,24 +384,27 @@ impl Trainer<'_> {
             polopt_models::checkpoint::load_tensors(&path, tch::Device::Cpu)
                 .map_err(|e| ckpt_err(&path, e.to_string()))
         };
-        self.ac
-            .load_named_tensors(&load("model.safetensors")?)
-            .map_err(|e| ckpt_err(&dir.join("model.safetensors"), e))?;
-        self.actor_opt
-            .load_state_tensors(&load("actor_optimizer.safetensors")?, state.actor_opt_step)
-            .map_err(|e| ckpt_err(&dir.join("actor_optimizer.safetensors"), e))?;
-        self.critic_opt
-            .load_state_tensors(
-                &load("critic_optimizer.safetensors")?,
-                state.critic_opt_step,
-            )
-            .map_err(|e| ckpt_err(&dir.join("critic_optimizer.safetensors"), e))?;
+        let tensors = [
+            load(STATE_FILES[0])?,
+            load(STATE_FILES[1])?,
+            load(STATE_FILES[2])?,
+        ];
+        self.learner
+            .load_state_tensors(&tensors, (state.actor_opt_step, state.critic_opt_step))
+            .map_err(|(i, e)| ckpt_err(&dir.join(STATE_FILES[i]), e))?;
         self.envs.restore(&state.envs)?;
         self.norms = state.norms;
         self.env_steps = state.env_steps;
         Ok(state.update)
     }
 }
+
+/// A checkpoint's tensor files: model, actor optimiser, critic optimiser.
+const STATE_FILES: [&str; 3] = [
+    "model.safetensors",
+    "actor_optimizer.safetensors",
+    "critic_optimizer.safetensors",
+];
 
 fn progress_bar(enabled: bool, len: u64, label: &str) -> ProgressBar {
     if !enabled {

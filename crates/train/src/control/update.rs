@@ -15,6 +15,17 @@ use super::mlp::ActorCritic;
 use super::ppo::{ppo_policy_loss, PolicyBatch};
 use crate::optim::AdamW;
 
+/// A whole rollout as plain numbers, for either backend: `obs [B * obs_dim]`, `actions
+/// [B * action_dim]` (categorical indices as f32), the rest `[B]`; advantages already centred
+/// (BPO's median).
+pub struct RolloutData<'a> {
+    pub obs: &'a [f32],
+    pub actions: &'a [f32],
+    pub old_values: &'a [f64],
+    pub advantages: &'a [f64],
+    pub returns: &'a [f64],
+}
+
 /// A whole rollout as tensors: `obs [B, obs_dim]`, `actions [B]` (i64) or `[B, dim]`,
 /// the rest `[B]` and detached.
 pub struct Batch {
@@ -140,11 +151,14 @@ pub fn minibatch_update(
                 .to_kind(Kind::Float)
                 .mean(Kind::Float)
                 .double_value(&[]);
+            // The shared objective reports approx_kl itself; A2C's loss does not.
+            if !out.metrics.contains_key("approx_kl") {
+                *sums.entry("approx_kl".into()).or_default() += approx_kl;
+            }
             for (k, v) in out.metrics {
                 *sums.entry(k.to_string()).or_default() += v;
             }
             for (k, v) in [
-                ("approx_kl", approx_kl),
                 ("ratio_outside_frac", outside),
                 ("value_loss", value_loss.double_value(&[])),
                 ("grad_norm", norm),
