@@ -27,12 +27,13 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::RunConfig;
 use crate::critic::Critic;
-use crate::driver::{shuffle, DriverCtx, StepDriver};
+use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
 use crate::packing::{pack, Packed};
 use crate::policy::Policy;
 use crate::run_dir::write_atomic;
+use crate::seeds::shuffle;
 use crate::seeds::{stream, with_torch_seed};
 
 /// One action of the offline dataset.

@@ -77,12 +77,3 @@ pub fn driver_for(
         )?)),
     })
 }
-
-/// Fisher–Yates with one of our streams (shared by the drivers' minibatch orders).
-pub fn shuffle(values: &mut [i64], rng: &mut rand_chacha::ChaCha8Rng) {
-    use rand::RngExt;
-    for i in (1..values.len()).rev() {
-        let j = rng.random_range(0..=i);
-        values.swap(i, j);
-    }
-}

@@ -40,3 +40,13 @@ pub fn with_torch_seed<R>(seed: u64, tag: &str, index: u64, draw: impl FnOnce() 
     tch::manual_seed((derive_seed(seed, tag, index) >> 1) as i64);
     draw()
 }
+
+/// Fisher–Yates with one of our streams (libtorch's randperm would tie the order to its global
+/// RNG); the loops' minibatch orders.
+pub fn shuffle(values: &mut [i64], rng: &mut rand_chacha::ChaCha8Rng) {
+    use rand::RngExt;
+    for i in (1..values.len()).rev() {
+        let j = rng.random_range(0..=i);
+        values.swap(i, j);
+    }
+}

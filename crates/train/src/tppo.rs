@@ -21,11 +21,12 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::{OnNan, RunConfig};
 use crate::critic::Critic;
-use crate::driver::{shuffle, DriverCtx, StepDriver};
+use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
 use crate::packing::{pack, Packed};
 use crate::run_dir::write_atomic;
+use crate::seeds::shuffle;
 use crate::seeds::{stream, with_torch_seed};
 
 /// One in-flight response.
