@@ -40,8 +40,11 @@ poi = {(p["metric"], p["preset"]): p["probability"] for p in summary["improvemen
 seeds = sorted({r["seed"] for r in summary["runs"]})
 plot_dir = os.path.join("docs", "methods", "compare")
 os.makedirs(plot_dir, exist_ok=True)
+# One pair of plots per grid: the pages of several grids share docs/methods/compare/.
 for png in ("eval_pass_at_1.png", "entropy.png"):
-    shutil.copy(os.path.join(compare, "report", "plots", png), os.path.join(plot_dir, png))
+    shutil.copy(os.path.join(compare, "report", "plots", png), os.path.join(plot_dir, f"{name}_{png}"))
+asked = json.load(open(os.path.join(compare, "compare.json")))
+sets = "".join(f" --set {s}" for s in asked.get("sets", []))
 
 for preset in summary["presets"]:
     if preset == base:
@@ -50,9 +53,9 @@ for preset in summary["presets"]:
     if not os.path.exists(page):
         continue
     lines = ["## Comparison against GRPO", "",
-             f"`polopt compare --presets {','.join(summary['presets'])} --task addition --seeds {len(seeds)} --steps 200 --jobs 2 --threads 1`",
-             f"(the default run's settings with 200 RL steps; report: `runs/compare/{name}/report/`). Held-out greedy",
-             "pass@1 on 512 test problems after step 200; runs of one seed share their warm start.", "",
+             f"`polopt compare --presets {','.join(summary['presets'])} --task {asked['task']} --seeds {len(seeds)} --steps {asked['steps']}{sets} --jobs 2 --threads 1 --name {name}`",
+             f"(the default run's settings with {asked['steps']} RL steps; report: `runs/compare/{name}/report/`). Held-out greedy",
+             f"pass@1 on 512 test problems after step {asked['steps']}; runs of one seed share their warm start.", "",
              f"| seed | warm start | {base} | {preset} | difference | pass@16 {base} -> {preset} | entropy {base} -> {preset} |",
              "|---|---|---|---|---|---|---|"]
     diffs = []
@@ -83,9 +86,13 @@ for preset in summary["presets"]:
     lines += [f"Verdict: {verdict} The paper's claim concerns accuracy on math benchmarks with billion-parameter",
               "models; a 0.6M-parameter model on addition tests the mechanism, not the headline number.", "",
               *([NOTES[preset], ""] if preset in NOTES else []),
-              "![held-out pass@1](compare/eval_pass_at_1.png)", "",
-              "![entropy](compare/entropy.png)", ""]
+              f"![held-out pass@1](compare/{name}_eval_pass_at_1.png)", "",
+              f"![entropy](compare/{name}_entropy.png)", ""]
     text = open(page).read()
-    text = re.sub(r"## Comparison against GRPO.*?(?=\n## |\Z)", "\n".join(lines), text, flags=re.S)
+    section = "\n".join(lines)
+    if "## Comparison against GRPO" in text:
+        text = re.sub(r"## Comparison against GRPO.*?(?=\n## |\Z)", lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section
     open(page, "w").write(text.rstrip() + "\n")
     print(f"{page}: {verdict}")
