@@ -9,8 +9,10 @@ pub fn listing() -> String {
     let mut s = String::new();
     let _ = writeln!(s, "PRESETS (method.preset)");
     for p in PRESETS {
+        // The spec was rebuilt from an abstract or a partial copy of the paper (INDEX.md:
+        // CONFIDENCE LOW or [RECON] parts), so the implementation may differ from the paper's.
         let recon = if p.reconstructed {
-            " [reconstructed from the abstract]"
+            " [reconstructed]"
         } else {
             ""
         };
