@@ -29,6 +29,9 @@ def final(preset, seed):
     return evals[0]["eval/pass@1"], evals[-1]["eval/pass@1"], evals[-1]["eval/pass@16"], sum(ent) / max(len(ent), 1)
 
 
+# Presets documented together on one page get one section each.
+PAGES = {"spo_chain": "spo", "spo_tree": "spo"}
+
 NOTES = {
     "d3s": "D3S's entropy is averaged over the tokens its mask keeps (selected by |A| x entropy, a "
            "fraction its schedule relaxes to all tokens by the end), so its early entropy curve is "
@@ -49,10 +52,12 @@ sets = "".join(f" --set {s}" for s in asked.get("sets", []))
 for preset in summary["presets"]:
     if preset == base:
         continue
-    page = os.path.join("docs", "methods", f"{preset}.md")
+    page = os.path.join("docs", "methods", f"{PAGES.get(preset, preset)}.md")
+    shared = preset in PAGES
+    header = "## Comparison against GRPO" + (f" (`{preset}`)" if shared else "")
     if not os.path.exists(page):
         continue
-    lines = ["## Comparison against GRPO", "",
+    lines = [header, "",
              f"`polopt compare --presets {','.join(summary['presets'])} --task {asked['task']} --seeds {len(seeds)} --steps {asked['steps']}{sets} --jobs 2 --threads 1 --name {name}`",
              f"(the default run's settings with {asked['steps']} RL steps; report: `runs/compare/{name}/report/`). Held-out greedy",
              f"pass@1 on 512 test problems after step {asked['steps']}; runs of one seed share their warm start.", "",
@@ -90,8 +95,8 @@ for preset in summary["presets"]:
               f"![entropy](compare/{name}_entropy.png)", ""]
     text = open(page).read()
     section = "\n".join(lines)
-    if "## Comparison against GRPO" in text:
-        text = re.sub(r"## Comparison against GRPO.*?(?=\n## |\Z)", lambda _: section, text, flags=re.S)
+    if header + "\n" in text:
+        text = re.sub(re.escape(header) + r"\n.*?(?=\n## |\Z)", lambda _: section, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + section
     open(page, "w").write(text.rstrip() + "\n")
