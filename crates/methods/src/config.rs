@@ -2,12 +2,12 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
-use crate::credit::{AdoraConfig, BnpoConfig, CopoConfig, GbpoConfig, RiskpoConfig};
+use crate::credit::{AdoraConfig, AspoConfig, BnpoConfig, CopoConfig, GbpoConfig, RiskpoConfig};
 use crate::error::{check_range, MethodError};
 use crate::objective::{
     Aggregation, Divergence, ElasticConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
-use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
+use crate::plan::{Downsample, GlobalAdvantage, Reweight, Shaping, TrustRegion};
 use crate::select::D3sConfig;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,11 +36,14 @@ pub struct CreditConfig {
     pub reweight: Reweight,
     /// Second, batch-level advantage blended into the loss: none | copo.
     pub global_advantage: GlobalAdvantage,
+    /// Bias added to the estimator's advantages from per-response rollout data: none | aspo.
+    pub shaping: Shaping,
     pub bnpo: BnpoConfig,
     pub adora: AdoraConfig,
     pub copo: CopoConfig,
     pub gbpo: GbpoConfig,
     pub riskpo: RiskpoConfig,
+    pub aspo: AspoConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,11 +101,13 @@ impl Default for CreditConfig {
             gae_lambda: 0.95,
             reweight: Reweight::None,
             global_advantage: GlobalAdvantage::None,
+            shaping: Shaping::None,
             bnpo: BnpoConfig::default(),
             adora: AdoraConfig::default(),
             copo: CopoConfig::default(),
             gbpo: GbpoConfig::default(),
             riskpo: RiskpoConfig::default(),
+            aspo: AspoConfig::default(),
         }
     }
 }
@@ -181,6 +186,7 @@ impl MethodConfig {
         c.adora.validate()?;
         c.copo.validate()?;
         c.riskpo.validate()?;
+        c.aspo.validate()?;
         let s = &self.select;
         s.d3s.validate()?;
         check_range(

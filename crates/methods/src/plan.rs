@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::MethodConfig;
 use crate::credit::{
-    adora_group_weights, copo_blend, estimator, scale_advantages, AdvantageEstimator, Advantages,
-    CopoBlend, CreditBatch,
+    add_bias, adora_group_weights, aspo_bias, copo_blend, estimator, scale_advantages,
+    AdvantageEstimator, Advantages, CopoBlend, CreditBatch, ResponseInfo,
 };
 use crate::error::MethodError;
 use crate::objective::{elastic_bounds, SampleBounds};
@@ -27,6 +27,18 @@ pub enum Reweight {
     None,
     /// ADORA's Length-Advantage group weights (`method.credit.adora`).
     Adora,
+}
+
+/// Bias added to the estimator's advantages from per-response rollout data
+/// (`method.credit.shaping`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shaping {
+    #[default]
+    None,
+    /// ASPO's bounded early-tool-call bias (`method.credit.aspo`); needs
+    /// [`StepContext::responses`].
+    Aspo,
 }
 
 /// A second, batch-level advantage blended into the loss (`method.credit.global_advantage`).
@@ -78,6 +90,8 @@ pub struct StepContext<'a> {
     pub progress: f64,
     /// Old-policy full-vocabulary entropy `[B][len_i]`, when [`MethodRuntime::needs_old_entropy`].
     pub old_entropy: Option<&'a [Vec<f64>]>,
+    /// Per-response rollout data `[B]` (correctness, first tool call), for shaping parts.
+    pub responses: Option<&'a [ResponseInfo]>,
 }
 
 pub struct MethodRuntime {
@@ -102,6 +116,26 @@ impl MethodRuntime {
         let c = &self.config;
         let mut advantages = self.estimator.estimate(batch)?;
         let mut metrics = BTreeMap::new();
+        if c.credit.shaping == Shaping::Aspo {
+            let info = ctx.responses.ok_or_else(|| MethodError::Shape {
+                part: "aspo",
+                detail: "needs per-response correctness and tool-call positions \
+                         (StepContext::responses), which this loop did not provide"
+                    .into(),
+            })?;
+            let bias = aspo_bias(&advantages.per_sequence(), batch, info, &c.credit.aspo)?;
+            let eligible = info
+                .iter()
+                .filter(|r| r.correct && r.first_tool_call.is_some())
+                .count();
+            let n = batch.len().max(1) as f64;
+            metrics.insert("aspo/eligible_frac", eligible as f64 / n);
+            metrics.insert(
+                "aspo/bias_abs_mean",
+                bias.iter().map(|b| b.abs()).sum::<f64>() / eligible.max(1) as f64,
+            );
+            add_bias(&mut advantages, &bias);
+        }
         if c.credit.reweight == Reweight::Adora {
             let weights = adora_group_weights(batch, &c.credit.adora);
             let tas = weights

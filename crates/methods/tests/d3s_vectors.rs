@@ -99,6 +99,7 @@ fn d3s_plan(config: &MethodConfig, progress: f64) -> (Vec<Vec<f64>>, PlannedLoss
     let ctx = StepContext {
         progress,
         old_entropy: Some(&entropy),
+        responses: None,
     };
     let plan = runtime.plan(&batch, &ctx).expect("plan");
     let mask = plan.token_keep.clone().expect("d3s masks tokens");

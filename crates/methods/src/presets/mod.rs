@@ -43,6 +43,7 @@ pub const PRESETS: &[Preset] = &[
     variants::GBPO,
     variants::D3S,
     variants::RISKPO,
+    variants::ASPO,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

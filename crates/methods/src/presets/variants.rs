@@ -3,7 +3,7 @@
 use super::{Family, Preset};
 use crate::config::MethodConfig;
 use crate::objective::{Aggregation, Divergence, PolicyKernel};
-use crate::plan::{Downsample, GlobalAdvantage, Reweight, TrustRegion};
+use crate::plan::{Downsample, GlobalAdvantage, Reweight, Shaping, TrustRegion};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
 pub const ETR: Preset = Preset {
@@ -117,6 +117,21 @@ pub const RISKPO: Preset = Preset {
         let mut m = MethodConfig::default();
         m.credit.estimator = "riskpo".into();
         m.objective.aggregation = Aggregation::TokenMean;
+        m
+    },
+};
+
+/// ASPO: DAPO with a bounded bias towards earlier first tool calls among correct responses.
+pub const ASPO: Preset = Preset {
+    name: "aspo",
+    description:
+        "ASPO: DAPO + clip(delta (p - mean p) / mean L, +-k|A|) for correct tool-using responses",
+    spec: "aspo.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = (super::baselines::DAPO.build)();
+        m.credit.shaping = Shaping::Aspo;
         m
     },
 };
