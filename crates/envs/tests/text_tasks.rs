@@ -68,7 +68,10 @@ fn configs() -> Vec<(&'static str, Value)> {
             json!({"integer_only": false, "ops": "-/", "count_min": 2}),
         ),
         ("calc", json!({})),
-        ("calc", json!({"terms_min": 2, "terms_max": 3, "d_min": 2, "d_max": 3, "p_late": 1.0})),
+        (
+            "calc",
+            json!({"terms_min": 2, "terms_max": 3, "d_min": 2, "d_max": 3, "p_late": 1.0}),
+        ),
     ]
 }
 

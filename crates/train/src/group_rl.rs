@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
-use polopt_methods::credit::CreditBatch;
+use polopt_methods::credit::{CreditBatch, ResponseInfo};
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
 use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_models::{CharTokenizer, TransformerConfig};
@@ -17,7 +17,7 @@ use crate::config::{OnNan, RunConfig};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
 use crate::optim::AdamW;
-use crate::packing::{pack, Packed, Sequence};
+use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Packed, Sequence};
 use crate::policy::Policy;
 use crate::reward::{RewardFn, VerifierReward};
 use crate::rollout::{collect, RolloutContext, StepExperience};
@@ -306,6 +306,7 @@ impl Loop<'_> {
             max_new_tokens: self.config.rl.max_new_tokens,
             seed: self.config.run.seed,
             index,
+            task: self.task.as_ref(),
         };
         evaluate(&self.policy, &self.tok, self.reward.as_ref(), &spec)
     }
@@ -363,6 +364,16 @@ impl Loop<'_> {
         let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();
         let device = self.policy.device();
         let mut packed = pack(&prompts, &responses, self.tok.pad_id(), device);
+        let env: Vec<&[bool]> = seqs.iter().map(|s| s.env.as_slice()).collect();
+        mask_env_tokens(&mut packed, &env);
+        let (env_in_loss, env_tokens) = env_tokens_in_loss(&packed, &env);
+        let infos: Vec<ResponseInfo> = seqs
+            .iter()
+            .map(|s| ResponseInfo {
+                correct: s.correct,
+                first_tool_call: s.first_tool_call,
+            })
+            .collect();
         if cfg.method.select.overlong_filter {
             let keep: Vec<f32> = seqs
                 .iter()
@@ -391,6 +402,7 @@ impl Loop<'_> {
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
+            responses: Some(&infos),
         };
         let plan = self.method.plan(&batch, &step_ctx)?;
         let credit = &plan.advantages;
@@ -478,6 +490,11 @@ impl Loop<'_> {
             credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
         row.insert("advantage_abs_mean".into(), adv_abs);
         row.extend(plan.metrics.iter().map(|(k, v)| (k.to_string(), *v)));
+        if env_tokens > 0 {
+            // Tool output in the trained batch, and the loss weight it got (0 by construction).
+            row.insert("tool/env_tokens_trained".into(), env_tokens as f64);
+            row.insert("tool/env_tokens_in_loss".into(), env_in_loss);
+        }
         Ok(row)
     }
 
@@ -566,6 +583,7 @@ fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
     row.insert("dropped_groups".into(), exp.fill.dropped_groups as f64);
     row.insert("gen_batches".into(), exp.fill.gen_batches as f64);
     row.insert("nan_reward_groups".into(), exp.nan_reward_groups as f64);
+    row.extend(exp.tool.metrics());
     if !exp.fill.filled && exp.fill.gen_batches > 1 {
         tracing::warn!(
             kept = exp.fill.kept_groups,
@@ -634,6 +652,7 @@ pub fn evaluate_checkpoint(
         max_new_tokens: config.rl.max_new_tokens,
         seed: config.run.seed,
         index: u64::MAX,
+        task: reward.0.as_ref(),
     };
     evaluate(&policy, &tok, &reward, &spec)
 }

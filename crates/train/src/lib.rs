@@ -5,7 +5,8 @@
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
-//! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
+//! - [`rollout`], [`tool_rollout`] (tool calls mid-answer), [`packing`], [`reward`], [`eval`],
+//!   [`sft`]: the pieces of one iteration.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod compare;
@@ -22,6 +23,7 @@ pub mod rollout;
 pub mod run_dir;
 pub mod seeds;
 pub mod sft;
+pub mod tool_rollout;
 pub mod warm_cache;
 
 pub use config::{load_config, RunConfig};

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use polopt_models::{
-    checkpoint, generate, response_logprobs, Rollout, SamplingConfig, Transformer,
+    checkpoint, generate, generate_until, response_logprobs, Rollout, SamplingConfig, Transformer,
     TransformerConfig,
 };
 use tch::{nn::VarStore, Device, Tensor};
@@ -35,6 +35,17 @@ impl Policy {
         sampling: &SamplingConfig,
     ) -> Result<Rollout, TrainError> {
         generate(&self.model, prompts, sampling).map_err(|e| TrainError::Model(e.to_string()))
+    }
+
+    /// [`Policy::sample`], and a row also ends right after emitting the ids `stop`.
+    pub fn sample_until(
+        &self,
+        prompts: &[Vec<i64>],
+        sampling: &SamplingConfig,
+        stop: &[i64],
+    ) -> Result<Rollout, TrainError> {
+        generate_until(&self.model, prompts, sampling, stop)
+            .map_err(|e| TrainError::Model(e.to_string()))
     }
 
     /// `[B, R]` log-probs of the packed responses at `temperature`, with gradients, and the

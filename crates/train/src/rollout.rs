@@ -12,6 +12,7 @@ use crate::packing::Sequence;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
 use crate::seeds::{stream, with_torch_seed};
+use crate::tool_rollout::{sample_responses, ToolStats};
 
 pub struct StepExperience {
     /// Kept sequences, grouped contiguously (`group` ids are 0..groups).
@@ -25,6 +26,8 @@ pub struct StepExperience {
     pub truncated: usize,
     /// Groups dropped because a reward function returned NaN or Inf.
     pub nan_reward_groups: usize,
+    /// Tool use over every generated response (tool tasks only).
+    pub tool: ToolStats,
 }
 
 pub struct RolloutContext<'a> {
@@ -63,6 +66,10 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         reward_sum: 0.0,
         truncated: 0,
         nan_reward_groups: 0,
+        tool: ToolStats {
+            enabled: ctx.task.tool().is_some(),
+            ..Default::default()
+        },
     };
     let mut round = 0u64;
     loop {
@@ -82,10 +89,9 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             .iter()
             .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
             .collect();
-        let rollout = with_torch_seed(ctx.seed, "rl-sampling", index, || {
-            ctx.policy.sample(&repeated, &sampling)
+        let sampled = with_torch_seed(ctx.seed, "rl-sampling", index, || {
+            sample_responses(ctx.policy, ctx.tok, ctx.task, &repeated, &sampling)
         })?;
-        let responses = rollout.response_ids_with_eos();
         let mut groups: Vec<Vec<Sequence>> = Vec::with_capacity(problems.len());
         let mut group_rewards: Vec<Vec<f64>> = Vec::with_capacity(problems.len());
         for (g, problem) in problems.iter().enumerate() {
@@ -93,7 +99,8 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             let mut has_nan = false;
             for j in 0..rl.group_size {
                 let row = g * rl.group_size + j;
-                let response = responses[row].clone();
+                let sample = &sampled[row];
+                let response = sample.response.clone();
                 let text_ids: Vec<i64> = response
                     .iter()
                     .copied()
@@ -101,7 +108,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     .collect();
                 let text = ctx.tok.decode(&text_ids);
                 let verdict = ctx.reward.score(problem, &text);
-                let truncated = rollout.truncated[row];
+                let truncated = sample.truncated;
                 let mut reward = verdict.reward;
                 if ctx.select.overlong_shaping {
                     reward += overlong_penalty(
@@ -130,6 +137,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                 exp.generated_tokens += response.len();
                 exp.correct += verdict.correct as usize;
                 exp.truncated += truncated as usize;
+                exp.tool.add(sample);
                 members.push(Sequence {
                     group: 0,
                     prompt: prompts[g].clone(),
@@ -137,6 +145,8 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     reward,
                     correct: verdict.correct,
                     truncated,
+                    env: sample.env.clone(),
+                    first_tool_call: sample.first_call,
                 });
             }
             if has_nan {

@@ -91,7 +91,11 @@ impl Calc {
     }
 
     fn draw_operand(&self, rng: &mut ChaCha8Rng) -> u64 {
-        let n = between(rng, u64::from(self.config.d_min), u64::from(self.config.d_max)) as u32;
+        let n = between(
+            rng,
+            u64::from(self.config.d_min),
+            u64::from(self.config.d_max),
+        ) as u32;
         if n == 1 {
             between(rng, 0, 9)
         } else {
@@ -245,7 +249,10 @@ mod tests {
         let t = task(CalcConfig::default());
         let p = t.problem(&[(6, 7)], false);
         assert!(t.verify(&p, "42").correct);
-        assert!(t.verify(&p, "<calc>6*7</calc><result>42</result>\n 42 ").correct);
+        assert!(
+            t.verify(&p, "<calc>6*7</calc><result>42</result>\n 42 ")
+                .correct
+        );
         let ends_in_tool = t.verify(&p, "<calc>6*7</calc><result>42</result>");
         assert!(!ends_in_tool.well_formed);
         let wrong = t.verify(&p, "<calc>6*7</calc><result>42</result>\n41");
