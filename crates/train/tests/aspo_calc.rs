@@ -152,6 +152,8 @@ fn resume_is_exact_with_tool_rounds_in_the_rollout() {
     let a = without_timing(rows(&dir.path().join("straight")));
     let b = without_timing(rows(&dir.path().join("split")));
     assert_eq!(a.len(), 5);
-    assert!(a[1..].iter().any(|r| r["tool/calls_per_response"].as_f64() > Some(0.0)));
+    assert!(a[1..]
+        .iter()
+        .any(|r| r["tool/calls_per_response"].as_f64() > Some(0.0)));
     assert_eq!(a, b, "resumed metrics differ from the uninterrupted run");
 }
