@@ -67,6 +67,11 @@ fn configs() -> Vec<(&'static str, Value)> {
             "countdown",
             json!({"integer_only": false, "ops": "-/", "count_min": 2}),
         ),
+        ("calc", json!({})),
+        (
+            "calc",
+            json!({"terms_min": 2, "terms_max": 3, "d_min": 2, "d_max": 3, "p_late": 1.0}),
+        ),
     ]
 }
 
@@ -847,9 +852,9 @@ fn unknown_task_names_list_the_known_ones() {
     let e = build_error("sorting", json!({}));
     assert_eq!(
         e.to_string(),
-        "unknown task `sorting`; known tasks: addition, countdown"
+        "unknown task `sorting`; known tasks: addition, countdown, calc"
     );
-    assert_eq!(TASK_NAMES, &["addition", "countdown"]);
+    assert_eq!(TASK_NAMES, &["addition", "countdown", "calc"]);
 }
 
 #[test]

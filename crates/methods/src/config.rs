@@ -3,15 +3,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::credit::{
-    AdoraConfig, BnpoConfig, CopoConfig, DcpoConfig, EgaeBootstrap, GbpoConfig, RiskpoConfig,
-    SpoConfig,
+    AdoraConfig, AspoConfig, BnpoConfig, CopoConfig, DcpoConfig, EgaeBootstrap, GbpoConfig,
+    RiskpoConfig, SpoConfig,
 };
 use crate::error::{check_range, MethodError};
 use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind};
 use crate::objective::{
     Aggregation, Divergence, ElasticConfig, HapoConfig, KlEstimator, PolicyKernel, RatioLevel,
 };
-use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, TrustRegion};
+use crate::plan::{
+    Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, Shaping, TrustRegion,
+};
 use crate::select::{D3sConfig, R3Config};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +51,8 @@ pub struct CreditConfig {
     pub global_advantage: GlobalAdvantage,
     /// Cross-step entropy controller that reshapes the advantage: none | dcpo.
     pub entropy_control: EntropyControl,
+    /// Bias added to the estimator's advantages from per-response rollout data: none | aspo.
+    pub shaping: Shaping,
     pub bnpo: BnpoConfig,
     pub adora: AdoraConfig,
     pub copo: CopoConfig,
@@ -56,6 +60,7 @@ pub struct CreditConfig {
     pub riskpo: RiskpoConfig,
     pub dcpo: DcpoConfig,
     pub spo: SpoConfig,
+    pub aspo: AspoConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +124,7 @@ impl Default for CreditConfig {
             reweight: Reweight::None,
             global_advantage: GlobalAdvantage::None,
             entropy_control: EntropyControl::None,
+            shaping: Shaping::None,
             bnpo: BnpoConfig::default(),
             adora: AdoraConfig::default(),
             copo: CopoConfig::default(),
@@ -126,6 +132,7 @@ impl Default for CreditConfig {
             riskpo: RiskpoConfig::default(),
             dcpo: DcpoConfig::default(),
             spo: SpoConfig::default(),
+            aspo: AspoConfig::default(),
         }
     }
 }
@@ -210,6 +217,7 @@ impl MethodConfig {
         c.dcpo.validate()?;
         c.spo.validate()?;
         self.validate_rollout()?;
+        c.aspo.validate()?;
         let s = &self.select;
         s.d3s.validate()?;
         s.r3.validate()?;

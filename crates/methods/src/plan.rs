@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::MethodConfig;
 use crate::credit::{
-    accuracy, adora_group_weights, copo_blend, dcpo_advantages, estimator, mixing_weight,
-    scale_advantages, target_ratio, target_temperature, AdvantageEstimator, Advantages, CopoBlend,
-    CreditBatch, DcpoState, EntropyEstimate,
+    accuracy, add_bias, adora_group_weights, aspo_bias, copo_blend, dcpo_advantages, estimator,
+    mixing_weight, scale_advantages, target_ratio, target_temperature, AdvantageEstimator,
+    Advantages, CopoBlend, CreditBatch, DcpoState, EntropyEstimate, ResponseInfo,
 };
 use crate::error::MethodError;
 use crate::objective::{elastic_bounds, entropy_stats, EntropyStats, SampleBounds};
@@ -36,6 +36,18 @@ pub enum Reweight {
     None,
     /// ADORA's Length-Advantage group weights (`method.credit.adora`).
     Adora,
+}
+
+/// Bias added to the estimator's advantages from per-response rollout data
+/// (`method.credit.shaping`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shaping {
+    #[default]
+    None,
+    /// ASPO's bounded early-tool-call bias (`method.credit.aspo`); needs
+    /// [`StepContext::responses`].
+    Aspo,
 }
 
 /// A second, batch-level advantage blended into the loss (`method.credit.global_advantage`).
@@ -118,6 +130,8 @@ pub struct StepContext<'a> {
     /// Old-policy log-probs at the temperature [`MethodRuntime::extra_old_temperature`] asked
     /// for, with those at the rollout temperature.
     pub tempered_old_logp: Option<TemperedOldLogp<'a>>,
+    /// Per-response rollout data `[B]` (correctness, first tool call), for shaping parts.
+    pub responses: Option<&'a [ResponseInfo]>,
 }
 
 /// The sampled tokens' old-policy log-probs at two temperatures, `[B][len_i]` each, from one
@@ -310,6 +324,26 @@ impl MethodRuntime {
             "nonzero_adv_group_frac",
             nonzero_group_frac(batch, &advantages.per_sequence()),
         );
+        if c.credit.shaping == Shaping::Aspo {
+            let info = ctx.responses.ok_or_else(|| MethodError::Shape {
+                part: "aspo",
+                detail: "needs per-response correctness and tool-call positions \
+                         (StepContext::responses), which this loop did not provide"
+                    .into(),
+            })?;
+            let bias = aspo_bias(&advantages.per_sequence(), batch, info, &c.credit.aspo)?;
+            let eligible = info
+                .iter()
+                .filter(|r| r.correct && r.first_tool_call.is_some())
+                .count();
+            let n = batch.len().max(1) as f64;
+            metrics.insert("aspo/eligible_frac", eligible as f64 / n);
+            metrics.insert(
+                "aspo/bias_abs_mean",
+                bias.iter().map(|b| b.abs()).sum::<f64>() / eligible.max(1) as f64,
+            );
+            add_bias(&mut advantages, &bias);
+        }
         if c.credit.reweight == Reweight::Adora {
             let weights = adora_group_weights(batch, &c.credit.adora);
             let tas = weights

@@ -36,6 +36,8 @@ pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;
 pub use logprobs::{response_logits, response_logprobs, scaled_log_softmax, token_logprobs};
 pub use rollout::Rollout;
-pub use sampling::{generate, generate_adaptive, AdaptiveTemperature, SamplingConfig};
+pub use sampling::{
+    generate, generate_adaptive, generate_until, AdaptiveTemperature, SamplingConfig,
+};
 pub use tokenizer::CharTokenizer;
 pub use transformer::Transformer;

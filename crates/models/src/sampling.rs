@@ -114,8 +114,21 @@ pub fn generate(
     prompts: &[Vec<i64>],
     cfg: &SamplingConfig,
 ) -> Result<Rollout, ModelError> {
+    generate_until(model, prompts, cfg, &[])
+}
+
+/// [`generate`], and a row also ends right after it emits the token sequence `stop` (a tool
+/// call's closing tag), exactly as at `<eos>`: the stop tokens are the row's last response
+/// tokens, it is not truncated, and it is padded after (with `stop_at_eos`). Only tokens sampled
+/// in this call count towards a match. An empty `stop` never matches.
+pub fn generate_until(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    cfg: &SamplingConfig,
+    stop: &[i64],
+) -> Result<Rollout, ModelError> {
     let p = validate_inputs(model, prompts, cfg)?;
-    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None)))
+    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None, stop)))
 }
 
 /// Checks the config and prompts; returns the longest prompt's length `P`.
@@ -182,7 +195,7 @@ pub fn generate_adaptive(
         });
     }
     let p = validate_inputs(model, prompts, cfg)?;
-    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, Some(a))))
+    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, Some(a), &[])))
 }
 
 /// The decoding loop. Per step: sample from the last logits, record token/log-prob/mask
@@ -193,6 +206,7 @@ fn decode(
     p: i64,
     cfg: &SamplingConfig,
     adaptive: Option<&AdaptiveTemperature>,
+    stop: &[i64],
 ) -> Rollout {
     let device = model.device();
     let b = prompts.len() as i64;
@@ -226,6 +240,9 @@ fn decode(
         .unsqueeze(1);
 
     let mut alive = Tensor::ones([b], (Kind::Bool, device));
+    // The last `stop.len()` sampled tokens per row (-1 before any), compared on the device.
+    let stop_pattern = (!stop.is_empty()).then(|| Tensor::from_slice(stop).to_device(device));
+    let mut window = Tensor::full([b, stop.len() as i64], -1, (Kind::Int64, device));
     let (mut tokens, mut logps, mut masks) = (Vec::new(), Vec::new(), Vec::new());
     let mut temperatures = Vec::new();
     for step in 0..max_new {
@@ -246,6 +263,17 @@ fn decode(
         masks.push(alive.shallow_clone());
         logps.push(logp.where_scalarother(&alive, 0.0));
         alive = alive.logical_and(&token.ne(cfg.eos_token_id));
+        if let Some(pattern) = &stop_pattern {
+            window = Tensor::cat(
+                &[
+                    window.narrow(1, 1, stop.len() as i64 - 1),
+                    token.unsqueeze(1),
+                ],
+                1,
+            );
+            let hit = window.eq_tensor(&pattern.unsqueeze(0)).all_dim(1, false);
+            alive = alive.logical_and(&hit.logical_not());
+        }
         let is_last = step + 1 == max_new;
         // One host sync per step; it lets a batch whose rows all ended stop early.
         let all_done = cfg.stop_at_eos && !is_last && alive.any().int64_value(&[]) == 0;

@@ -321,3 +321,46 @@ fn bf16_weights_sample_and_score_consistently() {
         "bf16 sampler and recomputed log-probs differ by {diff}"
     );
 }
+
+/// A stop sequence ends a row right after its last token, like `<eos>` (not truncated, masked
+/// after, padded), and leaves rows that never emit it unchanged.
+#[test]
+fn stop_sequence_ends_rows_like_eos() {
+    let _rng = rng_lock();
+    let config = tiny_config(4, false);
+    let (_vs, model) = model(&config, 13);
+    let prompts: Vec<Vec<i64>> = (0..32).map(|i| vec![BOS, 3 + i % 7, 4 + i % 5]).collect();
+    let max_new = 10;
+    tch::manual_seed(11);
+    let free = generate(&model, &prompts, &cfg(1.5, 1.0, max_new, true)).unwrap();
+    let free_rows = free.response_ids_with_eos();
+    // The most frequent bigram of the free samples, so that several rows hit it.
+    let mut counts = std::collections::HashMap::new();
+    for row in &free_rows {
+        for w in row.windows(2) {
+            *counts.entry((w[0], w[1])).or_insert(0) += 1;
+        }
+    }
+    let (&(a, b), _) = counts.iter().max_by_key(|(k, &c)| (c, *k)).unwrap();
+    tch::manual_seed(11);
+    let stopped =
+        polopt_models::generate_until(&model, &prompts, &cfg(1.5, 1.0, max_new, true), &[a, b])
+            .unwrap();
+    let rows = stopped.response_ids_with_eos();
+    let mut hits = 0;
+    for (i, (free_row, row)) in free_rows.iter().zip(&rows).enumerate() {
+        match free_row.windows(2).position(|w| w == [a, b]) {
+            Some(j) => {
+                hits += 1;
+                assert_eq!(row, &free_row[..j + 2].to_vec(), "row {i}");
+                assert!(!stopped.truncated[i], "row {i}");
+            }
+            None => {
+                assert_eq!(row, free_row, "row {i}");
+                assert_eq!(stopped.truncated[i], free.truncated[i], "row {i}");
+            }
+        }
+        assert_eq!(stopped.response_lens[i], row.len() as i64);
+    }
+    assert!(hits >= 2, "only {hits} rows emitted the stop bigram");
+}

@@ -190,17 +190,51 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
     let mut base: Table = DEFAULT_CONFIG
         .parse()
         .map_err(|e| TrainError::Config(format!("embedded default: {e}")))?;
+    let layer_method = apply_task_layer(&mut base, &overlay)?;
     let (preset_name, preset) = preset_for_loop(&overlay, &base, Family::GroupRl)?;
     let method_defaults = Table::try_from((preset.build)()).map_err(|e| {
         TrainError::Config(format!("preset `{preset_name}` does not serialize: {e}"))
     })?;
     if let Some(Value::Table(method)) = base.get_mut("method") {
         merge(method, &method_defaults);
+        merge(method, &layer_method);
     }
     merge(&mut base, &overlay);
     let config: RunConfig = deserialize_named(base)?;
     config.validate()?;
     Ok(config)
+}
+
+/// Defaults a task needs beyond the default run's (which is addition's): a TOML layer per task,
+/// embedded, so that `--set task.name=calc` (or `polopt compare --task calc`) gives a runnable
+/// config. `None` for tasks the default run already suits.
+fn task_layer(name: &str) -> Option<&'static str> {
+    match name {
+        "calc" => Some(include_str!("../configs/tasks/calc.toml")),
+        _ => None,
+    }
+}
+
+/// Applies the layer of the task the overlay names: its `[task]` replaces the default's whole
+/// (addition's knobs would not parse for another task), other sections merge. Returns its
+/// `[method]` part, which goes over the preset's choices (task-sized lengths, not a method).
+fn apply_task_layer(base: &mut Table, overlay: &Table) -> Result<Table, TrainError> {
+    let name = lookup(overlay, "task.name").and_then(Value::as_str);
+    let Some(text) = name.and_then(task_layer) else {
+        return Ok(Table::new());
+    };
+    let mut layer: Table = text
+        .parse()
+        .map_err(|e| TrainError::Config(format!("embedded task layer: {e}")))?;
+    let method = match layer.remove("method") {
+        Some(Value::Table(t)) => t,
+        _ => Table::new(),
+    };
+    if let Some(task) = layer.remove("task") {
+        base.insert("task".into(), task);
+    }
+    merge(base, &layer);
+    Ok(method)
 }
 
 /// The preset a run asks for (the overlay's `method.preset`, else the base's), checked to be

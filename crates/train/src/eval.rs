@@ -2,13 +2,14 @@
 //! problem with the unbiased estimator of Chen et al. 2021: `1 - C(n-c, k) / C(n, k)`.
 use std::collections::BTreeMap;
 
-use polopt_envs::text::Problem;
+use polopt_envs::text::{Problem, Task};
 use polopt_models::{CharTokenizer, SamplingConfig};
 
 use crate::error::TrainError;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
 use crate::seeds::with_torch_seed;
+use crate::tool_rollout::{sample_responses, Sampled, ToolStats};
 
 pub struct EvalSpec<'a> {
     pub problems: &'a [Problem],
@@ -18,6 +19,8 @@ pub struct EvalSpec<'a> {
     pub seed: u64,
     /// Distinguishes evaluations of one run so each draws its own samples.
     pub index: u64,
+    /// The task whose tool answers calls (no effect for tasks without one).
+    pub task: &'a dyn Task,
 }
 
 /// Rows per generation call: bounds memory on long evaluations.
@@ -35,13 +38,29 @@ pub fn evaluate(
         .iter()
         .map(|p| encode_prompt(tok, &p.prompt))
         .collect::<Result<_, _>>()?;
-    let greedy = completions(policy, tok, &prompts, 0.0, spec.max_new_tokens)?;
+    let greedy = completions(policy, tok, spec.task, &prompts, 0.0, spec.max_new_tokens)?;
     let mut correct = 0usize;
     let mut total_len = 0usize;
-    for (problem, (text, len)) in spec.problems.iter().zip(&greedy) {
+    let mut tools = ToolStats {
+        enabled: spec.task.tool().is_some(),
+        ..Default::default()
+    };
+    for (problem, (text, sampled)) in spec.problems.iter().zip(&greedy) {
         correct += reward.score(problem, text).correct as usize;
-        total_len += len;
+        total_len += sampled
+            .response
+            .iter()
+            .filter(|&&t| t != tok.eos_id())
+            .count();
+        tools.add(sampled);
     }
+    // Greedy tool use on held-out problems: `eval/tool/call_frac`, `eval/tool/first_call_pos`, ...
+    out.extend(
+        tools
+            .metrics()
+            .into_iter()
+            .map(|(k, v)| (format!("eval/{k}"), v)),
+    );
     let n_problems = spec.problems.len().max(1) as f64;
     out.insert("eval/pass@1".to_string(), correct as f64 / n_problems);
     out.insert(
@@ -58,6 +77,7 @@ pub fn evaluate(
         completions(
             policy,
             tok,
+            spec.task,
             &repeated,
             spec.temperature,
             spec.max_new_tokens,
@@ -93,14 +113,15 @@ pub fn encode_prompt(tok: &CharTokenizer, prompt: &str) -> Result<Vec<i64>, Trai
     Ok(ids)
 }
 
-/// Decoded completions (without `<eos>`) and their lengths in tokens.
+/// Decoded completions (without `<eos>`, tool replies included) and the responses.
 fn completions(
     policy: &Policy,
     tok: &CharTokenizer,
+    task: &dyn Task,
     prompts: &[Vec<i64>],
     temperature: f64,
     max_new_tokens: i64,
-) -> Result<Vec<(String, usize)>, TrainError> {
+) -> Result<Vec<(String, Sampled)>, TrainError> {
     let sampling = SamplingConfig {
         temperature,
         top_p: 1.0,
@@ -111,9 +132,8 @@ fn completions(
     };
     let mut out = Vec::with_capacity(prompts.len());
     for chunk in prompts.chunks(CHUNK) {
-        let rollout = policy.sample(chunk, &sampling)?;
-        for ids in rollout.response_ids() {
-            out.push((tok.decode(&ids), ids.len()));
+        for sampled in sample_responses(policy, tok, task, chunk, &sampling)? {
+            out.push((tok.decode(&sampled.response), sampled));
         }
     }
     Ok(out)

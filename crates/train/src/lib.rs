@@ -7,7 +7,8 @@
 //! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`segment`]: the SPO chain and tree rollouts, which plan their own token advantages.
-//! - [`rollout`], [`packing`], [`reward`], [`eval`], [`sft`]: the pieces of one iteration.
+//! - [`rollout`], [`tool_rollout`] (tool calls mid-answer), [`packing`], [`reward`], [`eval`],
+//!   [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
@@ -32,6 +33,7 @@ pub mod run_dir;
 pub mod seeds;
 pub mod segment;
 pub mod sft;
+pub mod tool_rollout;
 pub mod tppo;
 pub mod warm_cache;
 

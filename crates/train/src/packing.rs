@@ -16,6 +16,11 @@ pub struct Sequence {
     pub truncated: bool,
     /// Replayed from a buffer of earlier steps (R³'s CCR), not sampled this step.
     pub replayed: bool,
+    /// Per response token: written by the environment (tool output), kept out of the loss.
+    /// Empty when the response holds none.
+    pub env: Vec<bool>,
+    /// Token position of the first tool call in the response, for shaping parts (ASPO).
+    pub first_tool_call: Option<usize>,
 }
 
 pub struct Packed {
@@ -59,6 +64,51 @@ pub fn pack(prompts: &[&[i64]], responses: &[&[i64]], pad: i64, device: Device) 
     }
 }
 
+/// Zeroes the loss mask on tokens the environment wrote (`env[i][t]`): the policy did not
+/// sample them, so they get no gradient and no weight in token means.
+pub fn mask_env_tokens(packed: &mut Packed, env: &[&[bool]]) {
+    if env.iter().all(|e| !e.contains(&true)) {
+        return;
+    }
+    let width = packed.width;
+    let mut keep = vec![1f32; env.len() * width];
+    for (i, row) in env.iter().enumerate() {
+        for (t, &e) in row.iter().enumerate().take(width) {
+            if e {
+                keep[i * width + t] = 0.0;
+            }
+        }
+    }
+    let keep = Tensor::from_slice(&keep)
+        .view([env.len() as i64, width as i64])
+        .to_device(packed.response_mask.device());
+    packed.response_mask = &packed.response_mask * keep;
+}
+
+/// `(loss weight on env tokens, env tokens)` after masking: the first is 0 unless env tokens
+/// leak into the loss. Logged by the loop as an invariant check of tool tasks.
+pub fn env_tokens_in_loss(packed: &Packed, env: &[&[bool]]) -> (f64, usize) {
+    let total: usize = env.iter().map(|e| e.iter().filter(|&&x| x).count()).sum();
+    if total == 0 {
+        return (0.0, 0);
+    }
+    let mask: Vec<f32> =
+        Vec::try_from(packed.response_mask.to_device(Device::Cpu).view([-1])).unwrap_or_default();
+    let width = packed.width;
+    let leaked = env
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| {
+            row.iter()
+                .enumerate()
+                .filter(|&(t, &e)| e && t < width)
+                .map(move |(t, _)| i * width + t)
+        })
+        .map(|k| f64::from(mask.get(k).copied().unwrap_or(0.0)))
+        .sum();
+    (leaked, total)
+}
+
 impl Packed {
     /// Rows `index` of every tensor (a minibatch), keeping the layout.
     pub fn select(&self, index: &Tensor) -> Packed {
@@ -89,5 +139,17 @@ mod tests {
         let resp: Vec<f32> = Vec::try_from(packed.response_mask.view([-1])).unwrap();
         assert_eq!(resp, vec![1.0, 0.0, 1.0, 1.0]);
         assert_eq!(packed.prompt_len, 3);
+    }
+
+    #[test]
+    fn env_tokens_leave_the_loss_mask() {
+        let mut packed = pack(&[&[1], &[1]], &[&[5, 6, 7], &[8]], 0, Device::Cpu);
+        mask_env_tokens(&mut packed, &[&[false, true, false], &[]]);
+        let resp: Vec<f32> = Vec::try_from(packed.response_mask.view([-1])).unwrap();
+        assert_eq!(resp, vec![1.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        let env: [&[bool]; 2] = [&[false, true, false], &[]];
+        assert_eq!(env_tokens_in_loss(&packed, &env), (0.0, 1));
+        let unmasked = pack(&[&[1], &[1]], &[&[5, 6, 7], &[8]], 0, Device::Cpu);
+        assert_eq!(env_tokens_in_loss(&unmasked, &env), (1.0, 1));
     }
 }

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use polopt_models::{
-    checkpoint, generate, generate_adaptive, response_logprobs, AdaptiveTemperature, Rollout,
-    SamplingConfig, Transformer, TransformerConfig,
+    checkpoint, generate, generate_adaptive, generate_until, response_logprobs,
+    AdaptiveTemperature, Rollout, SamplingConfig, Transformer, TransformerConfig,
 };
 use tch::{nn::VarStore, Device, Tensor};
 
@@ -45,6 +45,17 @@ impl Policy {
         adaptive: Option<&AdaptiveTemperature>,
     ) -> Result<Rollout, TrainError> {
         generate_adaptive(&self.model, prompts, sampling, adaptive)
+            .map_err(|e| TrainError::Model(e.to_string()))
+    }
+
+    /// [`Policy::sample`], and a row also ends right after emitting the ids `stop`.
+    pub fn sample_until(
+        &self,
+        prompts: &[Vec<i64>],
+        sampling: &SamplingConfig,
+        stop: &[i64],
+    ) -> Result<Rollout, TrainError> {
+        generate_until(&self.model, prompts, sampling, stop)
             .map_err(|e| TrainError::Model(e.to_string()))
     }
 

@@ -128,6 +128,8 @@ impl R3Hook {
                     reward: a.reward,
                     truncated: a.truncated,
                     replayed: true,
+                    env: Vec::new(),
+                    first_tool_call: None,
                 });
             }
         }
@@ -240,6 +242,8 @@ impl R3Hook {
                     correct: verdict.correct,
                     truncated: rollout.truncated[row],
                     replayed: false,
+                    env: Vec::new(),
+                    first_tool_call: None,
                 });
             }
             if let Some(bad) = members.iter().find(|s| !s.reward.is_finite()) {

@@ -13,6 +13,7 @@ use crate::packing::Sequence;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
 use crate::seeds::{stream, with_torch_seed};
+use crate::tool_rollout::{sample_responses, samples_of, ToolStats};
 
 pub struct StepExperience {
     /// Kept sequences, grouped contiguously (`group` ids are 0..groups).
@@ -30,6 +31,8 @@ pub struct StepExperience {
     pub problems: Vec<Problem>,
     /// Sum of per-token sampling temperatures over generated tokens, when they varied.
     pub temperature_sum: Option<f64>,
+    /// Tool use over every generated response (tool tasks only).
+    pub tool: ToolStats,
 }
 
 pub struct RolloutContext<'a> {
@@ -72,6 +75,10 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         nan_reward_groups: 0,
         problems: Vec::new(),
         temperature_sum: None,
+        tool: ToolStats {
+            enabled: ctx.task.tool().is_some(),
+            ..Default::default()
+        },
     };
     let pool: Vec<Problem> = match rl.pool_size {
         0 => Vec::new(),
@@ -102,14 +109,23 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             .iter()
             .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
             .collect();
-        let rollout = with_torch_seed(ctx.seed, "rl-sampling", index, || {
-            ctx.policy
-                .sample_adaptive(&repeated, &sampling, ctx.adaptive.as_ref())
+        let sampled = with_torch_seed(ctx.seed, "rl-sampling", index, || {
+            match ctx.task.tool() {
+                // Tool rounds resample from spliced prefixes; HAPO's per-token temperature
+                // applies to plain single-turn sampling only.
+                Some(_) => sample_responses(ctx.policy, ctx.tok, ctx.task, &repeated, &sampling),
+                None => {
+                    let rollout =
+                        ctx.policy
+                            .sample_adaptive(&repeated, &sampling, ctx.adaptive.as_ref())?;
+                    if let Some(t) = &rollout.temperatures {
+                        *exp.temperature_sum.get_or_insert(0.0) +=
+                            t.sum(tch::Kind::Double).double_value(&[]);
+                    }
+                    Ok(samples_of(&rollout))
+                }
+            }
         })?;
-        if let Some(t) = &rollout.temperatures {
-            *exp.temperature_sum.get_or_insert(0.0) += t.sum(tch::Kind::Double).double_value(&[]);
-        }
-        let responses = rollout.response_ids_with_eos();
         let mut groups: Vec<Vec<Sequence>> = Vec::with_capacity(problems.len());
         let mut group_rewards: Vec<Vec<f64>> = Vec::with_capacity(problems.len());
         for (g, problem) in problems.iter().enumerate() {
@@ -117,7 +133,8 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             let mut has_nan = false;
             for j in 0..rl.group_size {
                 let row = g * rl.group_size + j;
-                let response = responses[row].clone();
+                let sample = &sampled[row];
+                let response = sample.response.clone();
                 let text_ids: Vec<i64> = response
                     .iter()
                     .copied()
@@ -125,7 +142,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     .collect();
                 let text = ctx.tok.decode(&text_ids);
                 let verdict = ctx.reward.score(problem, &text);
-                let truncated = rollout.truncated[row];
+                let truncated = sample.truncated;
                 let mut reward = verdict.reward;
                 if ctx.select.overlong_shaping {
                     reward += overlong_penalty(
@@ -154,6 +171,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                 exp.generated_tokens += response.len();
                 exp.correct += verdict.correct as usize;
                 exp.truncated += truncated as usize;
+                exp.tool.add(sample);
                 members.push(Sequence {
                     group: 0,
                     prompt: prompts[g].clone(),
@@ -162,6 +180,8 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     correct: verdict.correct,
                     truncated,
                     replayed: false,
+                    env: sample.env.clone(),
+                    first_tool_call: sample.first_call,
                 });
             }
             if has_nan {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use indicatif::ProgressBar;
-use polopt_envs::text::{sample_batch, Problem, Split, Task};
+use polopt_envs::text::{sample_batch, tool_output_mask, Problem, Split, Task};
 use polopt_models::CharTokenizer;
 use rand::RngExt;
 use tch::Kind;
@@ -13,12 +13,13 @@ use crate::config::{OnNan, SftSection};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
 use crate::optim::AdamW;
-use crate::packing::pack;
+use crate::packing::{mask_env_tokens, pack};
 use crate::policy::Policy;
 use crate::seeds::stream;
 
 /// Trains `policy` with teacher forcing on `<bos> prompt | solution <eos>`, the loss on the
-/// completion tokens only. Returns the mean loss of the last 10% of steps and the NaN count.
+/// completion tokens only, less any tool output in the solution (the environment writes it
+/// during rollouts, so the policy is never trained to produce it). Returns the mean loss of the last 10% of steps and the NaN count.
 pub fn warm_start(
     policy: &Policy,
     tok: &CharTokenizer,
@@ -66,7 +67,14 @@ pub fn warm_start(
             .collect::<Result<_, TrainError>>()?;
         let prompt_refs: Vec<&[i64]> = prompts.iter().map(Vec::as_slice).collect();
         let answer_refs: Vec<&[i64]> = answers.iter().map(Vec::as_slice).collect();
-        let packed = pack(&prompt_refs, &answer_refs, tok.pad_id(), policy.device());
+        let mut packed = pack(&prompt_refs, &answer_refs, tok.pad_id(), policy.device());
+        // The char tokenizer maps one character to one id, so the text mask is the token mask.
+        let env: Vec<Vec<bool>> = batch
+            .iter()
+            .map(|p| tool_output_mask(task, &p.solution))
+            .collect();
+        let env_refs: Vec<&[bool]> = env.iter().map(Vec::as_slice).collect();
+        mask_env_tokens(&mut packed, &env_refs);
         let (logp, _) = policy.logprobs(&packed, 1.0, false);
         let loss = -(logp * &packed.response_mask).sum(Kind::Float)
             / packed.response_token_count().max(1.0);

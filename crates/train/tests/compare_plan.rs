@@ -163,3 +163,48 @@ fn bad_requests_fail_before_any_run_with_errors_that_say_what_to_do() {
     assert!(matches!(plan(&s), Err(CompareError::NoSeeds)));
     assert!(validate_presets(&[]).is_err());
 }
+
+/// `polopt compare --task calc` resolves through the calc task layer: addition's task knobs are
+/// replaced, the lengths fit the tool task, user sets still win, and the presets keep their parts.
+#[test]
+fn the_calc_task_layer_makes_compare_task_calc_resolve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), &["grpo", "dapo", "aspo"], &[]);
+    s.task = Some("calc".into());
+    let cells = plan(&s).expect("grpo, dapo and aspo resolve on calc");
+    assert_eq!(cells.len(), 6);
+    let aspo = resolve(&toml::Table::new(), &cell(&cells, "aspo-seed0").sets).unwrap();
+    assert_eq!(aspo.task.name, "calc");
+    assert_eq!(
+        aspo.task.sft.get("p_late").and_then(|v| v.as_float()),
+        Some(0.7)
+    );
+    assert!(aspo.task.rl.is_empty());
+    assert_eq!(
+        (aspo.rl.max_new_tokens, aspo.model.max_position_embeddings),
+        (96, 128)
+    );
+    assert_eq!(aspo.method.select.overlong_max_len, 96);
+    assert!(aspo.method.select.dynamic_sampling);
+    assert_eq!(
+        aspo.method.credit.shaping,
+        polopt_methods::plan::Shaping::Aspo
+    );
+    let custom = resolve(
+        &toml::Table::new(),
+        &[
+            "task.name=calc".into(),
+            "rl.max_new_tokens=80".into(),
+            "task.rl.max_calls=3".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(custom.rl.max_new_tokens, 80);
+    assert_eq!(
+        custom.task.rl.get("max_calls").and_then(|v| v.as_integer()),
+        Some(3)
+    );
+    // Addition, the default task, has no layer: its config is unchanged.
+    let addition = resolve(&toml::Table::new(), &[]).unwrap();
+    assert_eq!(addition.rl.max_new_tokens, 8);
+}

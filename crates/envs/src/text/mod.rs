@@ -6,6 +6,7 @@
 //!   hash, the character set, configs by name ([`make_task`]), batches and fixed eval sets.
 //! - [`addition`]: T1, multi-digit addition with carries (plain, reversed, scratchpad).
 //! - [`countdown`]: T2, reach a target with `+ - * /` over given numbers.
+//! - [`calc`]: sums of products with a calculator tool the policy calls mid-answer (ASPO's toy).
 //! - [`expr`]: exact rational expressions (parser, evaluator, printer) used by countdown.
 //! - [`draw`]: the four random primitives every generator uses; they fix the seed-to-dataset map.
 //!
@@ -21,6 +22,7 @@
 //! documented on its `sample`; with a given seed it yields the same problems forever. Changing
 //! a draw is a dataset-version bump, which the golden tests in `tests/text_tasks.rs` catch.
 pub mod addition;
+pub mod calc;
 pub mod countdown;
 pub mod draw;
 pub mod expr;
@@ -34,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use addition::{Addition, AdditionConfig};
+pub use calc::{Calc, CalcConfig};
 pub use countdown::{Countdown, CountdownConfig, Listing};
 
 /// Every character a prompt or canonical solution may contain, in a fixed order (token ids are
@@ -162,10 +165,10 @@ impl Verdict {
 
 /// A verifiable task: a seeded generator over disjoint splits and a verifier.
 ///
-/// Single-turn today: the completion is all the policy wrote after the prompt. A multi-turn tool
-/// task (the calculator of `algorithms/aspo.md`) will extend this trait with provided methods
-/// whose defaults describe a single-turn task (e.g. a tool-response hook returning `None`), so
-/// the tasks here will not need to change.
+/// Single-turn by default: the completion is all the policy wrote after the prompt. A tool task
+/// (calc) also overrides [`Task::tool`] and [`Task::tool_response`]: the rollout then stops a
+/// response at the call's closing tag, appends the tool's reply as tokens the policy did not
+/// sample, and resumes; the completion the verifier sees holds both.
 pub trait Task: Send + Sync {
     /// The registry name ([`TASK_NAMES`]).
     fn name(&self) -> &'static str;
@@ -182,6 +185,70 @@ pub trait Task: Send + Sync {
     /// `meta.task` names another task, or the fields the verifier reads are missing) scores as
     /// malformed, so a mix-up of tasks shows as zero reward, never as accuracy.
     fn verify(&self, problem: &Problem, completion: &str) -> Verdict;
+
+    /// The tool the policy may call mid-answer; `None` (the default) for single-turn tasks.
+    fn tool(&self) -> Option<ToolProtocol> {
+        None
+    }
+
+    /// The environment's reply to a call whose body (the text between the tags) is `call`:
+    /// appended verbatim right after the closing tag. Never panics on any body.
+    fn tool_response(&self, call: &str) -> ToolReply {
+        let _ = call;
+        ToolReply {
+            text: String::new(),
+            error: true,
+        }
+    }
+}
+
+/// How the policy calls a task's tool: `{call_open}BODY{call_close}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolProtocol {
+    pub call_open: &'static str,
+    pub call_close: &'static str,
+    /// Calls answered per response; the closing tag of a further call ends the response.
+    pub max_calls: usize,
+}
+
+/// What the environment appends after a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolReply {
+    pub text: String,
+    /// The call could not be carried out (the text says so); counted in the metrics.
+    pub error: bool,
+}
+
+/// Per character of `text`: true where the environment, not the policy, wrote it, i.e. on each
+/// reply that follows a closed call verbatim (at most `max_calls` of them, as in a rollout). SFT
+/// uses it to keep tool output out of the loss of a canonical solution.
+pub fn tool_output_mask(task: &dyn Task, text: &str) -> Vec<bool> {
+    let mut mask = vec![false; text.chars().count()];
+    let Some(tool) = task.tool() else {
+        return mask;
+    };
+    let mut calls = 0;
+    let mut from = 0;
+    while calls < tool.max_calls {
+        let Some(close) = text[from..].find(tool.call_close).map(|i| from + i) else {
+            break;
+        };
+        let body_start = text[..close]
+            .rfind(tool.call_open)
+            .map_or(0, |i| i + tool.call_open.len());
+        let end = close + tool.call_close.len();
+        let reply = task.tool_response(&text[body_start..close]).text;
+        calls += 1;
+        if text[end..].starts_with(&reply) {
+            let start_char = text[..end].chars().count();
+            let n = reply.chars().count();
+            mask[start_char..start_char + n].fill(true);
+            from = end + reply.len();
+        } else {
+            from = end;
+        }
+    }
+    mask
 }
 
 /// Why a task could not be built.
@@ -249,7 +316,7 @@ pub(crate) fn check_r_fmt(field: &str, r_fmt: f64) -> Result<(), TaskError> {
 }
 
 /// The registered task names, in the order `polopt list` shows them.
-pub const TASK_NAMES: &[&str] = &[addition::NAME, countdown::NAME];
+pub const TASK_NAMES: &[&str] = &[addition::NAME, countdown::NAME, calc::NAME];
 
 /// Builds a task by name from a JSON config (`null` or `{}` gives the defaults). The config is
 /// validated and the generator probed, so a returned task can sample every split.
@@ -263,6 +330,7 @@ pub fn make_task(name: &str, config: &serde_json::Value) -> Result<Box<dyn Task>
             countdown::NAME,
             config,
         )?)?)),
+        calc::NAME => Ok(Box::new(Calc::new(parse_config(calc::NAME, config)?)?)),
         _ => Err(TaskError::UnknownTask {
             name: name.to_string(),
             known: TASK_NAMES.join(", "),

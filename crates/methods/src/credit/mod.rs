@@ -4,6 +4,7 @@
 //! rewards of a batch and the group each response belongs to, and returns advantages that the
 //! objective consumes without knowing how they were made.
 mod adora;
+mod aspo;
 mod bnpo;
 mod copo;
 mod dcpo;
@@ -18,6 +19,7 @@ mod rloo;
 mod spo;
 
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
+pub use aspo::{add_bias, aspo_bias, AspoConfig};
 pub use bnpo::{beta_normalization_params, beta_normalized_advantage, beta_pdf, Bnpo, BnpoConfig};
 pub use copo::{copo_blend, outcome_entropy, CopoBlend, CopoConfig};
 pub use dcpo::{
@@ -112,6 +114,15 @@ impl CreditBatch<'_> {
             .map(|g| members.remove(&g).unwrap_or_default())
             .collect()
     }
+}
+
+/// What the rollout knows about one response beyond its reward, for shaping parts (ASPO).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseInfo {
+    /// The verifier judged the answer correct (rewards may also hold shaping terms).
+    pub correct: bool,
+    /// Token position in the response of the first tool call's opening tag; `None` without one.
+    pub first_tool_call: Option<usize>,
 }
 
 /// Advantages at the level an estimator produces them.

@@ -50,6 +50,7 @@ pub const PRESETS: &[Preset] = &[
     variants::DAPO_STEP,
     variants::SPO_CHAIN,
     variants::SPO_TREE,
+    variants::ASPO,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

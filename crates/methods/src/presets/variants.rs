@@ -4,7 +4,9 @@ use super::{Family, Preset};
 use crate::config::MethodConfig;
 use crate::loops::RolloutKind;
 use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel};
-use crate::plan::{Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, TrustRegion};
+use crate::plan::{
+    Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, Shaping, TrustRegion,
+};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
 pub const ETR: Preset = Preset {
@@ -253,6 +255,21 @@ pub const SPO_TREE: Preset = Preset {
         let mut m = spo(RolloutKind::SpoTree);
         m.credit.spo.tree_branching = vec![4, 2, 2];
         m.credit.spo.tree_segment_len = 2;
+        m
+    },
+};
+
+/// ASPO: DAPO with a bounded bias towards earlier first tool calls among correct responses.
+pub const ASPO: Preset = Preset {
+    name: "aspo",
+    description:
+        "ASPO: DAPO + clip(delta (p - mean p) / mean L, +-k|A|) for correct tool-using responses",
+    spec: "aspo.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || {
+        let mut m = (super::baselines::DAPO.build)();
+        m.credit.shaping = Shaping::Aspo;
         m
     },
 };

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
-use polopt_methods::credit::CreditBatch;
+use polopt_methods::credit::{CreditBatch, ResponseInfo};
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
 use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp, UpdatePlan};
 use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
@@ -23,7 +23,7 @@ use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
 use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
-use crate::packing::{pack, Packed, Sequence};
+use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Packed, Sequence};
 use crate::policy::Policy;
 use crate::r3::R3Hook;
 use crate::reward::{RewardFn, VerifierReward};
@@ -339,6 +339,7 @@ impl Loop<'_> {
             max_new_tokens: self.config.rl.max_new_tokens,
             seed: self.config.run.seed,
             index,
+            task: self.task.as_ref(),
         };
         evaluate(&self.policy, &self.tok, self.reward.as_ref(), &spec)
     }
@@ -419,6 +420,7 @@ fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
     row.insert("dropped_groups".into(), exp.fill.dropped_groups as f64);
     row.insert("gen_batches".into(), exp.fill.gen_batches as f64);
     row.insert("nan_reward_groups".into(), exp.nan_reward_groups as f64);
+    row.extend(exp.tool.metrics());
     if let Some(sum) = exp.temperature_sum {
         let tokens = exp.generated_tokens.max(1) as f64;
         row.insert("sampling_temperature_mean".into(), sum / tokens);
@@ -482,6 +484,7 @@ pub fn evaluate_checkpoint(
         max_new_tokens: config.rl.max_new_tokens,
         seed: config.run.seed,
         index: u64::MAX,
+        task: reward.0.as_ref(),
     };
     evaluate(&policy, &tok, &reward, &spec)
 }

@@ -28,6 +28,16 @@ impl Loop<'_> {
         let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();
         let device = self.policy.device();
         let mut packed = pack(&prompts, &responses, self.tok.pad_id(), device);
+        let env: Vec<&[bool]> = seqs.iter().map(|s| s.env.as_slice()).collect();
+        mask_env_tokens(&mut packed, &env);
+        let (env_in_loss, env_tokens) = env_tokens_in_loss(&packed, &env);
+        let infos: Vec<ResponseInfo> = seqs
+            .iter()
+            .map(|s| ResponseInfo {
+                correct: s.correct,
+                first_tool_call: s.first_tool_call,
+            })
+            .collect();
         if cfg.method.select.overlong_filter {
             let keep: Vec<f32> = seqs
                 .iter()
@@ -67,6 +77,7 @@ impl Loop<'_> {
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
+            responses: Some(&infos),
             truncated: Some(&truncated),
             replayed: Some(&replayed),
             tempered_old_logp: tempered_rows
@@ -171,6 +182,11 @@ impl Loop<'_> {
             credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
         row.insert("advantage_abs_mean".into(), adv_abs);
         row.extend(plan.metrics.iter().map(|(k, v)| (k.to_string(), *v)));
+        if env_tokens > 0 {
+            // Tool output in the trained batch, and the loss weight it got (0 by construction).
+            row.insert("tool/env_tokens_trained".into(), env_tokens as f64);
+            row.insert("tool/env_tokens_in_loss".into(), env_in_loss);
+        }
         Ok(row)
     }
 

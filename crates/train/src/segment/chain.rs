@@ -161,6 +161,8 @@ pub(super) fn collect(
                 correct,
                 truncated: rollout.truncated[row],
                 replayed: false,
+                env: Vec::new(),
+                first_tool_call: None,
             });
         }
     }

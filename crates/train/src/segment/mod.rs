@@ -88,6 +88,7 @@ fn experience(prompts: usize) -> StepExperience {
         nan_reward_groups: 0,
         problems: Vec::new(),
         temperature_sum: None,
+        tool: Default::default(),
     }
 }
 

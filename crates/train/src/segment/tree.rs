@@ -185,6 +185,8 @@ pub(super) fn collect(
                 correct,
                 truncated,
                 replayed: false,
+                env: Vec::new(),
+                first_tool_call: None,
             });
         }
     }
