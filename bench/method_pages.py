@@ -26,13 +26,41 @@ def final(preset, seed):
     rows = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
     evals = [r for r in rows if "eval/pass@1" in r]
     ent = [r["entropy"] for r in rows if "entropy" in r][-20:]
-    return evals[0]["eval/pass@1"], evals[-1]["eval/pass@1"], evals[-1]["eval/pass@16"], sum(ent) / max(len(ent), 1)
+    # A loop that logs no per-token entropy (step-level DAPO's regression) shows "n/a".
+    return evals[0]["eval/pass@1"], evals[-1]["eval/pass@1"], evals[-1]["eval/pass@16"], (sum(ent) / len(ent) if ent else float("nan"))
 
+
+def fmt(x):
+    return "n/a" if x != x else f"{x:.3f}"
+
+
+def last_eval(preset, seed, key):
+    run = os.path.join(compare, "runs", f"{preset}-seed{seed}")
+    rows = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
+    values = [r[key] for r in rows if key in r]
+    return values[-1] if values else float("nan")
+
+
+# A method's own claim, beyond accuracy: (metric, what it is, which way the paper says it moves).
+EXTRA = {"aspo": ("eval/tool/first_call_pos", "first tool call, tokens into the greedy answer", "earlier")}
 
 # Presets documented together on one page get one section each.
 PAGES = {"spo_chain": "spo", "spo_tree": "spo"}
 
 NOTES = {
+    "tppo": "T-PPO ends below its own warm start on seeds 0 and 1, not just below GRPO. At equal RL "
+            "steps it trains on 2-token windows and finishes about half as many responses per step, and "
+            "its critic starts from random weights, so EGAE's advantages are mostly critic error early "
+            "on. The paper's claim is wall-clock efficiency at equal accuracy on 32K-token responses; "
+            "with 8-token answers there are no long generations to save, so this setting cannot show it. "
+            "The size of the drop is worth a closer look (critic warm-up, window length) before "
+            "trusting the implementation beyond its spec vectors.",
+    "dapo_step": "Step-level DAPO ends below its warm start on seeds 0 and 1. It never samples from the "
+                 "policy it trains: the offline data (64 problems x 4 solutions, the warm start's own "
+                 "samples) and a critic fitted to 8 Monte-Carlo completions per prefix are all it sees, "
+                 "and regressing beta log(pi/pi_ref) onto noisy step advantages for 200 steps pulls the "
+                 "policy away from the warm start. More data per problem or a larger beta would be the "
+                 "first knobs to try. Its loop logs no per-token entropy (n/a above).",
     "d3s": "D3S's entropy is averaged over the tokens its mask keeps (selected by |A| x entropy, a "
            "fraction its schedule relaxes to all tokens by the end), so its early entropy curve is "
            "not comparable with the others'; as the schedule reaches all tokens the curves meet.",
@@ -48,6 +76,7 @@ for png in ("eval_pass_at_1.png", "entropy.png"):
     shutil.copy(os.path.join(compare, "report", "plots", png), os.path.join(plot_dir, f"{name}_{png}"))
 asked = json.load(open(os.path.join(compare, "compare.json")))
 sets = "".join(f" --set {s}" for s in asked.get("sets", []))
+problems = next((s.split("=", 1)[1] for s in asked.get("sets", []) if s.startswith("eval.problems=")), "512")
 
 for preset in summary["presets"]:
     if preset == base:
@@ -60,7 +89,7 @@ for preset in summary["presets"]:
     lines = [header, "",
              f"`polopt compare --presets {','.join(summary['presets'])} --task {asked['task']} --seeds {len(seeds)} --steps {asked['steps']}{sets} --jobs 2 --threads 1 --name {name}`",
              f"(the default run's settings with {asked['steps']} RL steps; report: `runs/compare/{name}/report/`). Held-out greedy",
-             f"pass@1 on 512 test problems after step {asked['steps']}; runs of one seed share their warm start.", "",
+             f"pass@1 on {problems} test problems after step {asked['steps']}; runs of one seed share their warm start.", "",
              f"| seed | warm start | {base} | {preset} | difference | pass@16 {base} -> {preset} | entropy {base} -> {preset} |",
              "|---|---|---|---|---|---|---|"]
     diffs = []
@@ -68,7 +97,7 @@ for preset in summary["presets"]:
         w, b, b16, be = final(base, s)
         _, m, m16, me = final(preset, s)
         diffs.append(m - b)
-        lines.append(f"| {s} | {w:.3f} | {b:.3f} | {m:.3f} | {m - b:+.3f} | {b16:.3f} -> {m16:.3f} | {be:.3f} -> {me:.3f} |")
+        lines.append(f"| {s} | {w:.3f} | {b:.3f} | {m:.3f} | {m - b:+.3f} | {b16:.3f} -> {m16:.3f} | {fmt(be)} -> {fmt(me)} |")
     t, tb = table["eval/pass@1"][preset]["mean"], table["eval/pass@1"][base]["mean"]
     p = poi[("eval/pass@1", preset)]
     lines += ["",
@@ -88,6 +117,14 @@ for preset in summary["presets"]:
     else:
         verdict = (f"**inconclusive**: the paired differences change sign across seeds "
                    f"({', '.join(f'{d:+.3f}' for d in diffs)}); nothing separates {preset} from GRPO here.")
+    if preset in EXTRA:
+        key, what, direction = EXTRA[preset]
+        others = [p for p in summary["presets"] if p != preset]
+        lines += [f"The paper's own claim here is that `{key}` ({what}) moves {direction}:", "",
+                  "| seed | " + " | ".join(others + [preset]) + " |", "|---" * (len(others) + 2) + "|"]
+        for s in seeds:
+            lines.append(f"| {s} | " + " | ".join(f"{last_eval(p, s, key):.2f}" for p in others + [preset]) + " |")
+        lines.append("")
     lines += [f"Verdict: {verdict} The paper's claim concerns accuracy on math benchmarks with billion-parameter",
               "models; a 0.6M-parameter model on addition tests the mechanism, not the headline number.", "",
               *([NOTES[preset], ""] if preset in NOTES else []),
