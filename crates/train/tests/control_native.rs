@@ -3,6 +3,7 @@
 //! `optim::AdamW`, and whole runs (same seed, same metrics; first update equal across
 //! backends; exact resume on the torch backend, the native one being the default that
 //! tests/control.rs resumes). Whole file: seconds.
+use polopt_train::seeds::with_torch_seed;
 use std::fs;
 use std::path::Path;
 
@@ -238,7 +239,11 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
 fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
     let (obs_dim, batch) = (4, 32);
     for head in heads() {
-        let ac = ActorCritic::new(obs_dim, head.clone(), &[64, 64], -0.4);
+        // Under the process-wide RNG lock: an unlocked draw here would shift the seeded init
+        // of a run training in another test thread of this binary.
+        let ac = with_torch_seed(0, "test-init", 0, || {
+            ActorCritic::new(obs_dim, head.clone(), &[64, 64], -0.4)
+        });
         let native = NativeActorCritic::from_torch(&ac, &[64, 64]).expect("same shapes");
         let x = inputs(&head, obs_dim, batch);
         let obs32: Vec<f32> = x.obs.iter().map(|&v| v as f32).collect();
