@@ -204,8 +204,11 @@ mod tests {
             lr: 1e-2,
             ..CriticConfig::default()
         };
-        tch::manual_seed(7);
-        let critic = Critic::new(&config, &tok, 32, Device::Cpu).unwrap();
+        // Under the process-wide RNG lock, like every seeded draw in this crate's tests.
+        let critic = crate::seeds::with_torch_seed(7, "critic-test", 0, || {
+            Critic::new(&config, &tok, 32, Device::Cpu)
+        })
+        .unwrap();
         let enc = |s: &str| {
             let mut v = vec![tok.bos_id()];
             v.extend(tok.encode(s).unwrap());
