@@ -32,6 +32,23 @@ pub struct CriticStep {
 }
 
 impl Critic {
+    /// The run's critic (`method.critic`), initialised from the run's seed: the one constructor
+    /// the loops with a value model share.
+    pub fn for_run(
+        config: &crate::config::RunConfig,
+        tok: &CharTokenizer,
+        device: Device,
+    ) -> Result<Self, TrainError> {
+        crate::seeds::with_torch_seed(config.run.seed, "critic-init", 0, || {
+            Critic::new(
+                &config.method.critic,
+                tok,
+                config.model.max_position_embeddings,
+                device,
+            )
+        })
+    }
+
     /// A fresh critic; initialise it under `with_torch_seed` for reproducible weights.
     pub fn new(
         config: &CriticConfig,

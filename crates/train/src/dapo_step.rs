@@ -88,14 +88,7 @@ impl DapoStep {
         tok: &CharTokenizer,
         device: Device,
     ) -> Result<Self, TrainError> {
-        let critic = with_torch_seed(config.run.seed, "critic-init", 0, || {
-            Critic::new(
-                &config.method.critic,
-                tok,
-                config.model.max_position_embeddings,
-                device,
-            )
-        })?;
+        let critic = Critic::for_run(config, tok, device)?;
         Ok(Self {
             critic,
             dataset: None,

@@ -129,26 +129,7 @@ fn resume_is_exact_with_tool_rounds_in_the_rollout() {
         reward: Some(Box::new(UsedTool)),
         ..Default::default()
     };
-    let straight = common::tiny_config(dir.path(), "straight", &CALC);
-    train(&straight, options()).expect("uninterrupted run");
-    let split = common::tiny_config(dir.path(), "split", &CALC);
-    let first = train(
-        &split,
-        TrainOptions {
-            stop_after: Some(2),
-            ..options()
-        },
-    )
-    .expect("first half");
-    assert_eq!(first.steps_done, 2);
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..options()
-        },
-    )
-    .expect("resumed half");
+    common::straight_and_resumed(dir.path(), &CALC, 2, options, |_| {});
     let a = without_timing(rows(&dir.path().join("straight")));
     let b = without_timing(rows(&dir.path().join("split")));
     assert_eq!(a.len(), 5);

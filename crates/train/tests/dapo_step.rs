@@ -90,25 +90,7 @@ fn short_run_has_finite_metrics_and_its_own_keys() {
 #[test]
 fn stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let straight = common::tiny_config(dir.path(), "straight", &DAPO_STEP);
-    train(&straight, dense()).expect("uninterrupted run");
-    let split = common::tiny_config(dir.path(), "split", &DAPO_STEP);
-    train(
-        &split,
-        TrainOptions {
-            stop_after: Some(3),
-            ..dense()
-        },
-    )
-    .expect("first half");
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..dense()
-        },
-    )
-    .expect("resumed half");
+    common::straight_and_resumed(dir.path(), &DAPO_STEP, 3, dense, |_| {});
     let a = metric_lines(&dir.path().join("straight"));
     let b = metric_lines(&dir.path().join("split"));
     assert_eq!(a.len(), 7);

@@ -61,26 +61,7 @@ fn dcpo_trains_with_finite_metrics_and_an_active_controller() {
 #[test]
 fn dcpo_stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let straight = common::tiny_config(dir.path(), "straight", &["method.preset=dcpo"]);
-    train(&straight, dense()).expect("uninterrupted run");
-    let split = common::tiny_config(dir.path(), "split", &["method.preset=dcpo"]);
-    let first = train(
-        &split,
-        TrainOptions {
-            stop_after: Some(3),
-            ..dense()
-        },
-    )
-    .expect("first half");
-    assert_eq!(first.steps_done, 3);
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..dense()
-        },
-    )
-    .expect("resumed half");
+    common::straight_and_resumed(dir.path(), &["method.preset=dcpo"], 3, dense, |_| {});
     let raw = |name: &str| fs::read_to_string(dir.path().join(name).join("metrics.jsonl")).unwrap();
     let strip = |text: String| -> Vec<Value> {
         text.lines()

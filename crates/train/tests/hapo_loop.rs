@@ -62,26 +62,7 @@ fn hapo_trains_with_finite_metrics_and_adapts_the_temperature() {
 #[test]
 fn hapo_stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let straight = common::tiny_config(dir.path(), "straight", &["method.preset=hapo"]);
-    train(&straight, dense()).expect("uninterrupted run");
-    let split = common::tiny_config(dir.path(), "split", &["method.preset=hapo"]);
-    let first = train(
-        &split,
-        TrainOptions {
-            stop_after: Some(3),
-            ..dense()
-        },
-    )
-    .expect("first half");
-    assert_eq!(first.steps_done, 3);
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..dense()
-        },
-    )
-    .expect("resumed half");
+    common::straight_and_resumed(dir.path(), &["method.preset=hapo"], 3, dense, |_| {});
     let (a, b) = (
         rows(&dir.path().join("straight"), None),
         rows(&dir.path().join("split"), None),

@@ -132,27 +132,10 @@ fn with_buffer_and_serr_disabled_r3_is_grpo_exactly() {
 #[test]
 fn stop_and_resume_restores_the_buffer_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let straight = common::tiny_config(dir.path(), "straight", &R3_RUN);
-    train(&straight, binary()).expect("uninterrupted run");
-    let split = common::tiny_config(dir.path(), "split", &R3_RUN);
-    let first = train(
-        &split,
-        TrainOptions {
-            stop_after: Some(3),
-            ..binary()
-        },
-    )
-    .expect("first half");
-    let saved = first.run_dir.join("checkpoints/step-000003/r3_buffer.json");
-    assert!(saved.exists(), "the checkpoint holds the buffer");
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..binary()
-        },
-    )
-    .expect("resumed half");
+    common::straight_and_resumed(dir.path(), &R3_RUN, 3, binary, |first| {
+        let saved = first.run_dir.join("checkpoints/step-000003/r3_buffer.json");
+        assert!(saved.exists(), "the checkpoint holds the buffer");
+    });
     let a = metric_lines(&dir.path().join("straight"), None);
     let b = metric_lines(&dir.path().join("split"), None);
     let after_stop: f64 = a[4..]

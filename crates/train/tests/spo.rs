@@ -129,25 +129,7 @@ fn spo_tree_trains_on_its_edges() {
 fn spo_chain_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let sets = ["method.preset=spo_chain", "rl.steps=4", "eval.every=0"];
-    let straight = common::tiny_config(dir.path(), "straight", &sets);
-    train(&straight, dense()).expect("uninterrupted");
-    let split = common::tiny_config(dir.path(), "split", &sets);
-    train(
-        &split,
-        TrainOptions {
-            stop_after: Some(2),
-            ..dense()
-        },
-    )
-    .expect("first half");
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..dense()
-        },
-    )
-    .expect("resumed half");
+    common::straight_and_resumed(dir.path(), &sets, 2, dense, |_| {});
     let a = rl_rows(&dir.path().join("straight"));
     assert_eq!(a.len(), 4);
     assert_eq!(a, rl_rows(&dir.path().join("split")));

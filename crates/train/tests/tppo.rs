@@ -110,43 +110,26 @@ fn a_window_covering_the_response_finishes_every_response_each_step() {
 #[test]
 fn stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    let straight = common::tiny_config(dir.path(), "straight", &TPPO);
-    train(&straight, dense()).expect("uninterrupted run");
-    let split = common::tiny_config(dir.path(), "split", &TPPO);
-    let first = train(
-        &split,
-        TrainOptions {
-            stop_after: Some(3),
-            ..dense()
-        },
-    )
-    .expect("first half");
-    let state: Value = serde_json::from_str(
-        &fs::read_to_string(
-            first
-                .run_dir
-                .join("checkpoints")
-                .join("step-000003")
-                .join("tppo_state.json"),
+    common::straight_and_resumed(dir.path(), &TPPO, 3, dense, |first| {
+        let state: Value = serde_json::from_str(
+            &fs::read_to_string(
+                first
+                    .run_dir
+                    .join("checkpoints")
+                    .join("step-000003")
+                    .join("tppo_state.json"),
+            )
+            .unwrap(),
         )
-        .unwrap(),
-    )
-    .unwrap();
-    let in_flight = state["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| !s["response"].as_array().unwrap().is_empty())
-        .count();
-    assert!(in_flight > 0, "the checkpoint must carry partial responses");
-    train(
-        &split,
-        TrainOptions {
-            resume: true,
-            ..dense()
-        },
-    )
-    .expect("resumed half");
+        .unwrap();
+        let in_flight = state["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| !s["response"].as_array().unwrap().is_empty())
+            .count();
+        assert!(in_flight > 0, "the checkpoint must carry partial responses");
+    });
     let a = metric_lines(&dir.path().join("straight"));
     let b = metric_lines(&dir.path().join("split"));
     assert_eq!(a.len(), 7);

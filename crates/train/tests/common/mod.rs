@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use polopt_train::config::resolve;
-use polopt_train::RunConfig;
+use polopt_train::{train, RunConfig, TrainOptions, TrainSummary};
 
 pub fn tiny_config(out_dir: &Path, name: &str, extra: &[&str]) -> RunConfig {
     let mut sets: Vec<String> = [
@@ -56,4 +56,37 @@ impl polopt_train::reward::RewardFn for DigitShare {
             well_formed: true,
         }
     }
+}
+
+/// The same tiny run trained twice in `dir`: "straight" uninterrupted, and "split" stopped after
+/// `stop_after` steps (then `between` sees the first half and its checkpoint) and resumed.
+/// The caller compares the metrics of `dir/straight` and `dir/split`.
+pub fn straight_and_resumed(
+    dir: &Path,
+    sets: &[&str],
+    stop_after: usize,
+    options: impl Fn() -> TrainOptions,
+    between: impl FnOnce(&TrainSummary),
+) {
+    let straight = tiny_config(dir, "straight", sets);
+    train(&straight, options()).expect("uninterrupted run");
+    let split = tiny_config(dir, "split", sets);
+    let first = train(
+        &split,
+        TrainOptions {
+            stop_after: Some(stop_after),
+            ..options()
+        },
+    )
+    .expect("first half");
+    assert_eq!(first.steps_done, stop_after);
+    between(&first);
+    train(
+        &split,
+        TrainOptions {
+            resume: true,
+            ..options()
+        },
+    )
+    .expect("resumed half");
 }
