@@ -4,8 +4,8 @@ The same work as one `rl_step` of `polopt train` under bench/rl_iteration.toml: 
 Llama-layout model (vocab 83, hidden 128, intermediate 384, 3 layers, 4 heads, 2 KV heads,
 tied embeddings, RoPE), 32 addition prompts x 8 completions of exactly 8 new tokens sampled
 at temperature 1 with a KV cache, scoring by the reversed-sum verifier, GRPO advantages,
-old log-probs recomputed without gradients, then one clipped-surrogate update over the whole
-batch (token-mean, entropy computed, gradient clipping 1.0, AdamW). Written the way a careful
+then one clipped-surrogate update over the whole batch (old log-probs = the current ones
+detached, since nothing changes the weights before it) (token-mean, entropy computed, gradient clipping 1.0, AdamW). Written the way a careful
 PyTorch user would write it (SDPA attention, preallocated nothing fancy, no compile).
 
 Prints one JSON line: {"median_s": ..., "steps": [...], "threads": N}.
@@ -159,9 +159,10 @@ def iteration(model, opt, rng, prompts_per_step, group, new_tokens):
         [1.0 if decode(r) == answers[i // group] else 0.0 for i, r in enumerate(response.tolist())]
     ).view(-1, group)
     adv = ((rewards - rewards.mean(1, keepdim=True)) / (rewards.std(1, keepdim=True) + 1e-6)).view(-1, 1)
-    with torch.no_grad():
-        old, _ = response_logprobs(model, prompt_tokens, prompt_real, response)
     logp, entropy = response_logprobs(model, prompt_tokens, prompt_real, response)
+    # One optimizer step over the whole batch: the old policy is the current one, so its
+    # log-probs are these detached (TRL does the same, and so does polopt).
+    old = logp.detach()
     ratio = (logp - old).exp()
     surrogate = torch.minimum(ratio * adv, ratio.clamp(0.8, 1.2) * adv)
     loss = -surrogate.mean(1).mean()

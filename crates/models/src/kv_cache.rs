@@ -77,6 +77,18 @@ impl KvCache {
         )
     }
 
+    /// A cache whose row `b` is this cache's row `index[b]` (`index: [B']` i64): prompts
+    /// prefilled once are fanned out to every completion that continues them.
+    pub(crate) fn select_rows(&self, index: &Tensor) -> KvCache {
+        let pick = |buffers: &[Tensor]| buffers.iter().map(|t| t.index_select(0, index)).collect();
+        KvCache {
+            keys: pick(&self.keys),
+            values: pick(&self.values),
+            len: self.len,
+            capacity: self.capacity,
+        }
+    }
+
     pub(crate) fn advance(&mut self, t: i64) {
         self.len += t;
     }

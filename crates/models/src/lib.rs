@@ -8,6 +8,7 @@
 //!   prompts left-padded to `P`, responses in columns `[P, P + R)`.
 //! - [`logprobs`]: [`response_logprobs`], log-probs (and entropy) of responses with gradients,
 //!   equal to the sampler's behaviour log-probs at the same weights and temperature.
+//! - [`prefix`]: rows that share a prompt compute it once, in sampling and in training.
 //! - [`tokenizer`]: [`CharTokenizer`], the text tasks' character vocabulary.
 //! - [`checkpoint`]: `model.safetensors` + `config.json` directories, atomic writes, typed errors.
 //! - [`hf`]: whole Hugging Face model directories: sharded weights with an index, any float
@@ -25,6 +26,7 @@ pub mod hf;
 pub mod hf_tokenizer;
 pub mod kv_cache;
 pub mod logprobs;
+pub mod prefix;
 pub mod rollout;
 pub mod sampling;
 pub mod tokenizer;

@@ -8,6 +8,7 @@
 //! and records it with the behaviour log-probs; training recomputes at the scalar `T_0`.
 use tch::{Kind, Tensor};
 
+use crate::prefix::{shared_prompt_response_logits, SharedPrompts};
 use crate::transformer::Transformer;
 
 /// The temperature actually applied: greedy decoding (`temperature == 0`) has no sampling
@@ -49,7 +50,8 @@ pub fn token_logprobs(
 
 /// Logits `[B, R, V]` that predict the response columns `[P, P + R)` of `tokens: [B, P + R]`
 /// (prompts left-padded to `prompt_len = P`, as in [`crate::Rollout`]). Only those `R`
-/// positions go through the output projection.
+/// positions go through the output projection, and rows with the same prompt compute it once
+/// ([`crate::prefix`]).
 ///
 /// Panics unless `1 <= prompt_len < T`.
 pub fn response_logits(
@@ -63,6 +65,10 @@ pub fn response_logits(
         prompt_len >= 1 && prompt_len < total,
         "prompt_len {prompt_len} must be in [1, {total}) for tokens of width {total}"
     );
+    let shared = SharedPrompts::of_tensor(&tokens.narrow(1, 0, prompt_len));
+    if shared.saves_work() {
+        return shared_prompt_response_logits(model, tokens, attention_mask, prompt_len, &shared);
+    }
     let hidden = model.hidden_states(tokens, attention_mask);
     model.logits(&hidden.narrow(1, prompt_len - 1, total - prompt_len))
 }

@@ -10,6 +10,7 @@ use tch::{Kind, Tensor};
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::logprobs::scaled_log_softmax;
+use crate::prefix::SharedPrompts;
 use crate::rollout::Rollout;
 use crate::transformer::{attention_mask_4d, positions_from_mask, Transformer};
 
@@ -131,6 +132,27 @@ pub fn generate_until(
     tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None, stop)))
 }
 
+/// Fills a fresh cache (room for `max_new` more slots) with left-padded prompts `[B, P]`;
+/// returns it and the logits `[B, V]` that predict each row's first response token.
+fn prefill(
+    model: &Transformer,
+    prompt_tokens: &Tensor,
+    prompt_mask: &Tensor,
+    max_new: i64,
+) -> (KvCache, Tensor) {
+    let (b, p) = (prompt_tokens.size()[0], prompt_tokens.size()[1]);
+    let mut cache = KvCache::new(model.config(), b, p + max_new, model.kind(), model.device());
+    let mask = attention_mask_4d(&prompt_mask.to_kind(Kind::Bool), 0, p);
+    let hidden = model.forward_cached(
+        prompt_tokens,
+        &positions_from_mask(prompt_mask),
+        &mask,
+        &mut cache,
+    );
+    // Left padding puts every row's last prompt token in column P - 1.
+    (cache, model.logits(&hidden.select(1, p - 1)))
+}
+
 /// Checks the config and prompts; returns the longest prompt's length `P`.
 fn validate_inputs(
     model: &Transformer,
@@ -224,16 +246,29 @@ fn decode(
         ],
         1,
     );
-    let mut cache = KvCache::new(model.config(), b, p + max_new, model.kind(), device);
-    let prefill_mask = attention_mask_4d(&key_real.narrow(1, 0, p), 0, p);
-    let hidden = model.forward_cached(
-        &prompt_tokens,
-        &positions_from_mask(&prompt_mask),
-        &prefill_mask,
-        &mut cache,
-    );
-    // Left padding puts every row's last prompt token in column P - 1.
-    let mut logits = model.logits(&hidden.select(1, p - 1));
+    // Each distinct prompt is prefilled once and its cache rows fanned out (crate::prefix).
+    let shared = SharedPrompts::of_rows(prompts.iter().map(Vec::as_slice));
+    let (mut cache, mut logits) = if shared.saves_work() {
+        let distinct: Vec<Vec<i64>> = shared
+            .unique
+            .iter()
+            .map(|&row| prompts[row as usize].clone())
+            .collect();
+        let (tokens, mask) = left_pad(&distinct, p, cfg.pad_token_id);
+        let (cache, logits) = prefill(
+            model,
+            &tokens.to_device(device),
+            &mask.to_device(device),
+            max_new,
+        );
+        let inverse = Tensor::from_slice(&shared.inverse).to_device(device);
+        (
+            cache.select_rows(&inverse),
+            logits.index_select(0, &inverse),
+        )
+    } else {
+        prefill(model, &prompt_tokens, &prompt_mask, max_new)
+    };
     // `[B, 1]`: the token sampled at step `s` sits at position `prompt_lengths + s`.
     let prompt_lengths = prompt_mask
         .sum_dim_intlist(1, false, Kind::Int64)

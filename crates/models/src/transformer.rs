@@ -96,7 +96,8 @@ impl Attention {
         xs: &Tensor,
         rope: &(Tensor, Tensor),
         mask: &Tensor,
-        cache: Option<(&mut KvCache, usize)>,
+        kv: &mut KeysValues,
+        layer: usize,
     ) -> Tensor {
         let (b, t, _) = xs.size3().expect("hidden states are [B, T, hidden]");
         let split = |proj: &Linear, heads: i64| {
@@ -110,9 +111,17 @@ impl Attention {
         let v = split(&self.v_proj, self.kv_heads);
         let q = apply_rotary(&q, cos, sin);
         let k = apply_rotary(&k, cos, sin);
-        let (k, v) = match cache {
-            Some((cache, layer)) => cache.append(layer, &k, &v),
-            None => (k, v),
+        let (k, v) = match kv {
+            KeysValues::Own => (k, v),
+            KeysValues::Cache(cache) => cache.append(layer, &k, &v),
+            KeysValues::Record(layers) => {
+                layers.push((k.shallow_clone(), v.shallow_clone()));
+                (k, v)
+            }
+            KeysValues::Prefix(prefix) => {
+                let (pk, pv) = &prefix[layer];
+                (Tensor::cat(&[pk, &k], 2), Tensor::cat(&[pv, &v], 2))
+            }
         };
         let gqa = self.kv_heads != self.heads;
         let ys =
@@ -122,6 +131,20 @@ impl Attention {
                 .reshape([b, t, self.heads * self.head_dim]),
         )
     }
+}
+
+/// Where an attention layer's keys and values come from besides the tokens of this call.
+enum KeysValues<'a> {
+    /// Only this call's tokens.
+    Own,
+    /// A decoding cache, extended by this call's tokens (sampling).
+    Cache(&'a mut KvCache),
+    /// Only this call's tokens, and each layer's (rotated) keys and values are recorded: the
+    /// forward of a prefix that several rows share (see `crate::prefix`).
+    Record(&'a mut Vec<(Tensor, Tensor)>),
+    /// Per-layer `[B, kv_heads, S, D]` keys and values of a prefix (gradients flow into them),
+    /// attended over before this call's tokens.
+    Prefix(&'a [(Tensor, Tensor)]),
 }
 
 struct Mlp {
@@ -275,7 +298,37 @@ impl Transformer {
         let positions = positions_from_mask(attention_mask);
         let t = tokens.size()[1];
         let mask = attention_mask_4d(&attention_mask.to_kind(Kind::Bool), 0, t);
-        self.run_layers(tokens, &positions, &mask, None)
+        self.run_layers(tokens, &positions, &mask, KeysValues::Own)
+    }
+
+    /// [`Transformer::hidden_states`], and every layer's rotated keys and values
+    /// (`[B, kv_heads, T, head_dim]`, with gradients), so that continuations can attend over
+    /// them with [`Transformer::hidden_states_after`] without recomputing the prefix.
+    pub fn hidden_states_recording(
+        &self,
+        tokens: &Tensor,
+        attention_mask: &Tensor,
+    ) -> (Tensor, Vec<(Tensor, Tensor)>) {
+        let positions = positions_from_mask(attention_mask);
+        let t = tokens.size()[1];
+        let mask = attention_mask_4d(&attention_mask.to_kind(Kind::Bool), 0, t);
+        let mut recorded = Vec::with_capacity(self.layers.len());
+        let hidden = self.run_layers(tokens, &positions, &mask, KeysValues::Record(&mut recorded));
+        (hidden, recorded)
+    }
+
+    /// Hidden states of `tokens: [B, T]` at `positions: [B, T]` that continue a prefix whose
+    /// per-layer keys and values are `prefix` (`[B, kv_heads, S, head_dim]` each, as recorded
+    /// by [`Transformer::hidden_states_recording`]); `mask: [B, 1, T, S + T]` says which
+    /// prefix slots and which of these tokens each query sees.
+    pub fn hidden_states_after(
+        &self,
+        tokens: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        prefix: &[(Tensor, Tensor)],
+    ) -> Tensor {
+        self.run_layers(tokens, positions, mask, KeysValues::Prefix(prefix))
     }
 
     /// The same forward pass, reading and extending `cache`: `tokens`/`positions: [B, T]` are the
@@ -287,7 +340,7 @@ impl Transformer {
         mask: &Tensor,
         cache: &mut KvCache,
     ) -> Tensor {
-        let hidden = self.run_layers(tokens, positions, mask, Some(&mut *cache));
+        let hidden = self.run_layers(tokens, positions, mask, KeysValues::Cache(&mut *cache));
         cache.advance(tokens.size()[1]);
         hidden
     }
@@ -302,17 +355,14 @@ impl Transformer {
         tokens: &Tensor,
         positions: &Tensor,
         mask: &Tensor,
-        mut cache: Option<&mut KvCache>,
+        mut kv: KeysValues,
     ) -> Tensor {
         let mut xs = Tensor::embedding(&self.embed_tokens, tokens, -1, false, false);
         let rope = self.rotary(positions, xs.kind());
         let eps = self.config.rms_norm_eps;
         for (i, layer) in self.layers.iter().enumerate() {
             let normed = rms_norm(&xs, &layer.input_layernorm, eps);
-            let attn =
-                layer
-                    .self_attn
-                    .forward(&normed, &rope, mask, cache.as_deref_mut().map(|c| (c, i)));
+            let attn = layer.self_attn.forward(&normed, &rope, mask, &mut kv, i);
             xs = &xs + attn;
             let normed = rms_norm(&xs, &layer.post_attention_layernorm, eps);
             xs = &xs + layer.mlp.forward(&normed);
