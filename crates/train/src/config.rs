@@ -87,6 +87,13 @@ pub struct SftSection {
     pub pool_size: usize,
     /// Reuse an identical warm start from `<run.out_dir>/.warmstart/` (see `warm_cache`).
     pub reuse_cache: bool,
+    /// Stop the warm start once its greedy pass@1 on `check_problems` validation problems of
+    /// the warm-start distribution reaches this (0 = always train `steps`): the restricted skill
+    /// is learned, and training on stops teaching only the restriction.
+    pub target_pass1: f64,
+    /// Steps between those checks.
+    pub check_every: usize,
+    pub check_problems: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -400,6 +407,19 @@ impl RunConfig {
             (0.0..1.0).contains(&s.weight_decay),
             "in [0, 1)",
             s.weight_decay,
+        )?;
+        check(
+            "sft.target_pass1",
+            (0.0..=1.0).contains(&s.target_pass1),
+            "in [0, 1]",
+            s.target_pass1,
+        )?;
+        check("sft.check_every", s.check_every >= 1, ">= 1", s.check_every)?;
+        check(
+            "sft.check_problems",
+            s.check_problems >= 1,
+            ">= 1",
+            s.check_problems,
         )?;
         let l = &self.rl;
         check(

@@ -104,6 +104,28 @@ pub fn evaluate(
     Ok(out)
 }
 
+/// Greedy pass@1 on `problems` alone (the warm start's stopping check; no sampling).
+pub fn greedy_pass1(
+    policy: &Policy,
+    tok: &CharTokenizer,
+    reward: &dyn RewardFn,
+    task: &dyn Task,
+    problems: &[Problem],
+    max_new_tokens: i64,
+) -> Result<f64, TrainError> {
+    let prompts: Vec<Vec<i64>> = problems
+        .iter()
+        .map(|p| encode_prompt(tok, &p.prompt))
+        .collect::<Result<_, _>>()?;
+    let greedy = completions(policy, tok, task, &prompts, 0.0, max_new_tokens)?;
+    let correct = problems
+        .iter()
+        .zip(&greedy)
+        .filter(|(problem, (text, _))| reward.score(problem, text).correct)
+        .count();
+    Ok(correct as f64 / problems.len().max(1) as f64)
+}
+
 pub fn encode_prompt(tok: &CharTokenizer, prompt: &str) -> Result<Vec<i64>, TrainError> {
     let mut ids = vec![tok.bos_id()];
     ids.extend(

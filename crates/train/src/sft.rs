@@ -11,15 +11,24 @@ use tch::Kind;
 
 use crate::config::{OnNan, SftSection};
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
+use crate::eval::{encode_prompt, greedy_pass1};
 use crate::optim::AdamW;
 use crate::packing::{mask_env_tokens, pack};
 use crate::policy::Policy;
+use crate::reward::RewardFn;
 use crate::seeds::stream;
+
+/// How the warm start checks whether it has learned its slice (`sft.target_pass1`).
+pub struct SkillCheck<'a> {
+    pub reward: &'a dyn RewardFn,
+    pub max_new_tokens: i64,
+}
 
 /// Trains `policy` with teacher forcing on `<bos> prompt | solution <eos>`, the loss on the
 /// completion tokens only, less any tool output in the solution (the environment writes it
-/// during rollouts, so the policy is never trained to produce it). Returns the mean loss of the last 10% of steps and the NaN count.
+/// during rollouts, so the policy is never trained to produce it). Stops early once greedy
+/// pass@1 on validation problems of `task` reaches `cfg.target_pass1` (when set). Returns the
+/// mean loss of the last 10% of the steps run, the steps run, the last check and the NaN count.
 pub fn warm_start(
     policy: &Policy,
     tok: &CharTokenizer,
@@ -27,9 +36,22 @@ pub fn warm_start(
     cfg: &SftSection,
     seed: u64,
     on_nan: OnNan,
+    check: &SkillCheck,
     progress: &ProgressBar,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     let mut opt = AdamW::new(&policy.vs, cfg.lr, cfg.weight_decay);
+    let check_problems: Vec<Problem> = if cfg.target_pass1 > 0.0 {
+        sample_batch(
+            task,
+            Split::Validation,
+            cfg.check_problems,
+            &mut stream(seed, "sft-check", 0),
+        )
+    } else {
+        Vec::new()
+    };
+    let mut losses: Vec<f64> = Vec::with_capacity(cfg.steps);
+    let mut last_check = f64::NAN;
     let pool: Vec<Problem> = if cfg.pool_size > 0 {
         sample_batch(
             task,
@@ -40,8 +62,7 @@ pub fn warm_start(
     } else {
         Vec::new()
     };
-    let tail_start = cfg.steps - cfg.steps / 10;
-    let (mut tail_loss, mut tail_n, mut nan_events) = (0.0, 0usize, 0usize);
+    let mut nan_events = 0usize;
     for step in 0..cfg.steps {
         let mut rng = stream(seed, "sft-batch", step as u64);
         let batch: Vec<Problem> = if pool.is_empty() {
@@ -109,22 +130,41 @@ pub fn warm_start(
             continue;
         }
         opt.step();
-        if step >= tail_start {
-            tail_loss += value;
-            tail_n += 1;
-        }
-        progress.set_message(format!("loss {value:.3}"));
+        losses.push(value);
         progress.inc(1);
+        if !check_problems.is_empty() && (step + 1) % cfg.check_every == 0 {
+            last_check = greedy_pass1(
+                policy,
+                tok,
+                check.reward,
+                task,
+                &check_problems,
+                check.max_new_tokens,
+            )?;
+            tracing::debug!(
+                step = step + 1,
+                slice_pass1 = last_check,
+                "warm-start check"
+            );
+            progress.set_message(format!("loss {value:.3}, slice pass@1 {last_check:.3}"));
+            if last_check >= cfg.target_pass1 {
+                break;
+            }
+        } else {
+            progress.set_message(format!("loss {value:.3}"));
+        }
     }
+    let tail = &losses[losses.len() - losses.len() / 10..];
+    let tail = if tail.is_empty() { &losses[..] } else { tail };
     let mut out = BTreeMap::new();
     out.insert(
         "sft/final_loss".to_string(),
-        if tail_n > 0 {
-            tail_loss / tail_n as f64
-        } else {
-            f64::NAN
-        },
+        tail.iter().sum::<f64>() / tail.len() as f64,
     );
+    out.insert("sft/steps_run".to_string(), losses.len() as f64);
+    if !check_problems.is_empty() {
+        out.insert("sft/slice_pass@1".to_string(), last_check);
+    }
     out.insert("sft/nan_events".to_string(), nan_events as f64);
     Ok(out)
 }

@@ -25,7 +25,7 @@ pub fn entry_dir(config: &RunConfig, threads: usize) -> Result<PathBuf, TrainErr
         "seed": config.run.seed,
         "device": config.run.device,
         "threads": threads,
-        "format": 1,
+        "format": 2,
     });
     let text = serde_json::to_string(&inputs).map_err(|e| TrainError::Config(e.to_string()))?;
     let key = format!("{:016x}", derive_seed(0, &text, 0));

@@ -34,7 +34,7 @@ use crate::run_dir::{
 };
 use crate::seeds::{stream, with_torch_seed};
 use crate::segment::collect_step;
-use crate::sft::warm_start;
+use crate::sft::{warm_start, SkillCheck};
 use crate::warm_cache;
 
 /// How a run is driven, beyond its config.
@@ -238,6 +238,10 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
                         &config.sft,
                         config.run.seed,
                         config.run.on_nan,
+                        &SkillCheck {
+                            reward: lp.reward.as_ref(),
+                            max_new_tokens: config.rl.max_new_tokens,
+                        },
                         &bar,
                     )?;
                     bar.finish_and_clear();
