@@ -16,7 +16,7 @@ use super::native::policy::NativeActorCritic;
 use super::rollout::{env_action, Normalizers};
 use super::trainer::head_of;
 use crate::error::TrainError;
-use crate::seeds::{derive_seed, stream};
+use crate::seeds::{derive_seed, stream, with_torch_seed};
 
 pub fn evaluate(
     actor: &ActorSnapshot,
@@ -104,13 +104,17 @@ pub fn evaluate_checkpoint(
     let e = &cfg.env;
     let envs = ControlEnvs::new(&e.id, 1, e.max_episode_steps, cfg.run.seed, "eval-env")?;
     let head = head_of(&envs.action_space());
-    // The shapes come from the config; the weights (all of them) from the checkpoint.
-    let ac = ActorCritic::new(
-        envs.obs_dim,
-        head,
-        &cfg.model.hidden,
-        cfg.model.log_std_init,
-    );
+    // The shapes come from the config; the weights (all of them) from the checkpoint. The
+    // throwaway init still draws from libtorch's global generator, so it takes the seeded-draw
+    // lock: unlocked, it shifted a seeded init running in another thread (a flaky test).
+    let ac = with_torch_seed(cfg.run.seed, "eval-skeleton", 0, || {
+        ActorCritic::new(
+            envs.obs_dim,
+            head,
+            &cfg.model.hidden,
+            cfg.model.log_std_init,
+        )
+    });
     let mut model = NativeActorCritic::from_torch(&ac, &cfg.model.hidden)
         .map_err(|err| ckpt_err(&model_path, err))?;
     model
