@@ -22,9 +22,16 @@ pub fn run_train(
         return run_control(config, sets, resume, progress);
     }
     let cfg = load_config(config, sets)?;
+    let warm_start = match cfg.sft.target_pass1 > 0.0 {
+        true => format!(
+            "warm start to pass@1 {} on its slice (at most {} steps)",
+            cfg.sft.target_pass1, cfg.sft.steps
+        ),
+        false => format!("{} warm-start steps", cfg.sft.steps),
+    };
     eprintln!(
-        "polopt: run `{}` | preset {} | task {} | seed {} | {} warm-start + {} RL steps",
-        cfg.run.name, cfg.method.preset, cfg.task.name, cfg.run.seed, cfg.sft.steps, cfg.rl.steps
+        "polopt: run `{}` | preset {} | task {} | seed {} | {warm_start} + {} RL steps",
+        cfg.run.name, cfg.method.preset, cfg.task.name, cfg.run.seed, cfg.rl.steps
     );
     let summary = polopt_train::train(
         &cfg,

@@ -18,8 +18,13 @@ use crate::policy::Policy;
 use crate::reward::RewardFn;
 use crate::seeds::stream;
 
-/// How the warm start checks whether it has learned its slice (`sft.target_pass1`).
-pub struct SkillCheck<'a> {
+/// What a warm start runs on besides its settings: the task it samples solutions from, the
+/// run's seed and NaN policy, and the verifier and length of its stopping check
+/// (`sft.target_pass1`).
+pub struct WarmStartContext<'a> {
+    pub task: &'a dyn Task,
+    pub seed: u64,
+    pub on_nan: OnNan,
     pub reward: &'a dyn RewardFn,
     pub max_new_tokens: i64,
 }
@@ -27,41 +32,26 @@ pub struct SkillCheck<'a> {
 /// Trains `policy` with teacher forcing on `<bos> prompt | solution <eos>`, the loss on the
 /// completion tokens only, less any tool output in the solution (the environment writes it
 /// during rollouts, so the policy is never trained to produce it). Stops early once greedy
-/// pass@1 on validation problems of `task` reaches `cfg.target_pass1` (when set). Returns the
+/// pass@1 on validation problems of the task reaches `cfg.target_pass1` (when set). Returns the
 /// mean loss of the last 10% of the steps run, the steps run, the last check and the NaN count.
 pub fn warm_start(
     policy: &Policy,
     tok: &CharTokenizer,
-    task: &dyn Task,
     cfg: &SftSection,
-    seed: u64,
-    on_nan: OnNan,
-    check: &SkillCheck,
+    ctx: &WarmStartContext,
     progress: &ProgressBar,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
+    let (task, seed, on_nan) = (ctx.task, ctx.seed, ctx.on_nan);
     let mut opt = AdamW::new(&policy.vs, cfg.lr, cfg.weight_decay);
-    let check_problems: Vec<Problem> = if cfg.target_pass1 > 0.0 {
-        sample_batch(
-            task,
-            Split::Validation,
-            cfg.check_problems,
-            &mut stream(seed, "sft-check", 0),
-        )
-    } else {
-        Vec::new()
+    // Fixed problem sets, each from its own stream: `n = 0` draws none.
+    let fixed = |split, n, name| sample_batch(task, split, n, &mut stream(seed, name, 0));
+    let pool: Vec<Problem> = fixed(Split::Train, cfg.pool_size, "sft-pool");
+    let check_problems: Vec<Problem> = match cfg.target_pass1 > 0.0 {
+        true => fixed(Split::Validation, cfg.check_problems, "sft-check"),
+        false => Vec::new(),
     };
     let mut losses: Vec<f64> = Vec::with_capacity(cfg.steps);
     let mut last_check = f64::NAN;
-    let pool: Vec<Problem> = if cfg.pool_size > 0 {
-        sample_batch(
-            task,
-            Split::Train,
-            cfg.pool_size,
-            &mut stream(seed, "sft-pool", 0),
-        )
-    } else {
-        Vec::new()
-    };
     let mut nan_events = 0usize;
     for step in 0..cfg.steps {
         let mut rng = stream(seed, "sft-batch", step as u64);
@@ -136,10 +126,10 @@ pub fn warm_start(
             last_check = greedy_pass1(
                 policy,
                 tok,
-                check.reward,
+                ctx.reward,
                 task,
                 &check_problems,
-                check.max_new_tokens,
+                ctx.max_new_tokens,
             )?;
             tracing::debug!(
                 step = step + 1,
@@ -154,15 +144,31 @@ pub fn warm_start(
             progress.set_message(format!("loss {value:.3}"));
         }
     }
+    let reached = last_check >= cfg.target_pass1; // false when no check ran (NaN)
+    if !check_problems.is_empty() && !reached {
+        let last = match last_check.is_finite() {
+            true => format!("last check {last_check:.3}"),
+            false => format!("no check ran: sft.check_every = {}", cfg.check_every),
+        };
+        tracing::warn!(
+            "the warm start did not reach sft.target_pass1 = {} in {} steps ({last}); \
+             RL starts from it anyway",
+            cfg.target_pass1,
+            losses.len(),
+        );
+    }
     let tail = &losses[losses.len() - losses.len() / 10..];
     let tail = if tail.is_empty() { &losses[..] } else { tail };
     let mut out = BTreeMap::new();
-    out.insert(
-        "sft/final_loss".to_string(),
-        tail.iter().sum::<f64>() / tail.len() as f64,
-    );
+    if !tail.is_empty() {
+        out.insert(
+            "sft/final_loss".to_string(),
+            tail.iter().sum::<f64>() / tail.len() as f64,
+        );
+    }
     out.insert("sft/steps_run".to_string(), losses.len() as f64);
-    if !check_problems.is_empty() {
+    // Only when a check ran: metrics go to JSON, which has no NaN.
+    if last_check.is_finite() {
         out.insert("sft/slice_pass@1".to_string(), last_check);
     }
     out.insert("sft/nan_events".to_string(), nan_events as f64);

@@ -34,7 +34,7 @@ use crate::run_dir::{
 };
 use crate::seeds::{stream, with_torch_seed};
 use crate::segment::collect_step;
-use crate::sft::{warm_start, SkillCheck};
+use crate::sft::{warm_start, WarmStartContext};
 use crate::warm_cache;
 
 /// How a run is driven, beyond its config.
@@ -231,19 +231,14 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
                 None => {
                     let sft_task = task_from(config, "sft", &config.task.sft)?;
                     let bar = bars.bar(config.sft.steps as u64, "warm start");
-                    let sft = warm_start(
-                        &lp.policy,
-                        &lp.tok,
-                        sft_task.as_ref(),
-                        &config.sft,
-                        config.run.seed,
-                        config.run.on_nan,
-                        &SkillCheck {
-                            reward: lp.reward.as_ref(),
-                            max_new_tokens: config.rl.max_new_tokens,
-                        },
-                        &bar,
-                    )?;
+                    let context = WarmStartContext {
+                        task: sft_task.as_ref(),
+                        seed: config.run.seed,
+                        on_nan: config.run.on_nan,
+                        reward: lp.reward.as_ref(),
+                        max_new_tokens: config.rl.max_new_tokens,
+                    };
+                    let sft = warm_start(&lp.policy, &lp.tok, &config.sft, &context, &bar)?;
                     bar.finish_and_clear();
                     if config.sft.reuse_cache {
                         warm_cache::store(&cache, &lp.policy, &sft)?;
@@ -471,7 +466,11 @@ pub fn evaluate_checkpoint(
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     let device = select_device(&config.run.device)?;
     let tok = CharTokenizer::new();
-    let mut policy = Policy::new(model_config(config, &tok), device)?;
+    // The init is overwritten by the checkpoint, but it draws from libtorch's global
+    // generator: under the seeded-draw lock, so that it cannot shift a run in another thread.
+    let mut policy = with_torch_seed(config.run.seed, "eval-skeleton", 0, || {
+        Policy::new(model_config(config, &tok), device)
+    })?;
     policy.load_weights(checkpoint)?;
     let task = task_from(config, "rl", &config.task.rl)?;
     let problems = eval_set(
