@@ -10,7 +10,7 @@ use polopt_models::{checkpoint, CharTokenizer, Transformer, TransformerConfig};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::error::TrainError;
-use crate::optim::AdamW;
+use crate::optim::{AdamW, StepOutcome};
 use crate::packing::Packed;
 
 pub struct Critic {
@@ -20,15 +20,6 @@ pub struct Critic {
     head_bias: Tensor,
     pub opt: AdamW,
     grad_clip: f64,
-}
-
-/// What one critic update did.
-#[derive(Debug, Clone, Copy)]
-pub struct CriticStep {
-    pub loss: f64,
-    pub grad_norm: f64,
-    /// False when the loss or gradient was non-finite and nothing was applied.
-    pub applied: bool,
 }
 
 impl Critic {
@@ -118,33 +109,9 @@ impl Critic {
     }
 
     /// One AdamW step on [`Critic::loss`]; a non-finite loss or gradient applies nothing.
-    pub fn train_step(&mut self, packed: &Packed, targets: &Tensor, mask: &Tensor) -> CriticStep {
-        self.opt.zero_grad();
+    pub fn train_step(&mut self, packed: &Packed, targets: &Tensor, mask: &Tensor) -> StepOutcome {
         let loss = self.loss(packed, targets, mask);
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            return CriticStep {
-                loss: value,
-                grad_norm: f64::NAN,
-                applied: false,
-            };
-        }
-        loss.backward();
-        let grad_norm = self.opt.clip_grad_norm(self.grad_clip);
-        if !grad_norm.is_finite() {
-            self.opt.zero_grad();
-            return CriticStep {
-                loss: value,
-                grad_norm,
-                applied: false,
-            };
-        }
-        self.opt.step();
-        CriticStep {
-            loss: value,
-            grad_norm,
-            applied: true,
-        }
+        self.opt.guarded_step(&loss, self.grad_clip)
     }
 
     /// Weights and optimizer moments as `critic.safetensors` and `critic_optimizer.safetensors`
@@ -248,7 +215,7 @@ mod tests {
         let mut last = start;
         for _ in 0..150 {
             let s = critic.train_step(&packed, &targets, &mask);
-            assert!(s.applied && s.loss.is_finite());
+            assert!(matches!(s, StepOutcome::Applied { loss, .. } if loss.is_finite()));
             last = critic.loss(&packed, &targets, &mask).double_value(&[]);
         }
         assert!(start > 0.1, "start loss {start}");

@@ -30,6 +30,7 @@ use crate::critic::Critic;
 use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
+use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed};
 use crate::policy::Policy;
 use crate::run_dir::write_atomic;
@@ -273,7 +274,8 @@ impl DapoStep {
             let targets: Vec<f32> = idx.iter().map(|&i| labels[i as usize] as f32).collect();
             let targets = Tensor::from_slice(&targets).view([-1, 1]).to_device(device);
             let mask = Tensor::ones([take as i64, 1], (Kind::Float, device));
-            if !self.critic.train_step(&packed, &targets, &mask).applied {
+            let outcome = self.critic.train_step(&packed, &targets, &mask);
+            if matches!(outcome, StepOutcome::NonFinite { .. }) {
                 ctx.non_finite("critic loss or gradient", 0)?;
             }
         }
@@ -403,25 +405,22 @@ impl StepDriver for DapoStep {
             &adv,
             cfg.method.dapo_step.beta,
         );
-        ctx.opt.zero_grad();
-        let loss_value = out.loss.double_value(&[]);
         let (mut updates, mut skipped, mut grad_norm) = (0.0, 0.0, 0.0);
-        if !loss_value.is_finite() {
-            ctx.non_finite("loss", step)?;
-            skipped = 1.0;
-        } else {
-            out.loss.backward();
-            let norm = ctx.opt.clip_grad_norm(cfg.rl.grad_clip);
-            if norm.is_finite() {
-                ctx.opt.step();
+        let loss_value = match ctx.opt.guarded_step(&out.loss, cfg.rl.grad_clip) {
+            StepOutcome::Applied {
+                loss,
+                grad_norm: norm,
+            } => {
                 updates = 1.0;
                 grad_norm = norm;
-            } else {
-                ctx.opt.zero_grad();
-                ctx.non_finite("gradient norm", step)?;
-                skipped = 1.0;
+                loss
             }
-        }
+            StepOutcome::NonFinite { what } => {
+                ctx.non_finite(what, step)?;
+                skipped = 1.0;
+                f64::NAN
+            }
+        };
         row.extend(out.metrics.into_iter().map(|(k, v)| (k.to_string(), v)));
         row.insert("loss".into(), loss_value);
         row.insert("grad_norm".into(), grad_norm);

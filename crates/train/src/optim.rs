@@ -6,6 +6,16 @@
 use std::collections::BTreeMap;
 use tch::{nn::VarStore, Kind, Tensor};
 
+/// What [`AdamW::guarded_step`] did with a loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepOutcome {
+    /// The weights moved; `grad_norm` is the norm before clipping.
+    Applied { loss: f64, grad_norm: f64 },
+    /// Nothing moved and the gradients are cleared: `what` ("loss" or "gradient norm") was
+    /// NaN or infinite. The caller counts it and skips or stops (`run.on_nan`).
+    NonFinite { what: &'static str },
+}
+
 pub struct AdamW {
     pub lr: f64,
     pub beta1: f64,
@@ -39,6 +49,30 @@ impl AdamW {
             params,
             exp_avg,
             exp_avg_sq,
+        }
+    }
+
+    /// One update from `loss` that never lets a non-finite value through: clears the
+    /// gradients, checks the loss, backpropagates, clips to `grad_clip`, checks the norm, and
+    /// only then steps. Every loop's minibatch update goes through here.
+    pub fn guarded_step(&mut self, loss: &Tensor, grad_clip: f64) -> StepOutcome {
+        self.zero_grad();
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            return StepOutcome::NonFinite { what: "loss" };
+        }
+        loss.backward();
+        let grad_norm = self.clip_grad_norm(grad_clip);
+        if !grad_norm.is_finite() {
+            self.zero_grad();
+            return StepOutcome::NonFinite {
+                what: "gradient norm",
+            };
+        }
+        self.step();
+        StepOutcome::Applied {
+            loss: value,
+            grad_norm,
         }
     }
 
@@ -149,5 +183,55 @@ impl AdamW {
         }
         self.step = step;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_weight(value: f32) -> (VarStore, Tensor) {
+        let vs = VarStore::new(tch::Device::Cpu);
+        let w = vs
+            .root()
+            .var_copy("w", &Tensor::from_slice(&[value, -value]));
+        (vs, w)
+    }
+
+    #[test]
+    fn guarded_step_applies_a_finite_loss_and_reports_the_unclipped_norm() {
+        let (vs, w) = one_weight(3.0);
+        let mut opt = AdamW::new(&vs, 0.1, 0.0);
+        // d/dw sum(w^2) = 2w = (6, -6): norm 6 sqrt(2), clipped to 1 before the step.
+        let outcome = opt.guarded_step(&w.square().sum(Kind::Float), 1.0);
+        let StepOutcome::Applied { loss, grad_norm } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(loss, 18.0);
+        assert!((grad_norm - 6.0 * 2f64.sqrt()).abs() < 1e-5, "{grad_norm}");
+        let moved = Vec::<f32>::try_from(&w).unwrap();
+        assert!(moved[0] < 3.0 && moved[1] > -3.0, "{moved:?}");
+    }
+
+    #[test]
+    fn guarded_step_moves_nothing_on_a_non_finite_loss_or_gradient() {
+        let (vs, w) = one_weight(3.0);
+        let mut opt = AdamW::new(&vs, 0.1, 0.0);
+        let nan_loss = w.sum(Kind::Float) * f64::NAN;
+        assert_eq!(
+            opt.guarded_step(&nan_loss, 1.0),
+            StepOutcome::NonFinite { what: "loss" }
+        );
+        // A finite loss whose gradient is infinite: sqrt at 0.
+        let inf_grad = (&w - &w.detach()).abs().sqrt().sum(Kind::Float);
+        assert_eq!(
+            opt.guarded_step(&inf_grad, 1.0),
+            StepOutcome::NonFinite {
+                what: "gradient norm"
+            }
+        );
+        assert_eq!(Vec::<f32>::try_from(&w).unwrap(), vec![3.0, -3.0]);
+        assert_eq!(opt.step, 0, "no optimizer step may be counted");
+        assert_eq!(opt.grad_norm(), 0.0, "gradients are cleared");
     }
 }

@@ -12,7 +12,7 @@ use tch::Kind;
 use crate::config::{OnNan, SftSection};
 use crate::error::TrainError;
 use crate::eval::{encode_prompt, greedy_pass1};
-use crate::optim::AdamW;
+use crate::optim::{AdamW, StepOutcome};
 use crate::packing::{mask_env_tokens, pack};
 use crate::policy::Policy;
 use crate::reward::RewardFn;
@@ -89,37 +89,22 @@ pub fn warm_start(
         let (logp, _) = policy.logprobs(&packed, 1.0, false);
         let loss = -(logp * &packed.response_mask).sum(Kind::Float)
             / packed.response_token_count().max(1.0);
-        let value = loss.double_value(&[]);
         opt.lr = cfg.lr * lr_scale(step, cfg.steps, cfg.warmup_steps);
-        opt.zero_grad();
-        if !value.is_finite() {
-            nan_events += 1;
-            if on_nan == OnNan::Stop {
-                return Err(TrainError::NonFinite {
-                    what: "warm-start loss".into(),
-                    step,
-                    hint: "lower sft.lr",
-                });
+        let value = match opt.guarded_step(&loss, 1.0) {
+            StepOutcome::Applied { loss, .. } => loss,
+            StepOutcome::NonFinite { what } => {
+                nan_events += 1;
+                if on_nan == OnNan::Stop {
+                    return Err(TrainError::NonFinite {
+                        what: format!("warm-start {what}"),
+                        step,
+                        hint: "lower sft.lr",
+                    });
+                }
+                progress.inc(1);
+                continue;
             }
-            progress.inc(1);
-            continue;
-        }
-        loss.backward();
-        let norm = opt.clip_grad_norm(1.0);
-        if !norm.is_finite() {
-            nan_events += 1;
-            if on_nan == OnNan::Stop {
-                return Err(TrainError::NonFinite {
-                    what: "warm-start gradient".into(),
-                    step,
-                    hint: "lower sft.lr",
-                });
-            }
-            opt.zero_grad();
-            progress.inc(1);
-            continue;
-        }
-        opt.step();
+        };
         losses.push(value);
         progress.inc(1);
         if !check_problems.is_empty() && (step + 1) % cfg.check_every == 0 {

@@ -24,6 +24,7 @@ use crate::critic::Critic;
 use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
+use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed};
 use crate::run_dir::write_atomic;
 use crate::seeds::shuffle;
@@ -275,14 +276,15 @@ impl StepDriver for Tppo {
                 * &cpacked.response_mask;
             let mut loss_sum = 0.0;
             for _ in 0..cfg.method.rollout.critic_updates {
-                let s = self
+                match self
                     .critic
-                    .train_step(&cpacked, &targets, &cpacked.response_mask);
-                if !s.applied {
-                    ctx.non_finite("critic loss or gradient", step)?;
-                    continue;
+                    .train_step(&cpacked, &targets, &cpacked.response_mask)
+                {
+                    StepOutcome::Applied { loss, .. } => loss_sum += loss,
+                    StepOutcome::NonFinite { .. } => {
+                        ctx.non_finite("critic loss or gradient", step)?
+                    }
                 }
-                loss_sum += s.loss;
             }
             row.insert(
                 "critic/value_loss".into(),
@@ -397,22 +399,14 @@ impl Tppo {
                 };
                 let scale = LossScale::of_mask(&mb.response_mask, max_len);
                 let out = ctx.objective.loss(&terms, &scale, None);
-                ctx.opt.zero_grad();
-                let loss_value = out.loss.double_value(&[]);
-                if !loss_value.is_finite() {
-                    ctx.non_finite("loss", step)?;
-                    skipped += 1;
-                    continue;
-                }
-                out.loss.backward();
-                let norm = ctx.opt.clip_grad_norm(rl.grad_clip);
-                if !norm.is_finite() {
-                    ctx.opt.zero_grad();
-                    ctx.non_finite("gradient norm", step)?;
-                    skipped += 1;
-                    continue;
-                }
-                ctx.opt.step();
+                let (loss_value, norm) = match ctx.opt.guarded_step(&out.loss, rl.grad_clip) {
+                    StepOutcome::Applied { loss, grad_norm } => (loss, grad_norm),
+                    StepOutcome::NonFinite { what } => {
+                        ctx.non_finite(what, step)?;
+                        skipped += 1;
+                        continue;
+                    }
+                };
                 updates += 1;
                 grad_norm_sum += norm;
                 for (k, v) in out.metrics {

@@ -1,6 +1,7 @@
 //! Credit, then K epochs of shuffled minibatch updates on a step's kept sequences.
 
 use super::*;
+use crate::optim::StepOutcome;
 use crate::seeds::shuffle;
 
 impl Loop<'_> {
@@ -141,31 +142,21 @@ impl Loop<'_> {
                     entropy: entropy.as_ref(),
                 };
                 let out = planned.loss(&self.objective, &terms, &index, max_len);
-                self.opt.zero_grad();
-                let loss_value = out.loss.double_value(&[]);
-                if !loss_value.is_finite() {
-                    self.non_finite("loss", step)?;
-                    skipped += 1;
-                    continue;
-                }
-                out.loss.backward();
-                let norm = self.opt.clip_grad_norm(cfg.rl.grad_clip);
-                if !norm.is_finite() {
-                    self.opt.zero_grad();
-                    self.non_finite("gradient norm", step)?;
-                    skipped += 1;
-                    continue;
-                }
-                self.opt.step();
+                let (loss_value, norm) = match self.opt.guarded_step(&out.loss, cfg.rl.grad_clip) {
+                    StepOutcome::Applied { loss, grad_norm } => (loss, grad_norm),
+                    StepOutcome::NonFinite { what } => {
+                        self.non_finite(what, step)?;
+                        skipped += 1;
+                        continue;
+                    }
+                };
                 tally.add(&logp, entropy.as_ref(), &mb.response_mask, epoch == 0);
                 updates += 1;
                 grad_norm_sum += norm;
                 for (k, v) in out.metrics {
                     *sums.entry(k).or_default() += v;
                 }
-                sums.entry("loss")
-                    .and_modify(|s| *s += loss_value)
-                    .or_insert(loss_value);
+                *sums.entry("loss").or_default() += loss_value;
             }
         }
         if let Some(feedback) = tally.finish() {
