@@ -108,13 +108,10 @@ fn aspo_on_calc_masks_tool_output_and_logs_tool_metrics() {
     assert!(rows[0]["eval/tool/call_frac"].as_f64().unwrap() > 0.0);
 }
 
-/// Wall-clock fields differ between any two runs; everything else must match exactly.
-const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
-
 fn without_timing(mut rows: Vec<Value>) -> Vec<Value> {
     for row in &mut rows {
         if let Some(obj) = row.as_object_mut() {
-            for key in TIMING {
+            for key in common::TIMING {
                 obj.remove(key);
             }
         }

@@ -8,19 +8,8 @@ use std::path::Path;
 use polopt_train::{train, TrainOptions};
 use serde_json::Value;
 
-const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
-
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
-    text.lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("valid json line");
-            if let Some(obj) = v.as_object_mut() {
-                obj.retain(|k, _| !TIMING.contains(&k.as_str()) && !k.starts_with("dcpo/"));
-            }
-            v
-        })
-        .collect()
+    common::metric_rows(run_dir, &["dcpo/"])
 }
 
 fn dense() -> TrainOptions {
@@ -62,19 +51,8 @@ fn dcpo_trains_with_finite_metrics_and_an_active_controller() {
 fn dcpo_stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     common::straight_and_resumed(dir.path(), &["method.preset=dcpo"], 3, dense, |_| {});
-    let raw = |name: &str| fs::read_to_string(dir.path().join(name).join("metrics.jsonl")).unwrap();
-    let strip = |text: String| -> Vec<Value> {
-        text.lines()
-            .map(|l| {
-                let mut v: Value = serde_json::from_str(l).unwrap();
-                v.as_object_mut()
-                    .unwrap()
-                    .retain(|k, _| !TIMING.contains(&k.as_str()));
-                v
-            })
-            .collect()
-    };
-    let (a, b) = (strip(raw("straight")), strip(raw("split")));
+    let rows = |name: &str| common::metric_rows(&dir.path().join(name), &[]);
+    let (a, b) = (rows("straight"), rows("split"));
     assert_eq!(a.len(), 7);
     // Step 4 is the first after the resume: a lost H would give alpha = 0 there.
     assert!(a[4]["dcpo/alpha"].as_f64().unwrap() > 0.0, "{}", a[4]);

@@ -2,13 +2,10 @@
 //! with its buffer and SERR disabled, and resumes exactly with the buffer restored.
 mod common;
 
-use std::fs;
 use std::path::Path;
 
 use polopt_train::{train, TrainOptions};
 use serde_json::Value;
-
-const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
 
 /// A binary reward (does the completion start with a digit?) so that groups collapse to all
 /// right or all wrong, the case R³ is about, even for a barely trained policy.
@@ -53,18 +50,7 @@ const R3_RUN: [&str; 6] = [
 ];
 
 fn metric_lines(run_dir: &Path, drop_prefix: Option<&str>) -> Vec<Value> {
-    let text = fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
-    text.lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("valid json line");
-            if let Some(obj) = v.as_object_mut() {
-                obj.retain(|k, _| {
-                    !TIMING.contains(&k.as_str()) && drop_prefix.is_none_or(|p| !k.starts_with(p))
-                });
-            }
-            v
-        })
-        .collect()
+    common::metric_rows(run_dir, drop_prefix.as_slice())
 }
 
 fn total(rows: &[Value], key: &str) -> f64 {

@@ -9,8 +9,6 @@ use std::path::Path;
 use polopt_train::{train, TrainOptions};
 use serde_json::Value;
 
-const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
-
 fn dense() -> TrainOptions {
     TrainOptions {
         reward: Some(Box::new(common::DigitShare)),
@@ -26,7 +24,7 @@ fn rl_rows(run_dir: &Path) -> Vec<BTreeMap<String, f64>> {
         .filter(|row| row["step"].as_u64().is_some_and(|s| s >= 1))
         .map(|row| {
             row.into_iter()
-                .filter(|(k, _)| !TIMING.contains(&k.as_str()))
+                .filter(|(k, _)| !common::TIMING.contains(&k.as_str()))
                 .map(|(k, v)| {
                     let x = v.as_f64().unwrap_or(f64::NAN);
                     (k, x)

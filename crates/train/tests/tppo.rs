@@ -8,21 +8,8 @@ use std::path::Path;
 use polopt_train::{train, TrainOptions};
 use serde_json::Value;
 
-const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
-
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
-    text.lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("valid json line");
-            if let Some(obj) = v.as_object_mut() {
-                for key in TIMING {
-                    obj.remove(key);
-                }
-            }
-            v
-        })
-        .collect()
+    common::metric_rows(run_dir, &[])
 }
 
 /// Windows of 2 tokens against responses of up to 6: most responses live across steps.

@@ -90,3 +90,23 @@ pub fn straight_and_resumed(
     )
     .expect("resumed half");
 }
+
+/// Wall-clock fields: they differ between any two runs, while everything else must match.
+pub const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
+
+/// The rows of a run's `metrics.jsonl`, without wall-clock fields and without the keys that
+/// start with any of `drop` (whole keys or prefixes such as `"dcpo/"`).
+pub fn metric_rows(run_dir: &Path, drop: &[&str]) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
+    text.lines()
+        .map(|line| {
+            let mut row: serde_json::Value = serde_json::from_str(line).expect("valid json line");
+            if let Some(obj) = row.as_object_mut() {
+                obj.retain(|k, _| {
+                    !TIMING.contains(&k.as_str()) && !drop.iter().any(|d| k.starts_with(d))
+                });
+            }
+            row
+        })
+        .collect()
+}
