@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 
 compare = sys.argv[1]
 summary = json.load(open(os.path.join(compare, "report", "summary.json")))
@@ -83,6 +84,14 @@ for png in ("eval_pass_at_1.png", "entropy.png"):
     shutil.copy(os.path.join(compare, "report", "plots", png), os.path.join(plot_dir, f"{name}_{png}"))
 asked = json.load(open(os.path.join(compare, "compare.json")))
 sets = "".join(f" --set {s}" for s in asked.get("sets", []))
+# The warm start the grid used (the default run's changed over time), from its first run.
+first_run = os.path.join(compare, "runs", f"{base}-seed{seeds[0]}")
+with open(os.path.join(first_run, "config.toml"), "rb") as f:
+    sft = tomllib.load(f)["sft"]
+if sft.get("target_pass1", 0) > 0:
+    warm = f"warm start to pass@1 {sft['target_pass1']} on its slice, at most {sft['steps']} steps of {sft['batch_size']}"
+else:
+    warm = f"a fixed {sft.get('steps', '?')}-step warm start, batches of {sft.get('batch_size', '?')}"
 problems = next((s.split("=", 1)[1] for s in asked.get("sets", []) if s.startswith("eval.problems=")), "512")
 
 for preset in summary["presets"]:
@@ -95,7 +104,7 @@ for preset in summary["presets"]:
         continue
     lines = [header, "",
              f"`polopt compare --presets {','.join(summary['presets'])} --task {asked['task']} --seeds {len(seeds)} --steps {asked['steps']}{sets} --jobs 2 --threads 1 --name {name}`",
-             f"(the default run's settings with {asked['steps']} RL steps; report: `runs/compare/{name}/report/`). Held-out greedy",
+             f"(the default run's settings at the time, {warm}, with {asked['steps']} RL steps; report: `runs/compare/{name}/report/`). Held-out greedy",
              f"pass@1 on {problems} test problems after step {asked['steps']}; runs of one seed share their warm start.", "",
              f"| seed | warm start | {base} | {preset} | difference | pass@16 {base} -> {preset} | entropy {base} -> {preset} |",
              "|---|---|---|---|---|---|---|"]
