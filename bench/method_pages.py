@@ -49,19 +49,22 @@ EXTRA = {"aspo": ("eval/tool/first_call_pos", "first tool call, tokens into the 
 PAGES = {"spo_chain": "spo", "spo_tree": "spo"}
 
 NOTES = {
-    "tppo": "T-PPO ends below its own warm start on seeds 0 and 1, not just below GRPO. At equal RL "
-            "steps it trains on 2-token windows and finishes about half as many responses per step, and "
-            "its critic starts from random weights, so EGAE's advantages are mostly critic error early "
-            "on. The paper's claim is wall-clock efficiency at equal accuracy on 32K-token responses; "
-            "with 8-token answers there are no long generations to save, so this setting cannot show it. "
-            "The size of the drop is worth a closer look (critic warm-up, window length) before "
-            "trusting the implementation beyond its spec vectors.",
-    "dapo_step": "Step-level DAPO ends below its warm start on seeds 0 and 1. It never samples from the "
-                 "policy it trains: the offline data (64 problems x 4 solutions, the warm start's own "
-                 "samples) and a critic fitted to 8 Monte-Carlo completions per prefix are all it sees, "
-                 "and regressing beta log(pi/pi_ref) onto noisy step advantages for 200 steps pulls the "
-                 "policy away from the warm start. More data per problem or a larger beta would be the "
-                 "first knobs to try. Its loop logs no per-token entropy (n/a above).",
+    "tppo": "T-PPO gains far less than GRPO at equal RL steps (-0.01, +0.23, +0.14 over its warm start, "
+            "against GRPO's +0.41, +0.38, +0.50) and ends just below its warm start on seed 0; with the "
+            "earlier, weaker warm start it fell below it on 2 of 3 seeds. At equal RL steps it trains on "
+            "2-token windows and finishes about half as many responses per step, and its critic starts "
+            "from random weights, so EGAE's advantages are mostly critic error early on. The paper's "
+            "claim is wall-clock efficiency at equal accuracy on 32K-token responses; with 8-token "
+            "answers there are no long generations to save, so this setting cannot show it. Critic "
+            "warm-up and window length are the first things to look at before trusting the "
+            "implementation beyond its spec vectors.",
+    "dapo_step": "Step-level DAPO improves on its warm start on every seed (+0.05, +0.07, +0.13) but stays "
+                 "far behind GRPO (with the earlier, weaker warm start it fell below it on 2 of 3 seeds). "
+                 "It never samples from the policy it trains: the offline data (64 problems x 4 "
+                 "solutions, the warm start's own samples) and a critic fitted to 8 Monte-Carlo "
+                 "completions per prefix are all it sees, and it regresses beta log(pi/pi_ref) onto "
+                 "noisy step advantages. More data per problem or a larger beta would be the first "
+                 "knobs to try. Its loop logs no per-token entropy (n/a above).",
     "aspo": "On the position claim: ASPO's first greedy tool call ends earlier than DAPO's and GRPO's on "
             "all 3 seeds (8.25 -> 0.21 tokens on seed 0, where the policy learned to call the tool "
             "first; 8.13 -> 7.96 and 8.33 -> 7.54 on seeds 1 and 2), while GRPO and DAPO leave it where "
