@@ -4,17 +4,6 @@ use common::*;
 use polopt_models::{generate, response_logprobs, KvCache, ModelError, SamplingConfig};
 use tch::{Kind, Tensor};
 
-fn cfg(temperature: f64, top_p: f64, max_new_tokens: i64, stop_at_eos: bool) -> SamplingConfig {
-    SamplingConfig {
-        temperature,
-        top_p,
-        max_new_tokens,
-        eos_token_id: EOS,
-        pad_token_id: PAD,
-        stop_at_eos,
-    }
-}
-
 /// Greedy decoding by re-running the whole sequence for every new token (no cache).
 fn naive_greedy(model: &polopt_models::Transformer, prompt: &[i64], steps: usize) -> Vec<i64> {
     let mut seq = prompt.to_vec();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use polopt_models::{generate, response_logits, token_logprobs, SamplingConfig, Transformer};
+use polopt_models::{generate, response_logits, token_logprobs, Transformer};
 use tch::{nn::VarStore, Kind, Tensor};
 
 /// Each prompt three times with different responses (right-padded, some ending early), and
@@ -117,14 +117,7 @@ fn sampler_prefills_each_distinct_prompt_once_with_the_same_behaviour_logp() {
         .into_iter()
         .flat_map(|p| std::iter::repeat_n(p, 4))
         .collect();
-    let cfg = SamplingConfig {
-        temperature: 1.0,
-        top_p: 1.0,
-        max_new_tokens: 10,
-        eos_token_id: EOS,
-        pad_token_id: PAD,
-        stop_at_eos: true,
-    };
+    let cfg = cfg(1.0, 1.0, 10, true);
     tch::manual_seed(7);
     let rollout = generate(&model, &repeated, &cfg).unwrap();
     let plain = tch::no_grad(|| {

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: tiny configs and models with weights large enough
 //! that outputs are far from uniform (the 0.02 init makes nearly every comparison trivial).
 #![allow(dead_code)]
-use polopt_models::{Transformer, TransformerConfig};
+use polopt_models::{SamplingConfig, Transformer, TransformerConfig};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 pub const VOCAB: i64 = 19;
@@ -97,4 +97,16 @@ pub fn prompts() -> Vec<Vec<i64>> {
         vec![BOS, 3, 4, 5, 6, 7, 8, 9],
         vec![BOS, 12, 13, 14, 15],
     ]
+}
+
+/// Sampling with the test vocabulary's `<eos>` and `<pad>`.
+pub fn cfg(temperature: f64, top_p: f64, max_new_tokens: i64, stop_at_eos: bool) -> SamplingConfig {
+    SamplingConfig {
+        temperature,
+        top_p,
+        max_new_tokens,
+        eos_token_id: EOS,
+        pad_token_id: PAD,
+        stop_at_eos,
+    }
 }
