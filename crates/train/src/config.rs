@@ -10,6 +10,7 @@ use polopt_methods::presets::{preset, Family, Preset};
 use polopt_methods::MethodConfig;
 use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
 use polopt_methods::{CriticConfig, DapoStepConfig, RolloutConfig};
+use polopt_models::{CharTokenizer, SamplingConfig};
 
 use crate::error::TrainError;
 
@@ -343,6 +344,21 @@ pub(crate) fn check(
         Err(TrainError::Config(format!(
             "config key `{field}` = {value} is out of range: expected {expected}"
         )))
+    }
+}
+
+impl RlSection {
+    /// The sampler's settings for RL rollouts: `temperature`, `top_p`, `stop_at_eos` and the
+    /// tokenizer's `<eos>`/`<pad>`, with `max_new_tokens` given by the loop (which may cap it).
+    pub fn sampling(&self, tok: &CharTokenizer, max_new_tokens: i64) -> SamplingConfig {
+        SamplingConfig {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_new_tokens,
+            eos_token_id: tok.eos_id(),
+            pad_token_id: tok.pad_id(),
+            stop_at_eos: self.stop_at_eos,
+        }
     }
 }
 

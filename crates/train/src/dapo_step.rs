@@ -21,7 +21,7 @@ use std::time::Instant;
 use polopt_envs::text::{Problem, Split};
 use polopt_methods::objective::step_regression_loss;
 use polopt_methods::StepSplit;
-use polopt_models::{CharTokenizer, SamplingConfig};
+use polopt_models::CharTokenizer;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -113,14 +113,7 @@ impl DapoStep {
             let max_new = (budget.iter().copied().max().unwrap_or(1) as i64)
                 .min(cfg.model.max_position_embeddings - longest)
                 .max(1);
-            let sampling = SamplingConfig {
-                temperature: cfg.rl.temperature,
-                top_p: cfg.rl.top_p,
-                max_new_tokens: max_new,
-                eos_token_id: ctx.tok.eos_id(),
-                pad_token_id: ctx.tok.pad_id(),
-                stop_at_eos: cfg.rl.stop_at_eos,
-            };
+            let sampling = cfg.rl.sampling(ctx.tok, max_new);
             let rollout = with_torch_seed(cfg.run.seed, tag, chunk_index as u64, || {
                 reference.sample(chunk, &sampling)
             })?;

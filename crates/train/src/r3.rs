@@ -22,7 +22,7 @@ use polopt_methods::select::{
     collapsed, is_hard, overlong_penalty, Attempt, Collapsed, R3Config, ReplayBuffer,
 };
 use polopt_methods::SelectConfig;
-use polopt_models::{CharTokenizer, SamplingConfig};
+use polopt_models::CharTokenizer;
 use rand::RngExt;
 
 use crate::config::OnNan;
@@ -196,14 +196,7 @@ impl R3Hook {
         reflect: Vec<(Problem, Vec<i64>)>,
     ) -> Result<(f64, usize), TrainError> {
         let rl = ctx.rl;
-        let sampling = SamplingConfig {
-            temperature: rl.temperature,
-            top_p: rl.top_p,
-            max_new_tokens: rl.max_new_tokens,
-            eos_token_id: ctx.tok.eos_id(),
-            pad_token_id: ctx.tok.pad_id(),
-            stop_at_eos: rl.stop_at_eos,
-        };
+        let sampling = rl.sampling(ctx.tok, rl.max_new_tokens);
         let repeated: Vec<Vec<i64>> = reflect
             .iter()
             .flat_map(|(_, ids)| std::iter::repeat_n(ids.clone(), rl.group_size))

@@ -3,7 +3,7 @@
 use polopt_envs::text::{sample_batch, Problem, Split, Task};
 use polopt_methods::select::{overlong_penalty, BatchFill, FillReport};
 use polopt_methods::SelectConfig;
-use polopt_models::{AdaptiveTemperature, CharTokenizer, SamplingConfig};
+use polopt_models::{AdaptiveTemperature, CharTokenizer};
 use rand::RngExt;
 
 use crate::config::{OnNan, RlSection};
@@ -56,14 +56,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         1
     };
     let mut fill = BatchFill::new(rl.prompts_per_step, rounds);
-    let sampling = SamplingConfig {
-        temperature: rl.temperature,
-        top_p: rl.top_p,
-        max_new_tokens: rl.max_new_tokens,
-        eos_token_id: ctx.tok.eos_id(),
-        pad_token_id: ctx.tok.pad_id(),
-        stop_at_eos: rl.stop_at_eos,
-    };
+    let sampling = rl.sampling(ctx.tok, rl.max_new_tokens);
     let mut exp = StepExperience {
         sequences: Vec::new(),
         fill: fill.report(),

@@ -15,7 +15,7 @@ use std::time::Instant;
 use polopt_envs::text::{Problem, Split};
 use polopt_methods::credit::{egae, WindowEnd};
 use polopt_methods::objective::{LossScale, PolicyTerms};
-use polopt_models::{CharTokenizer, SamplingConfig};
+use polopt_models::CharTokenizer;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -166,14 +166,7 @@ impl StepDriver for Tppo {
                 cfg.model.max_position_embeddings
             )));
         }
-        let sampling = SamplingConfig {
-            temperature: rl.temperature,
-            top_p: rl.top_p,
-            max_new_tokens: window,
-            eos_token_id: eos,
-            pad_token_id: ctx.tok.pad_id(),
-            stop_at_eos: rl.stop_at_eos,
-        };
+        let sampling = rl.sampling(ctx.tok, window);
         let rollout = with_torch_seed(cfg.run.seed, "tppo-sampling", step as u64, || {
             ctx.policy.sample(&contexts, &sampling)
         })?;

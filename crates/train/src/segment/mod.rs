@@ -59,13 +59,10 @@ fn prompts_per_step(ctx: &RolloutContext, spo: &SpoConfig) -> usize {
 }
 
 fn sampling(ctx: &RolloutContext, max_new_tokens: i64) -> SamplingConfig {
+    // Segments end at `<eos>` whatever `rl.stop_at_eos` says: a cut point must know it.
     SamplingConfig {
-        temperature: ctx.rl.temperature,
-        top_p: ctx.rl.top_p,
-        max_new_tokens,
-        eos_token_id: ctx.tok.eos_id(),
-        pad_token_id: ctx.tok.pad_id(),
         stop_at_eos: true,
+        ..ctx.rl.sampling(ctx.tok, max_new_tokens)
     }
 }
 
