@@ -1,5 +1,7 @@
 //! The control trainer: loss kernels against the shared objective, network init and
 //! log-probs, config errors, exact resume, and a short run that learns. Whole file: seconds.
+mod common;
+
 use std::fs;
 use std::path::Path;
 
@@ -182,18 +184,7 @@ fn config(
 
 /// Metrics lines without the wall-clock fields, which differ between any two runs.
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
-    text.lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("json line");
-            if let Some(o) = v.as_object_mut() {
-                for k in ["rollout_s", "step_time_s", "sps", "eval_time_s"] {
-                    o.remove(k);
-                }
-            }
-            v
-        })
-        .collect()
+    common::metric_rows(run_dir, &common::CONTROL_TIMING)
 }
 
 fn assert_resume_is_exact(preset: &str, extra: &[&str]) {

@@ -3,8 +3,9 @@
 //! `optim::AdamW`, and whole runs (same seed, same metrics; first update equal across
 //! backends; exact resume on the torch backend, the native one being the default that
 //! tests/control.rs resumes). Whole file: seconds.
+mod common;
+
 use polopt_train::seeds::with_torch_seed;
-use std::fs;
 use std::path::Path;
 
 use polopt_methods::objective::{clipped_value_loss, Divergence, PolicyKernel, PolicyObjective};
@@ -417,18 +418,7 @@ fn config(dir: &Path, name: &str, extra: &[&str]) -> polopt_train::control::Cont
 }
 
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
-    let text = fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
-    text.lines()
-        .map(|l| {
-            let mut v: Value = serde_json::from_str(l).expect("json line");
-            if let Some(o) = v.as_object_mut() {
-                for k in ["rollout_s", "step_time_s", "sps", "eval_time_s"] {
-                    o.remove(k);
-                }
-            }
-            v
-        })
-        .collect()
+    common::metric_rows(run_dir, &common::CONTROL_TIMING)
 }
 
 #[test]

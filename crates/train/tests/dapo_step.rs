@@ -2,38 +2,34 @@
 //! and its own keys, and exact resume with the offline dataset in the checkpoint.
 mod common;
 
+use common::dense;
+
 use std::path::Path;
 
-use polopt_train::{train, TrainOptions};
+use polopt_train::train;
 use serde_json::Value;
 
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
     common::metric_rows(run_dir, &["dapo_step/offline_s"])
 }
 
-const DAPO_STEP: [&str; 9] = [
+const DAPO_STEP_OWN: [&str; 6] = [
     "method.preset=dapo_step",
     "method.dapo_step.problems=6",
     "method.dapo_step.solutions=2",
     "method.dapo_step.mc_rollouts=3",
     "method.dapo_step.critic_steps=20",
     "method.dapo_step.critic_batch=8",
-    "method.critic.hidden_size=16",
-    "method.critic.intermediate_size=32",
-    "method.critic.num_hidden_layers=1",
 ];
 
-fn dense() -> TrainOptions {
-    TrainOptions {
-        reward: Some(Box::new(common::DigitShare)),
-        ..Default::default()
-    }
+fn dapo_step_sets() -> Vec<&'static str> {
+    [&DAPO_STEP_OWN[..], &common::TINY_CRITIC[..]].concat()
 }
 
 #[test]
 fn short_run_has_finite_metrics_and_its_own_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::tiny_config(dir.path(), "dapo_step", &DAPO_STEP);
+    let config = common::tiny_config(dir.path(), "dapo_step", &dapo_step_sets());
     let summary = train(&config, dense()).expect("dapo_step run");
     let rows = metric_lines(&summary.run_dir);
     assert_eq!(rows.len(), 7);
@@ -76,7 +72,7 @@ fn short_run_has_finite_metrics_and_its_own_keys() {
 #[test]
 fn stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    common::straight_and_resumed(dir.path(), &DAPO_STEP, 3, dense, |_| {});
+    common::straight_and_resumed(dir.path(), &dapo_step_sets(), 3, dense, |_| {});
     let a = metric_lines(&dir.path().join("straight"));
     let b = metric_lines(&dir.path().join("split"));
     assert_eq!(a.len(), 7);

@@ -2,21 +2,16 @@
 //! survives stop + resume exactly, and alpha = 0 (alpha_cap = 0) is the GRPO run bit for bit.
 mod common;
 
+use common::dense;
+
 use std::fs;
 use std::path::Path;
 
-use polopt_train::{train, TrainOptions};
+use polopt_train::train;
 use serde_json::Value;
 
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
     common::metric_rows(run_dir, &["dcpo/"])
-}
-
-fn dense() -> TrainOptions {
-    TrainOptions {
-        reward: Some(Box::new(common::DigitShare)),
-        ..Default::default()
-    }
 }
 
 #[test]

@@ -3,20 +3,15 @@
 //! and zero knobs with GRPO advantages are the DAPO run (same clip settings) bit for bit.
 mod common;
 
+use common::dense;
+
 use std::path::Path;
 
-use polopt_train::{train, TrainOptions};
+use polopt_train::train;
 use serde_json::Value;
 
 fn rows(run_dir: &Path, drop_prefix: Option<&str>) -> Vec<Value> {
     common::metric_rows(run_dir, drop_prefix.as_slice())
-}
-
-fn dense() -> TrainOptions {
-    TrainOptions {
-        reward: Some(Box::new(common::DigitShare)),
-        ..Default::default()
-    }
 }
 
 #[test]

@@ -2,19 +2,14 @@
 //! sampling counts that match the rollout's structure, and exact resume.
 mod common;
 
+use common::dense;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
 use polopt_train::{train, TrainOptions};
 use serde_json::Value;
-
-fn dense() -> TrainOptions {
-    TrainOptions {
-        reward: Some(Box::new(common::DigitShare)),
-        ..Default::default()
-    }
-}
 
 /// RL rows (step >= 1) of a run, without the wall-clock fields.
 fn rl_rows(run_dir: &Path) -> Vec<BTreeMap<String, f64>> {

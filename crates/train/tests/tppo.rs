@@ -2,10 +2,12 @@
 //! whole response, and exact resume with responses in flight across the checkpoint.
 mod common;
 
+use common::dense;
+
 use std::fs;
 use std::path::Path;
 
-use polopt_train::{train, TrainOptions};
+use polopt_train::train;
 use serde_json::Value;
 
 fn metric_lines(run_dir: &Path) -> Vec<Value> {
@@ -13,26 +15,20 @@ fn metric_lines(run_dir: &Path) -> Vec<Value> {
 }
 
 /// Windows of 2 tokens against responses of up to 6: most responses live across steps.
-const TPPO: [&str; 6] = [
+const TPPO_OWN: [&str; 3] = [
     "method.preset=tppo",
     "method.rollout.window=2",
     "rl.max_new_tokens=6",
-    "method.critic.hidden_size=16",
-    "method.critic.intermediate_size=32",
-    "method.critic.num_hidden_layers=1",
 ];
 
-fn dense() -> TrainOptions {
-    TrainOptions {
-        reward: Some(Box::new(common::DigitShare)),
-        ..Default::default()
-    }
+fn tppo_sets() -> Vec<&'static str> {
+    [&TPPO_OWN[..], &common::TINY_CRITIC[..]].concat()
 }
 
 #[test]
 fn short_run_has_finite_metrics_and_its_own_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::tiny_config(dir.path(), "tppo", &TPPO);
+    let config = common::tiny_config(dir.path(), "tppo", &tppo_sets());
     let summary = train(&config, dense()).expect("tppo run");
     assert_eq!(summary.steps_done, 6);
     let rows = metric_lines(&summary.run_dir);
@@ -72,7 +68,7 @@ fn a_window_covering_the_response_finishes_every_response_each_step() {
     // Window >= max length: every response ends inside its first window, so every advantage
     // is a finished response's plain GAE and no response is carried over.
     let dir = tempfile::tempdir().unwrap();
-    let mut sets = TPPO.to_vec();
+    let mut sets = tppo_sets();
     sets[1] = "method.rollout.window=6";
     sets.extend(["rl.steps=2", "eval.every=0"]);
     let config = common::tiny_config(dir.path(), "whole", &sets);
@@ -97,7 +93,7 @@ fn a_window_covering_the_response_finishes_every_response_each_step() {
 #[test]
 fn stop_and_resume_reproduces_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
-    common::straight_and_resumed(dir.path(), &TPPO, 3, dense, |first| {
+    common::straight_and_resumed(dir.path(), &tppo_sets(), 3, dense, |first| {
         let state: Value = serde_json::from_str(
             &fs::read_to_string(
                 first

@@ -58,6 +58,21 @@ impl polopt_train::reward::RewardFn for DigitShare {
     }
 }
 
+/// Runs with the [`DigitShare`] reward instead of the verifier.
+pub fn dense() -> TrainOptions {
+    TrainOptions {
+        reward: Some(Box::new(DigitShare)),
+        ..Default::default()
+    }
+}
+
+/// The smallest critic the value-model loops (T-PPO, step-level DAPO) train in tests.
+pub const TINY_CRITIC: [&str; 3] = [
+    "method.critic.hidden_size=16",
+    "method.critic.intermediate_size=32",
+    "method.critic.num_hidden_layers=1",
+];
+
 /// The same tiny run trained twice in `dir`: "straight" uninterrupted, and "split" stopped after
 /// `stop_after` steps (then `between` sees the first half and its checkpoint) and resumed.
 /// The caller compares the metrics of `dir/straight` and `dir/split`.
@@ -94,8 +109,11 @@ pub fn straight_and_resumed(
 /// Wall-clock fields: they differ between any two runs, while everything else must match.
 pub const TIMING: [&str; 3] = ["step_time_s", "generation_s", "tokens_per_s"];
 
-/// The rows of a run's `metrics.jsonl`, without wall-clock fields and without the keys that
-/// start with any of `drop` (whole keys or prefixes such as `"dcpo/"`).
+/// The control loop's wall-clock fields besides `step_time_s`.
+pub const CONTROL_TIMING: [&str; 3] = ["rollout_s", "sps", "eval_time_s"];
+
+/// The rows of a run's `metrics.jsonl`, without wall-clock fields and without the keys in
+/// `drop`: whole keys, or families when an entry ends in `/` (`"dcpo/"`).
 pub fn metric_rows(run_dir: &Path, drop: &[&str]) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(run_dir.join("metrics.jsonl")).expect("metrics written");
     text.lines()
@@ -103,7 +121,11 @@ pub fn metric_rows(run_dir: &Path, drop: &[&str]) -> Vec<serde_json::Value> {
             let mut row: serde_json::Value = serde_json::from_str(line).expect("valid json line");
             if let Some(obj) = row.as_object_mut() {
                 obj.retain(|k, _| {
-                    !TIMING.contains(&k.as_str()) && !drop.iter().any(|d| k.starts_with(d))
+                    let dropped = |d: &&str| match d.ends_with('/') {
+                        true => k.starts_with(*d),
+                        false => k == *d,
+                    };
+                    !TIMING.contains(&k.as_str()) && !drop.iter().any(dropped)
                 });
             }
             row
