@@ -2,19 +2,11 @@
 //! Every knob has a default and a range check; the field path in each error is the config key.
 use serde::{Deserialize, Serialize};
 
-use crate::credit::{
-    AdoraConfig, AspoConfig, BnpoConfig, CopoConfig, DcpoConfig, EgaeBootstrap, GbpoConfig,
-    RiskpoConfig, SpoConfig,
-};
+use crate::credit::EgaeBootstrap;
 use crate::error::{check_range, MethodError};
 use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind};
-use crate::objective::{
-    Aggregation, Divergence, ElasticConfig, HapoConfig, KlEstimator, PolicyKernel, RatioLevel,
-};
-use crate::plan::{
-    Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, Shaping, TrustRegion,
-};
-use crate::select::{D3sConfig, R3Config};
+use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel, RatioLevel};
+use crate::parts::{PartKind, PartTables};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,8 +21,12 @@ pub struct MethodConfig {
     pub dapo_step: DapoStepConfig,
 }
 
+/// Shared credit knobs, the slots of the credit parts, and (flattened, by table name) the
+/// settings tables of estimators and parts: `method.credit.adora.weight_tds`. Keys that are
+/// neither are rejected by [`MethodConfig::validate`] (serde's `deny_unknown_fields` does not
+/// combine with a flattened map).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct CreditConfig {
     /// Registered name of the advantage estimator (see `polopt list`).
     pub estimator: String,
@@ -45,26 +41,21 @@ pub struct CreditConfig {
     pub gae_lambda: f64,
     /// EGAE's value of a truncated window's continuation: last_value | prefix_value.
     pub egae_bootstrap: EgaeBootstrap,
-    /// Per-group reweighting after the estimator: none | adora.
-    pub reweight: Reweight,
-    /// Second, batch-level advantage blended into the loss: none | copo.
-    pub global_advantage: GlobalAdvantage,
-    /// Cross-step entropy controller that reshapes the advantage: none | dcpo.
-    pub entropy_control: EntropyControl,
-    /// Bias added to the estimator's advantages from per-response rollout data: none | aspo.
-    pub shaping: Shaping,
-    pub bnpo: BnpoConfig,
-    pub adora: AdoraConfig,
-    pub copo: CopoConfig,
-    pub gbpo: GbpoConfig,
-    pub riskpo: RiskpoConfig,
-    pub dcpo: DcpoConfig,
-    pub spo: SpoConfig,
-    pub aspo: AspoConfig,
+    /// Per-group reweighting after the estimator (a registered part, or none).
+    pub reweight: String,
+    /// Second, batch-level advantage blended into the loss (a registered part, or none).
+    pub global_advantage: String,
+    /// Cross-step entropy controller that reshapes the advantage (a registered part, or none).
+    pub entropy_control: String,
+    /// Bias on the estimator's advantages from per-response rollout data (a part, or none).
+    pub shaping: String,
+    #[serde(flatten)]
+    pub parts: PartTables,
 }
 
+/// Selection knobs, the slots of the selection parts and their settings tables (flattened).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct SelectConfig {
     /// DAPO dynamic sampling: drop groups whose rewards are all equal and refill the batch.
     pub dynamic_sampling: bool,
@@ -78,16 +69,17 @@ pub struct SelectConfig {
     pub overlong_cache_len: usize,
     /// Mask responses that hit the generation limit out of the loss (DAPO's alternative).
     pub overlong_filter: bool,
-    /// Sample and token down-sampling between credit and loss: none | d3s.
-    pub downsample: Downsample,
-    pub d3s: D3sConfig,
-    /// Cross-step replay of past responses: none | r3.
-    pub replay: Replay,
-    pub r3: R3Config,
+    /// Sample and token down-sampling between credit and loss (a registered part, or none).
+    pub downsample: String,
+    /// Cross-step replay of past responses (a registered part, or none).
+    pub replay: String,
+    #[serde(flatten)]
+    pub parts: PartTables,
 }
 
+/// The loss's knobs, the trust-region slot and its parts' settings tables (flattened).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct ObjectiveConfig {
     /// Importance-ratio level: per token (PPO/GRPO) or per sequence (GSPO).
     pub ratio: RatioLevel,
@@ -105,10 +97,10 @@ pub struct ObjectiveConfig {
     pub kernel: PolicyKernel,
     /// Divergence D of the bounded_ratio kernel: hinge | squared | kl.
     pub divergence: Divergence,
-    /// constant (clip_low/clip_high) | elastic (ETR per-sample bounds) | entropy_adaptive (HAPO).
-    pub trust_region: TrustRegion,
-    pub elastic: ElasticConfig,
-    pub hapo: HapoConfig,
+    /// constant (clip_low/clip_high), or a registered trust-region part.
+    pub trust_region: String,
+    #[serde(flatten)]
+    pub parts: PartTables,
 }
 
 impl Default for CreditConfig {
@@ -121,18 +113,11 @@ impl Default for CreditConfig {
             kl_in_reward_coef: 0.0,
             gae_lambda: 0.95,
             egae_bootstrap: EgaeBootstrap::LastValue,
-            reweight: Reweight::None,
-            global_advantage: GlobalAdvantage::None,
-            entropy_control: EntropyControl::None,
-            shaping: Shaping::None,
-            bnpo: BnpoConfig::default(),
-            adora: AdoraConfig::default(),
-            copo: CopoConfig::default(),
-            gbpo: GbpoConfig::default(),
-            riskpo: RiskpoConfig::default(),
-            dcpo: DcpoConfig::default(),
-            spo: SpoConfig::default(),
-            aspo: AspoConfig::default(),
+            reweight: PartKind::Reweight.off().into(),
+            global_advantage: PartKind::GlobalAdvantage.off().into(),
+            entropy_control: PartKind::Controller.off().into(),
+            shaping: PartKind::Shaping.off().into(),
+            parts: PartTables::default(),
         }
     }
 }
@@ -146,10 +131,9 @@ impl Default for SelectConfig {
             overlong_max_len: 64,
             overlong_cache_len: 16,
             overlong_filter: false,
-            downsample: Downsample::None,
-            d3s: D3sConfig::default(),
-            replay: Replay::None,
-            r3: R3Config::default(),
+            downsample: PartKind::Selector.off().into(),
+            replay: PartKind::Replay.off().into(),
+            parts: PartTables::default(),
         }
     }
 }
@@ -168,9 +152,8 @@ impl Default for ObjectiveConfig {
             entropy_coef: 0.0,
             kernel: PolicyKernel::Clip,
             divergence: Divergence::Squared,
-            trust_region: TrustRegion::Constant,
-            elastic: ElasticConfig::default(),
-            hapo: HapoConfig::default(),
+            trust_region: PartKind::TrustRegion.off().into(),
+            parts: PartTables::default(),
         }
     }
 }
@@ -210,17 +193,10 @@ impl MethodConfig {
             (0.0..=1.0).contains(&c.gae_lambda),
             "in [0, 1]",
         )?;
-        c.bnpo.validate()?;
-        c.adora.validate()?;
-        c.copo.validate()?;
-        c.riskpo.validate()?;
-        c.dcpo.validate()?;
-        c.spo.validate()?;
+        self.build_parts()?;
+        self.validate_part_tables()?;
         self.validate_rollout()?;
-        c.aspo.validate()?;
         let s = &self.select;
-        s.d3s.validate()?;
-        s.r3.validate()?;
         check_range(
             "method.select.max_gen_batches",
             s.max_gen_batches as f64,
@@ -274,8 +250,6 @@ impl MethodConfig {
             o.entropy_coef.abs() <= 1.0,
             "in [-1, 1]",
         )?;
-        o.elastic.validate()?;
-        o.hapo.validate()?;
         self.rollout.validate()?;
         self.critic.validate()?;
         self.dapo_step.validate()?;
@@ -284,47 +258,67 @@ impl MethodConfig {
 }
 
 impl MethodConfig {
-    /// The segment rollouts make their own samples and advantages: they pair with the `spo`
-    /// estimator, and the parts that reshape a group's samples or rewards do not apply.
+    /// A setting the chosen rollout kind does not read is an error naming it: only the group
+    /// rollout runs the registered parts and the group selection knobs, and the other kinds
+    /// make their own credit with one estimator (or none).
     fn validate_rollout(&self) -> Result<(), MethodError> {
-        let segment = matches!(
-            self.rollout.kind,
-            RolloutKind::SpoChain | RolloutKind::SpoTree
-        );
-        if segment != (self.credit.estimator == "spo") {
-            return Err(MethodError::OutOfRange {
-                field: "method.credit.estimator",
-                value: self.credit.estimator.clone(),
-                expected: "spo exactly when method.rollout.kind is spo_chain or spo_tree",
+        let kind = self.rollout.kind;
+        let which = kind.name();
+        let estimator = self.credit.estimator.as_str();
+        let owner = RolloutKind::ALL
+            .into_iter()
+            .find(|k| k.estimator() == Some(estimator));
+        let problem = match (kind.estimator(), owner) {
+            (Some(wanted), _) if estimator != wanted => Some(format!(
+                "the {which} rollout (method.rollout.kind) makes its credit with `{wanted}`; set it to \"{wanted}\""
+            )),
+            (Some(_), _) => None,
+            (None, Some(owner)) if kind == RolloutKind::Group => Some(format!(
+                "`{estimator}` needs the values that the {} rollout makes (method.rollout.kind)",
+                owner.name()
+            )),
+            (None, _) if kind == RolloutKind::OfflineStep
+                && estimator != CreditConfig::default().estimator =>
+            {
+                Some(format!(
+                    "the {which} rollout (method.rollout.kind) makes its own step credit and reads no estimator; leave it unset"
+                ))
+            }
+            (None, _) => None,
+        };
+        if let Some(detail) = problem {
+            return Err(MethodError::Unsupported {
+                key: "method.credit.estimator".into(),
+                value: estimator.to_string(),
+                detail,
             });
         }
-        if !segment {
+        if kind == RolloutKind::Group {
             return Ok(());
         }
+        if let Some(entry) = self.enabled_parts()?.first() {
+            return Err(MethodError::Unsupported {
+                key: entry.kind.slot().into(),
+                value: entry.name.into(),
+                detail: format!(
+                    "the {which} rollout (method.rollout.kind) does not run the method parts; set it to \"{}\"",
+                    entry.kind.off()
+                ),
+            });
+        }
         let s = &self.select;
-        let conflicts = [
+        let group_only = [
             ("method.select.dynamic_sampling", s.dynamic_sampling),
             ("method.select.overlong_shaping", s.overlong_shaping),
             ("method.select.overlong_filter", s.overlong_filter),
-            ("method.select.downsample", s.downsample != Downsample::None),
-            (
-                "method.credit.reweight",
-                self.credit.reweight != Reweight::None,
-            ),
-            (
-                "method.credit.global_advantage",
-                self.credit.global_advantage != GlobalAdvantage::None,
-            ),
-            (
-                "method.objective.trust_region",
-                self.objective.trust_region != TrustRegion::Constant,
-            ),
         ];
-        if let Some((field, _)) = conflicts.into_iter().find(|(_, on)| *on) {
-            return Err(MethodError::OutOfRange {
-                field,
-                value: "on".into(),
-                expected: "off (its default) with the SPO segment rollouts (method.rollout.kind)",
+        if let Some((key, _)) = group_only.into_iter().find(|(_, on)| *on) {
+            return Err(MethodError::Unsupported {
+                key: key.into(),
+                value: "true".into(),
+                detail: format!(
+                    "the {which} rollout (method.rollout.kind) does not reshape groups; set it to false"
+                ),
             });
         }
         Ok(())

@@ -15,6 +15,16 @@ pub enum MethodError {
         value: String,
         expected: &'static str,
     },
+    /// A part's or estimator's settings table does not parse, or belongs to nothing that runs.
+    #[error("{key}: {detail}")]
+    Settings { key: String, detail: String },
+    /// A setting the chosen loop would silently ignore.
+    #[error("{key} = {value} is not supported here: {detail}")]
+    Unsupported {
+        key: String,
+        value: String,
+        detail: String,
+    },
     #[error("{part}: input lengths disagree: {detail}")]
     Shape { part: &'static str, detail: String },
     #[error("{part}: saved state does not fit this method: {detail}")]

@@ -12,6 +12,7 @@
 pub mod credit;
 pub mod loops;
 pub mod objective;
+pub mod parts;
 pub mod plan;
 pub mod presets;
 pub mod select;

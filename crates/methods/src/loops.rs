@@ -22,6 +22,38 @@ pub enum RolloutKind {
     SpoTree,
 }
 
+impl RolloutKind {
+    pub const ALL: [RolloutKind; 5] = [
+        RolloutKind::Group,
+        RolloutKind::Truncated,
+        RolloutKind::OfflineStep,
+        RolloutKind::SpoChain,
+        RolloutKind::SpoTree,
+    ];
+
+    /// The config value.
+    pub fn name(self) -> &'static str {
+        match self {
+            RolloutKind::Group => "group",
+            RolloutKind::Truncated => "truncated",
+            RolloutKind::OfflineStep => "offline_step",
+            RolloutKind::SpoChain => "spo_chain",
+            RolloutKind::SpoTree => "spo_tree",
+        }
+    }
+
+    /// The estimator this rollout makes its credit with, when it has one fixed: the segment
+    /// rollouts hand the `spo` estimator their values, T-PPO's windows need `egae`. `None`:
+    /// the group rollout (any group estimator) or the offline step dataset (no estimator).
+    pub fn estimator(self) -> Option<&'static str> {
+        match self {
+            RolloutKind::Truncated => Some("egae"),
+            RolloutKind::SpoChain | RolloutKind::SpoTree => Some("spo"),
+            RolloutKind::Group | RolloutKind::OfflineStep => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RolloutConfig {

@@ -3,7 +3,7 @@
 use polopt_methods::credit::{
     adora_group_weights, is_temporarily_advantageous, AdoraConfig, Advantages, CreditBatch,
 };
-use polopt_methods::plan::{MethodRuntime, Reweight, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_methods::MethodConfig;
 
 fn batch<'a>(rewards: &'a [f64], groups: &'a [usize], lens: &'a [usize]) -> CreditBatch<'a> {
@@ -18,8 +18,8 @@ fn batch<'a>(rewards: &'a [f64], groups: &'a [usize], lens: &'a [usize]) -> Cred
 
 fn logic_rl() -> MethodConfig {
     let mut m = MethodConfig::default();
-    m.credit.reweight = Reweight::Adora;
-    m.credit.adora.correct_threshold = 1.01;
+    m.credit.reweight = "adora".into();
+    m.credit.parts.set("adora", "correct_threshold", 1.01);
     m
 }
 
@@ -60,7 +60,7 @@ fn shorter_correct_answers_attenuate_the_group_tenfold() {
 #[test]
 fn unit_weights_equal_grpo_exactly() {
     let mut config = logic_rl();
-    config.credit.adora.weight_tds = 1.0;
+    config.credit.parts.set("adora", "weight_tds", 1.0);
     let lens = [600, 700, 1500, 1300];
     let adora = planned(&config, &SCORES, &lens);
     let grpo = planned(&MethodConfig::default(), &SCORES, &lens);

@@ -4,7 +4,7 @@
 use polopt_methods::credit::{
     add_bias, aspo_bias, Advantages, AspoConfig, CreditBatch, ResponseInfo,
 };
-use polopt_methods::plan::{MethodRuntime, Shaping, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_methods::presets::preset;
 use polopt_methods::MethodConfig;
 
@@ -142,8 +142,8 @@ fn tool_infos() -> Vec<ResponseInfo> {
 fn k_zero_equals_the_unshaped_preset_exactly() {
     let dapo = (preset("dapo").unwrap().build)();
     let mut aspo = (preset("aspo").unwrap().build)();
-    assert_eq!(aspo.credit.shaping, Shaping::Aspo);
-    aspo.credit.aspo.k = 0.0;
+    assert_eq!(aspo.credit.shaping, "aspo");
+    aspo.credit.parts.set("aspo", "k", 0.0);
     let infos = tool_infos();
     let base = runtime_advantages(&dapo, None);
     let shaped = runtime_advantages(&aspo, Some(&infos));
@@ -152,8 +152,8 @@ fn k_zero_equals_the_unshaped_preset_exactly() {
         shaped.iter().map(|a| a.to_bits()).collect::<Vec<_>>()
     );
     // Apart from the shaping part, the preset is DAPO.
-    aspo.credit.shaping = Shaping::None;
-    aspo.credit.aspo = AspoConfig::default();
+    aspo.credit.shaping = "none".into();
+    aspo.credit.parts.remove("aspo");
     assert_eq!(aspo, dapo);
 }
 
@@ -206,7 +206,10 @@ fn missing_rollout_data_and_bad_knobs_are_named_errors() {
         (0.7, f64::NAN, "method.credit.aspo.delta"),
     ] {
         let mut bad = aspo.clone();
-        bad.credit.aspo = AspoConfig { delta, k };
+        bad.credit
+            .parts
+            .put("aspo", &AspoConfig { delta, k })
+            .expect("serializes");
         let err = MethodRuntime::new(&bad).err().expect("rejected");
         assert!(err.to_string().contains(key), "{err}");
     }

@@ -99,8 +99,8 @@ fn rewards_are_mapped_onto_the_unit_interval_first() {
     let (rewards, groups) = spec_batch();
     let signed: Vec<f64> = rewards.iter().map(|r| 2.0 * r - 1.0).collect();
     let mut config = MethodConfig::default();
-    config.credit.bnpo.reward_min = -1.0;
-    config.credit.bnpo.reward_max = 1.0;
+    config.credit.parts.set("bnpo", "reward_min", -1.0);
+    config.credit.parts.set("bnpo", "reward_max", 1.0);
     assert_eq!(
         bnpo(&signed, &groups, config),
         bnpo(&rewards, &groups, MethodConfig::default())
@@ -110,7 +110,7 @@ fn rewards_are_mapped_onto_the_unit_interval_first() {
 #[test]
 fn an_inverted_reward_range_is_rejected_with_its_key() {
     let mut config = MethodConfig::default();
-    config.credit.bnpo.reward_max = -1.0;
+    config.credit.parts.set("bnpo", "reward_max", -1.0);
     let err = config
         .validate()
         .expect_err("reward_max < reward_min")

@@ -2,7 +2,7 @@
 //! advantages, and the blended loss checked against an independent per-token computation.
 use polopt_methods::credit::{copo_blend, outcome_entropy, CopoConfig, CreditBatch};
 use polopt_methods::objective::{Aggregation, PlannedLoss, PolicyObjective, PolicyTerms};
-use polopt_methods::plan::{GlobalAdvantage, MethodRuntime, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_methods::MethodConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -39,7 +39,7 @@ fn spec_vector_entropy_weights_and_global_advantage() {
 
 fn copo_config() -> MethodConfig {
     let mut m = MethodConfig::default();
-    m.credit.global_advantage = GlobalAdvantage::Copo;
+    m.credit.global_advantage = "copo".into();
     m.objective.aggregation = Aggregation::TokenMean;
     m
 }
@@ -76,7 +76,12 @@ fn blended_loss_is_the_weighted_sum_of_local_and_global_surrogates() {
         entropy: None,
     };
     let index = Tensor::arange(12, (Kind::Int64, Device::Cpu));
-    let out = planned.loss(&PolicyObjective::new(config.objective), &terms, &index, 2.0);
+    let out = planned.loss(
+        &PolicyObjective::new(config.objective).expect("valid objective"),
+        &terms,
+        &index,
+        2.0,
+    );
     let mut want = 0.0;
     for i in 0..12 {
         let w = blend.local_weights[i];
@@ -112,7 +117,12 @@ fn consistent_groups_still_get_a_gradient() {
     };
     let index = Tensor::arange(12, (Kind::Int64, Device::Cpu));
     planned
-        .loss(&PolicyObjective::new(config.objective), &terms, &index, 2.0)
+        .loss(
+            &PolicyObjective::new(config.objective).expect("valid objective"),
+            &terms,
+            &index,
+            2.0,
+        )
         .loss
         .backward();
     let grad: Vec<f32> = Vec::try_from(logp.grad().view([-1])).unwrap();

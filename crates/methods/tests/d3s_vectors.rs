@@ -2,7 +2,7 @@
 //! selection, the linear schedule, and that D3S with every fraction at 1 is its base method.
 use polopt_methods::credit::{group_relative_advantage, CreditBatch};
 use polopt_methods::objective::{Aggregation, PlannedLoss};
-use polopt_methods::plan::{Downsample, MethodRuntime, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_methods::select::{max_variance_subset, top_tokens_mask, D3sConfig};
 use polopt_methods::MethodConfig;
 use tch::Device;
@@ -109,9 +109,9 @@ fn d3s_plan(config: &MethodConfig, progress: f64) -> (Vec<Vec<f64>>, PlannedLoss
 #[test]
 fn early_training_keeps_few_tokens_and_the_end_keeps_all() {
     let mut config = MethodConfig::default();
-    config.select.downsample = Downsample::D3s;
-    config.select.d3s.sample_frac_init = 0.25;
-    config.select.d3s.token_frac_init = 0.2;
+    config.select.downsample = "d3s".into();
+    config.select.parts.set("d3s", "sample_frac_init", 0.25);
+    config.select.parts.set("d3s", "token_frac_init", 0.2);
     config.objective.aggregation = Aggregation::TokenMean;
     let (early, _) = d3s_plan(&config, 0.0);
     let kept_rows = early.iter().filter(|r| r.iter().any(|&k| k > 0.0)).count();
@@ -159,7 +159,7 @@ fn every_fraction_at_one_is_the_base_method_exactly() {
             entropy: None,
         };
         let index = Tensor::arange(6, (Kind::Int64, Device::Cpu));
-        let objective = PolicyObjective::new(config.objective.clone());
+        let objective = PolicyObjective::new(config.objective.clone()).expect("valid objective");
         planned
             .loss(&objective, &terms, &index, 3.0)
             .loss
@@ -168,7 +168,7 @@ fn every_fraction_at_one_is_the_base_method_exactly() {
     let mut base = MethodConfig::default();
     base.objective.aggregation = Aggregation::TokenMean;
     let mut d3s = base.clone();
-    d3s.select.downsample = Downsample::D3s;
+    d3s.select.downsample = "d3s".into();
     assert_eq!(loss(&d3s), loss(&base));
     assert_ne!(loss(&base), 0.0);
 }

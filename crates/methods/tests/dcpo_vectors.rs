@@ -6,7 +6,7 @@ use polopt_methods::credit::{
 };
 use polopt_methods::objective::{PlannedLoss, PolicyObjective, PolicyTerms};
 use polopt_methods::plan::{
-    EntropyControl, MethodRuntime, MethodState, StepContext, StepFeedback, TemperedOldLogp,
+    MethodRuntime, MethodState, StepContext, StepFeedback, TemperedOldLogp,
 };
 use polopt_methods::presets::preset;
 use polopt_methods::{MethodConfig, MethodError};
@@ -30,9 +30,14 @@ fn with_entropy(config: &MethodConfig, h: f64) -> MethodRuntime {
     let mut runtime = MethodRuntime::new(config).expect("valid");
     runtime
         .restore(MethodState {
-            dcpo: DcpoState {
-                prev_entropy: Some(h),
-            },
+            parts: [(
+                "dcpo".to_string(),
+                serde_json::to_value(DcpoState {
+                    prev_entropy: Some(h),
+                })
+                .unwrap(),
+            )]
+            .into(),
             ..Default::default()
         })
         .expect("a DCPO state restores");
@@ -159,7 +164,7 @@ fn loss_and_grad(
         mask: &mask,
         entropy: None,
     };
-    let objective = PolicyObjective::new(config.objective.clone());
+    let objective = PolicyObjective::new(config.objective.clone()).expect("valid objective");
     let index = Tensor::arange(n, (Kind::Int64, Device::Cpu));
     let out = planned.loss(&objective, &terms, &index, 3.0);
     out.loss.backward();
@@ -184,11 +189,11 @@ fn alpha_zero_is_grpo_exactly_same_loss_and_gradient() {
     };
     let dcpo = dcpo_config();
     let mut grpo = dcpo.clone();
-    grpo.credit.entropy_control = EntropyControl::None;
+    grpo.credit.entropy_control = "none".into();
     let reference = loss_and_grad(&MethodRuntime::new(&grpo).unwrap(), &grpo, &b, &ctx);
 
     let mut capped = dcpo.clone();
-    capped.credit.dcpo.alpha_cap = 0.0;
+    capped.credit.parts.set("dcpo", "alpha_cap", 0.0);
     let runtime = with_entropy(&capped, 0.30);
     assert_eq!(
         runtime.extra_old_temperature(),
@@ -225,7 +230,7 @@ fn controller_state_follows_feedback_and_survives_a_restore() {
         entropy_mean: 0.2,
         token_entropies: Vec::new(),
     });
-    assert_eq!(runtime.state().dcpo.prev_entropy, Some(0.9));
+    assert_eq!(prev_entropy(&runtime), Some(0.9));
     assert_eq!(runtime.extra_old_temperature(), Some(0.8));
     runtime.observe_step(&StepFeedback {
         token_nll_mean: f64::NAN,
@@ -233,7 +238,7 @@ fn controller_state_follows_feedback_and_survives_a_restore() {
         token_entropies: Vec::new(),
     });
     assert_eq!(
-        runtime.state().dcpo.prev_entropy,
+        prev_entropy(&runtime),
         Some(0.9),
         "a non-finite step keeps the last estimate"
     );
@@ -244,7 +249,9 @@ fn controller_state_follows_feedback_and_survives_a_restore() {
     assert_eq!(resumed.extra_old_temperature(), Some(0.8));
 
     let mut full = config.clone();
-    full.credit.dcpo.entropy_estimate = polopt_methods::credit::EntropyEstimate::FullEntropy;
+    full.credit
+        .parts
+        .set("dcpo", "entropy_estimate", "full_entropy");
     let mut runtime = MethodRuntime::new(&full).unwrap();
     runtime.observe_step(&StepFeedback {
         token_nll_mean: 0.9,
@@ -257,11 +264,17 @@ fn controller_state_follows_feedback_and_survives_a_restore() {
 #[test]
 fn out_of_range_knobs_name_their_key() {
     let mut c = dcpo_config();
-    c.credit.dcpo.alpha_cap = -0.1;
+    c.credit.parts.set("dcpo", "alpha_cap", -0.1);
     let err = MethodRuntime::new(&c).err().expect("rejected").to_string();
     assert!(err.contains("method.credit.dcpo.alpha_cap"), "{err}");
     let mut c = dcpo_config();
-    c.credit.dcpo.rho_max = Some(0.0);
+    c.credit.parts.set("dcpo", "rho_max", 0.0);
     let err = MethodRuntime::new(&c).err().expect("rejected").to_string();
     assert!(err.contains("method.credit.dcpo.rho_max"), "{err}");
+}
+
+/// The controller's saved entropy estimate.
+fn prev_entropy(runtime: &MethodRuntime) -> Option<f64> {
+    let state: DcpoState = serde_json::from_value(runtime.state().parts["dcpo"].clone()).unwrap();
+    state.prev_entropy
 }

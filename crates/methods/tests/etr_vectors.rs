@@ -4,7 +4,7 @@ use polopt_methods::credit::{Advantages, CreditBatch};
 use polopt_methods::objective::{
     elastic_bounds, ElasticConfig, PlannedLoss, PolicyObjective, PolicyTerms,
 };
-use polopt_methods::plan::{MethodRuntime, StepContext, TrustRegion};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_methods::MethodConfig;
 use tch::{Device, Kind, Tensor};
 
@@ -81,7 +81,7 @@ fn loss_and_grad(config: &MethodConfig) -> (f64, Vec<f64>) {
         mask: &mask,
         entropy: None,
     };
-    let objective = PolicyObjective::new(config.objective.clone());
+    let objective = PolicyObjective::new(config.objective.clone()).expect("valid objective");
     let index = Tensor::arange(8, (Kind::Int64, Device::Cpu));
     let out = planned.loss(&objective, &terms, &index, 3.0);
     out.loss.backward();
@@ -93,7 +93,7 @@ fn loss_and_grad(config: &MethodConfig) -> (f64, Vec<f64>) {
 fn zero_knobs_make_etr_grpo_exactly() {
     let grpo = MethodConfig::default();
     let mut etr = MethodConfig::default();
-    etr.objective.trust_region = TrustRegion::Elastic;
+    etr.objective.trust_region = "elastic".into();
     assert_eq!(loss_and_grad(&etr), loss_and_grad(&grpo));
 }
 
@@ -101,8 +101,11 @@ fn zero_knobs_make_etr_grpo_exactly() {
 fn elastic_bounds_change_which_tokens_are_clipped() {
     let grpo = MethodConfig::default();
     let mut etr = MethodConfig::default();
-    etr.objective.trust_region = TrustRegion::Elastic;
-    etr.objective.elastic = spec_knobs();
+    etr.objective.trust_region = "elastic".into();
+    etr.objective
+        .parts
+        .put("elastic", &spec_knobs())
+        .expect("serializes");
     let (_, g_grpo) = loss_and_grad(&grpo);
     let (_, g_etr) = loss_and_grad(&etr);
     let zeros = |g: &[f64]| g.iter().filter(|&&x| x == 0.0).count();
@@ -112,7 +115,7 @@ fn elastic_bounds_change_which_tokens_are_clipped() {
 #[test]
 fn a_negative_beta_is_rejected_with_its_key() {
     let mut m = MethodConfig::default();
-    m.objective.elastic.beta = -0.1;
+    m.objective.parts.set("elastic", "beta", -0.1);
     let err = m.validate().expect_err("beta < 0").to_string();
     assert!(err.contains("method.objective.elastic.beta"), "{err}");
 }

@@ -85,7 +85,11 @@ fn grad_of(kernel: PolicyKernel, divergence: Divergence) -> Vec<f64> {
         mask: &mask,
         entropy: None,
     };
-    let out = PolicyObjective::new(config).loss(&terms, &LossScale::of_mask(&mask, 5.0), None);
+    let out = PolicyObjective::new(config).expect("valid objective").loss(
+        &terms,
+        &LossScale::of_mask(&mask, 5.0),
+        None,
+    );
     out.loss.backward();
     Vec::try_from(logp.grad().view([-1])).unwrap()
 }

@@ -43,7 +43,7 @@ fn clipped_loss_with_kl_and_entropy_matches_finite_differences() {
         config.aggregation = aggregation;
         config.kl_coef = 0.1;
         config.clip_high = 0.28;
-        let objective = PolicyObjective::new(config);
+        let objective = PolicyObjective::new(config).expect("valid objective");
         let (old, reference, adv, mask) = (
             t(&old, shape),
             t(&reference, shape),

@@ -9,7 +9,7 @@ use polopt_methods::objective::{
     entropy_stats, hapo_terms, normalized_entropy, quantile_nearest, HapoConfig, LossScale,
     PolicyObjective, PolicyTerms,
 };
-use polopt_methods::plan::{MethodRuntime, TrustRegion};
+use polopt_methods::plan::MethodRuntime;
 use polopt_methods::presets::preset;
 use polopt_methods::MethodConfig;
 use tch::{Kind, Tensor};
@@ -157,7 +157,7 @@ fn loss_and_grad(config: &MethodConfig) -> (f64, Vec<f64>) {
         mask: &mask,
         entropy: Some(&entropy),
     };
-    let objective = PolicyObjective::new(config.objective.clone());
+    let objective = PolicyObjective::new(config.objective.clone()).expect("valid objective");
     let out = objective.loss(&terms, &LossScale::of_mask(&mask, 4.0), None);
     out.loss.backward();
     (out.loss.double_value(&[]), to_vec(&logp.grad()))
@@ -167,17 +167,17 @@ fn loss_and_grad(config: &MethodConfig) -> (f64, Vec<f64>) {
 fn zero_knobs_give_the_dapo_loss_exactly() {
     let dapo = (preset("dapo").unwrap().build)();
     let mut zero = dapo.clone();
-    zero.objective.trust_region = TrustRegion::EntropyAdaptive;
-    zero.objective.hapo.clip_alpha = 0.0;
-    zero.objective.hapo.adv_beta = 0.0;
-    zero.objective.hapo.temperature_tau = 0.0;
+    zero.objective.trust_region = "entropy_adaptive".into();
+    zero.objective.parts.set("hapo", "clip_alpha", 0.0);
+    zero.objective.parts.set("hapo", "adv_beta", 0.0);
+    zero.objective.parts.set("hapo", "temperature_tau", 0.0);
     assert_eq!(loss_and_grad(&zero), loss_and_grad(&dapo));
     // HAPO's own clip settings (0.2/0.2, dual clip 10) with zero knobs: the constant trust region.
     let mut hapo_zero = hapo();
-    hapo_zero.objective.hapo.clip_alpha = 0.0;
-    hapo_zero.objective.hapo.adv_beta = 0.0;
+    hapo_zero.objective.parts.set("hapo", "clip_alpha", 0.0);
+    hapo_zero.objective.parts.set("hapo", "adv_beta", 0.0);
     let mut constant = hapo_zero.clone();
-    constant.objective.trust_region = TrustRegion::Constant;
+    constant.objective.trust_region = "constant".into();
     assert_eq!(loss_and_grad(&hapo_zero), loss_and_grad(&constant));
     // The knobs do act: the equalities above could not hold by accident.
     assert_ne!(loss_and_grad(&hapo()).1, loss_and_grad(&constant).1);
@@ -186,14 +186,14 @@ fn zero_knobs_give_the_dapo_loss_exactly() {
 #[test]
 fn out_of_range_knobs_name_their_key() {
     let mut c = hapo();
-    c.objective.hapo.temperature_tau = 1.0;
+    c.objective.parts.set("hapo", "temperature_tau", 1.0);
     let err = c.validate().unwrap_err().to_string();
     assert!(
         err.contains("method.objective.hapo.temperature_tau"),
         "{err}"
     );
     let mut c = hapo();
-    c.objective.hapo.entropy_pivot = 1.5;
+    c.objective.parts.set("hapo", "entropy_pivot", 1.5);
     let err = c.validate().unwrap_err().to_string();
     assert!(err.contains("method.objective.hapo.entropy_pivot"), "{err}");
 }

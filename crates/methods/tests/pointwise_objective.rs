@@ -71,7 +71,7 @@ fn close(a: f64, b: f64, what: &str) {
 fn row_losses_equal_the_tensor_objective_with_gradients_and_metrics() {
     let (logp, old, adv, ent) = grid();
     for config in configs() {
-        let objective = PolicyObjective::new(config.clone());
+        let objective = PolicyObjective::new(config.clone()).expect("valid objective");
         let lp = column(&logp).set_requires_grad(true);
         let h = column(&ent).set_requires_grad(true);
         let (old_t, adv_t) = (column(&old), column(&adv));
@@ -120,7 +120,7 @@ fn row_losses_equal_the_tensor_objective_with_gradients_and_metrics() {
 fn kernel_points_report_the_tensor_kernels_clip_flags() {
     let (logp, old, adv, _) = grid();
     for config in configs().into_iter().step_by(8) {
-        let objective = PolicyObjective::new(config.clone());
+        let objective = PolicyObjective::new(config.clone()).expect("valid objective");
         let lp = column(&logp);
         let mask = lp.ones_like();
         let (old_t, adv_t) = (column(&old), column(&adv));

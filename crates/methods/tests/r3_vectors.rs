@@ -1,7 +1,7 @@
 //! R³ (spec r3.md, "CPU-scale check"): the SERR ranking vector, the CCR mixed-group vector
 //! with α, the buffer's bounds, and "with buffers disabled R³ = GRPO".
 use polopt_methods::credit::{Advantages, CreditBatch};
-use polopt_methods::plan::{MethodRuntime, Replay, StepContext};
+use polopt_methods::plan::{MethodRuntime, StepContext};
 use polopt_methods::presets::preset;
 use polopt_methods::select::{
     collapsed, entropy_profile, serr_rewards, serr_shape, Attempt, Collapsed, R3Config,
@@ -55,7 +55,7 @@ fn entropy_profile_takes_the_top_floor_p_l_tokens() {
 
 fn r3_config() -> MethodConfig {
     let mut c = (preset("r3").expect("registered").build)();
-    c.select.r3.r_max = 0.0;
+    c.select.parts.set("r3", "r_max", 0.0);
     c
 }
 
@@ -72,7 +72,7 @@ fn ccr_plan(alpha: f64) -> Vec<f64> {
         trajectories: None,
     };
     let mut config = r3_config();
-    config.select.r3.alpha = alpha;
+    config.select.parts.set("r3", "alpha", alpha);
     let runtime = MethodRuntime::new(&config).expect("valid");
     let ctx = StepContext {
         replayed: Some(&replayed),
@@ -168,7 +168,7 @@ fn serr_shapes_truncated_responses_of_all_negative_groups_only() {
 #[test]
 fn serr_without_entropy_is_an_error_not_a_silent_skip() {
     let mut config = r3_config();
-    config.select.r3.r_max = 0.5;
+    config.select.parts.set("r3", "r_max", 0.5);
     let runtime = MethodRuntime::new(&config).expect("valid");
     assert!(runtime.needs_old_entropy());
     let batch = CreditBatch {
@@ -276,8 +276,10 @@ fn out_of_range_knobs_name_their_key() {
         (|c| c.epoch_steps = 0, "method.select.r3.epoch_steps"),
     ] {
         let mut config = MethodConfig::default();
-        config.select.replay = Replay::R3;
-        set(&mut config.select.r3);
+        config.select.replay = "r3".into();
+        let mut r3 = R3Config::default();
+        set(&mut r3);
+        config.select.parts.put("r3", &r3).expect("serializes");
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains(key), "{err}");
     }

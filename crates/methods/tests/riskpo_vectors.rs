@@ -66,7 +66,11 @@ fn mixed_var_parts_match_the_spec() {
 fn riskpo_estimator(mode: QuantileMode) -> Box<dyn polopt_methods::credit::AdvantageEstimator> {
     let mut credit = MethodConfig::default().credit;
     credit.estimator = "riskpo".into();
-    credit.riskpo.quantile_mode = mode;
+    let riskpo = RiskpoConfig {
+        quantile_mode: mode,
+        ..RiskpoConfig::default()
+    };
+    credit.parts.put("riskpo", &riskpo).expect("serializes");
     estimator(&credit).expect("registered")
 }
 
@@ -139,7 +143,7 @@ fn equal_paper_scores_do_not_blow_up_unless_the_floor_is_zero() {
 #[test]
 fn quantile_levels_out_of_the_tracker_grid_are_rejected_with_their_key() {
     let mut m = MethodConfig::default();
-    m.credit.riskpo.quantile_high = 0.99;
+    m.credit.parts.set("riskpo", "quantile_high", 0.99);
     let err = m.validate().expect_err("0.99 > 0.95").to_string();
     assert!(err.contains("method.credit.riskpo.quantile_high"), "{err}");
 }

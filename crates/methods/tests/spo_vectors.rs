@@ -140,7 +140,8 @@ fn presets_select_the_segment_rollouts() {
     let tree = (preset("spo_tree").unwrap().build)();
     assert_eq!(tree.rollout.kind, RolloutKind::SpoTree);
     tree.validate().unwrap();
-    assert_eq!(tree.credit.spo.tree_branching, vec![4, 2, 2]);
+    let spo: polopt_methods::credit::SpoConfig = tree.credit.settings("spo").unwrap();
+    assert_eq!(spo.tree_branching, vec![4, 2, 2]);
 }
 
 #[test]
@@ -154,7 +155,9 @@ fn rollout_and_estimator_must_agree() {
     let err = m.validate().unwrap_err().to_string();
     assert!(err.contains("method.select.dynamic_sampling"), "{err}");
     let mut m = (preset("spo_tree").unwrap().build)();
-    m.credit.spo.tree_branching = vec![];
+    m.credit
+        .parts
+        .set("spo", "tree_branching", Vec::<i64>::new());
     let err = m.validate().unwrap_err().to_string();
     assert!(err.contains("method.credit.spo.tree_branching"), "{err}");
 }

@@ -206,7 +206,7 @@ fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         kl_coef: 0.04,
         aggregation: Aggregation::TokenMean,
         ..ObjectiveConfig::default()
-    });
+    })?;
     let mut optimizer = AdamW::new(&policy.vs, 1e-6, 0.0);
     let (mut step_times, mut gen_times) = (Vec::new(), Vec::new());
     for step in 0..args.warmup + args.steps {

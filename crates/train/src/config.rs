@@ -208,8 +208,13 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
         merge(method, &layer_method);
     }
     merge(&mut base, &overlay);
-    let config: RunConfig = deserialize_named(base)?;
+    let mut config: RunConfig = deserialize_named(base)?;
     config.validate()?;
+    // The saved config shows every setting of the parts that run, defaults included.
+    let resolved = config.method.parts().with_resolved_parts()?;
+    config.method.credit = resolved.credit;
+    config.method.select = resolved.select;
+    config.method.objective = resolved.objective;
     Ok(config)
 }
 

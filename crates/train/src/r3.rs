@@ -17,11 +17,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polopt_envs::text::Problem;
-use polopt_methods::plan::Replay;
 use polopt_methods::select::{
     collapsed, is_hard, overlong_penalty, Attempt, Collapsed, R3Config, ReplayBuffer,
 };
-use polopt_methods::SelectConfig;
+use polopt_methods::MethodConfig;
 use polopt_models::CharTokenizer;
 use rand::RngExt;
 
@@ -45,24 +44,27 @@ pub struct R3Hook {
 }
 
 impl R3Hook {
-    /// `None` unless `method.select.replay = "r3"`.
+    /// `None` unless the method's parts ask for a replay extension (`wanted`) and R³'s part
+    /// is the one on (`method.select.replay = "r3"`).
     pub fn new(
-        select: &SelectConfig,
+        method: &MethodConfig,
+        wanted: bool,
         tok: &CharTokenizer,
         max_positions: i64,
         max_new_tokens: i64,
     ) -> Result<Option<Self>, TrainError> {
-        if select.replay != Replay::R3 {
+        let config: Option<R3Config> = method.part_settings("r3")?;
+        let Some(config) = config.filter(|_| wanted) else {
             return Ok(None);
-        }
-        let reflect_ids = tok.encode(&select.r3.reflect_text).map_err(|e| {
+        };
+        let reflect_ids = tok.encode(&config.reflect_text).map_err(|e| {
             TrainError::Config(format!(
                 "config key `method.select.r3.reflect_text`: {e}; the character tokenizer \
                  knows only 0-9 a-z A-Z + - * / % = ( ) < > [ ] , . : ? space and newline"
             ))
         })?;
         Ok(Some(Self {
-            config: select.r3.clone(),
+            config,
             buffer: ReplayBuffer::default(),
             reflect_ids,
             max_prompt_len: (max_positions - max_new_tokens).max(0) as usize,

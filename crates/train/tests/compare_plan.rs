@@ -186,10 +186,7 @@ fn the_calc_task_layer_makes_compare_task_calc_resolve() {
     );
     assert_eq!(aspo.method.select.overlong_max_len, 96);
     assert!(aspo.method.select.dynamic_sampling);
-    assert_eq!(
-        aspo.method.credit.shaping,
-        polopt_methods::plan::Shaping::Aspo
-    );
+    assert_eq!(aspo.method.credit.shaping, "aspo");
     let custom = resolve(
         &toml::Table::new(),
         &[

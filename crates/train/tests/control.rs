@@ -21,6 +21,7 @@ fn objective(entropy_coef: f64) -> PolicyObjective {
         entropy_coef,
         ..Default::default()
     })
+    .expect("valid objective")
 }
 
 fn sample_batch() -> (Tensor, Tensor, Tensor, Tensor) {

@@ -320,7 +320,10 @@ fn native_forward_losses_and_gradients_equal_libtorch_on_the_same_weights() {
                 entropy: &ent,
             };
             let out = match kind {
-                AlgoKind::Ppo => ppo_policy_loss(&PolicyObjective::new(objective.clone()), &pb),
+                AlgoKind::Ppo => ppo_policy_loss(
+                    &PolicyObjective::new(objective.clone()).expect("valid objective"),
+                    &pb,
+                ),
                 _ => a2c_policy_loss(&pb, objective.entropy_coef),
             };
             let vloss = clipped_value_loss(

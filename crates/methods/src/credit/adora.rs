@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.adora`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,8 +41,8 @@ impl Default for AdoraConfig {
     }
 }
 
-impl AdoraConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for AdoraConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.adora.correct_threshold",
             self.correct_threshold,
@@ -115,3 +117,33 @@ pub fn scale_advantages(advantages: &mut Advantages, weights: &[f64]) {
             .for_each(|(row, w)| row.iter_mut().for_each(|a| *a *= w)),
     }
 }
+
+/// The part: this step's group weights on whatever the estimator produced.
+struct Adora(AdoraConfig);
+
+impl Part for Adora {
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        batch: &CreditBatch,
+        _ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        let weights = adora_group_weights(batch, &self.0);
+        let tas = weights.iter().filter(|&&w| w == self.0.weight_tas).count();
+        plan.metrics
+            .insert("adora/tas_frac", tas as f64 / weights.len().max(1) as f64);
+        scale_advantages(&mut plan.advantages, &weights);
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "adora",
+    kind: PartKind::Reweight,
+    table: "adora",
+    description: "ADORA: per-group weights from the Length-Advantage criterion (TDS x0.1)",
+    spec: "adora.md",
+    reconstructed: false,
+    build: |input| Ok(Box::new(Adora(input.parse()?))),
+    resolve: resolve::<AdoraConfig>,
+};

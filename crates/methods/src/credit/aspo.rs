@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Advantages, CreditBatch, ResponseInfo};
 use crate::error::{check_range, MethodError};
+use crate::parts::{resolve, Needs, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.aspo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,8 +39,8 @@ impl Default for AspoConfig {
     }
 }
 
-impl AspoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for AspoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.aspo.delta",
             self.delta,
@@ -111,3 +113,54 @@ pub fn add_bias(advantages: &mut Advantages, bias: &[f64]) {
             .for_each(|(row, b)| row.iter_mut().for_each(|a| *a += b)),
     }
 }
+
+/// The part: the bias on correct tool-using responses, from the rollout's per-response data.
+struct Aspo(AspoConfig);
+
+impl Part for Aspo {
+    fn needs(&self) -> Needs {
+        Needs {
+            responses: true,
+            ..Needs::default()
+        }
+    }
+
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        batch: &CreditBatch,
+        ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        let info = ctx.responses.ok_or_else(|| MethodError::Shape {
+            part: "aspo",
+            detail: "needs per-response correctness and tool-call positions \
+                     (StepContext::responses), which this loop did not provide"
+                .into(),
+        })?;
+        let bias = aspo_bias(&plan.advantages.per_sequence(), batch, info, &self.0)?;
+        let eligible = info
+            .iter()
+            .filter(|r| r.correct && r.first_tool_call.is_some())
+            .count();
+        let n = batch.len().max(1) as f64;
+        plan.metrics
+            .insert("aspo/eligible_frac", eligible as f64 / n);
+        plan.metrics.insert(
+            "aspo/bias_abs_mean",
+            bias.iter().map(|b| b.abs()).sum::<f64>() / eligible.max(1) as f64,
+        );
+        add_bias(&mut plan.advantages, &bias);
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "aspo",
+    kind: PartKind::Shaping,
+    table: "aspo",
+    description: "ASPO: bounded bias towards earlier first tool calls among correct responses",
+    spec: "aspo.md",
+    reconstructed: false,
+    build: |input| Ok(Box::new(Aspo(input.parse()?))),
+    resolve: resolve::<AspoConfig>,
+};

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::Settings;
 
 /// `method.credit.bnpo`: the affine map of rewards onto `[0, 1]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,8 +32,8 @@ impl Default for BnpoConfig {
     }
 }
 
-impl BnpoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for BnpoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.bnpo.reward_max",
             self.reward_max,

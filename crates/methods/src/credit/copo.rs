@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{mean_std, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.copo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,8 +38,8 @@ impl Default for CopoConfig {
     }
 }
 
-impl CopoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for CopoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.copo.gamma",
             self.gamma,
@@ -107,3 +109,45 @@ pub fn copo_blend(batch: &CreditBatch, config: &CopoConfig, eps: f64) -> CopoBle
         local_weights,
     }
 }
+
+/// The part: the batch-level advantage and its per-group gate, blended in the loss.
+struct Copo {
+    config: CopoConfig,
+    /// `method.credit.eps` of the group std.
+    eps: f64,
+}
+
+impl Part for Copo {
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        batch: &CreditBatch,
+        _ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        let blend = copo_blend(batch, &self.config, self.eps);
+        let n = blend.local_weights.len().max(1) as f64;
+        plan.metrics.insert(
+            "copo/local_weight_mean",
+            blend.local_weights.iter().sum::<f64>() / n,
+        );
+        plan.blend = Some(blend);
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "copo",
+    kind: PartKind::GlobalAdvantage,
+    table: "copo",
+    description:
+        "COPO: consistency advantage over the batch, gated by each group's outcome entropy",
+    spec: "copo.md",
+    reconstructed: false,
+    build: |input| {
+        Ok(Box::new(Copo {
+            config: input.parse()?,
+            eps: input.method.credit.eps,
+        }))
+    },
+    resolve: resolve::<CopoConfig>,
+};

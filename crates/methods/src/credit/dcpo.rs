@@ -23,6 +23,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_range, MethodError};
+use std::collections::BTreeMap;
+
+use super::{Advantages, CreditBatch};
+use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, StepFeedback, UpdatePlan};
 
 /// Which per-step entropy estimate drives the controller (`method.credit.dcpo.entropy_estimate`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +73,8 @@ impl Default for DcpoConfig {
     }
 }
 
-impl DcpoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for DcpoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.dcpo.entropy_target",
             self.entropy_target,
@@ -182,3 +187,143 @@ pub fn dcpo_advantages(
         })
         .collect()
 }
+
+/// The part: the controller (state: last step's entropy) and the mixed advantage.
+struct Dcpo {
+    config: DcpoConfig,
+    state: DcpoState,
+}
+
+impl Part for Dcpo {
+    fn extra_old_temperature(&self) -> Option<f64> {
+        let c = &self.config;
+        let h = self.state.prev_entropy?;
+        // alpha = 0 whatever the accuracy: the tempered pass would be wasted.
+        let gap = (c.entropy_target - h).abs().min(c.alpha_cap);
+        (gap > 0.0).then(|| target_temperature(h, c))
+    }
+
+    fn observe_step(&mut self, feedback: &StepFeedback) {
+        let h = match self.config.entropy_estimate {
+            EntropyEstimate::SampledNll => feedback.token_nll_mean,
+            EntropyEstimate::FullEntropy => feedback.entropy_mean,
+        };
+        // A non-finite step was already counted and skipped by the loop; keep the last
+        // finite estimate rather than poisoning every later step.
+        if h.is_finite() {
+            self.state.prev_entropy = Some(h);
+        }
+    }
+
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        batch: &CreditBatch,
+        ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        if let Some(mixed) = self.mixed(batch, ctx, &plan.advantages, &mut plan.metrics)? {
+            plan.advantages = mixed;
+        }
+        Ok(())
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(self.state).unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), MethodError> {
+        self.state = serde_json::from_value(state.clone()).map_err(|e| MethodError::State {
+            part: "dcpo",
+            detail: e.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+impl Dcpo {
+    /// GRPO's advantage mixed with the target-distribution REINFORCE term; `None` (unchanged)
+    /// while `alpha = 0`.
+    fn mixed(
+        &self,
+        batch: &CreditBatch,
+        ctx: &StepContext,
+        advantages: &Advantages,
+        metrics: &mut BTreeMap<&'static str, f64>,
+    ) -> Result<Option<Advantages>, MethodError> {
+        let c = &self.config;
+        let acc = accuracy(batch.rewards, c.correct_threshold);
+        metrics.insert("dcpo/accuracy", acc);
+        let Some(h) = self.state.prev_entropy else {
+            metrics.insert("dcpo/alpha", 0.0);
+            return Ok(None);
+        };
+        let alpha = mixing_weight(h, acc, c);
+        let temperature = target_temperature(h, c);
+        metrics.insert("dcpo/alpha", alpha);
+        metrics.insert("dcpo/prev_entropy", h);
+        metrics.insert("dcpo/temperature", temperature);
+        if alpha == 0.0 {
+            return Ok(None);
+        }
+        let shape = |detail: String| MethodError::Shape {
+            part: "dcpo",
+            detail,
+        };
+        let Advantages::Sequence(base_adv) = advantages else {
+            return Err(shape(
+                "needs a sequence-level estimator (one advantage per response)".into(),
+            ));
+        };
+        let old = ctx
+            .tempered_old_logp
+            .filter(|o| o.temperature == temperature)
+            .ok_or_else(|| shape(format!("needs old log-probs at temperature {temperature}")))?;
+        let rows_fit = |rows: &[Vec<f64>]| {
+            rows.len() == batch.len()
+                && rows
+                    .iter()
+                    .zip(batch.response_lens)
+                    .all(|(r, &l)| r.len() == l)
+        };
+        if !rows_fit(old.tempered) || !rows_fit(old.base) {
+            return Err(shape(
+                "old log-probs do not match the response lengths".into(),
+            ));
+        }
+        let rho = target_ratio(old.tempered, old.base, c.rho_max);
+        let flat = rho.iter().flatten();
+        if let Some((index, &value)) = flat.clone().enumerate().find(|(_, r)| !r.is_finite()) {
+            return Err(MethodError::NonFinite {
+                part: "dcpo",
+                what: "target ratio rho",
+                index,
+                value,
+            });
+        }
+        let tokens = flat.clone().count().max(1) as f64;
+        metrics.insert("dcpo/rho_mean", flat.sum::<f64>() / tokens);
+        Ok(Some(Advantages::Token(dcpo_advantages(
+            base_adv,
+            batch.rewards,
+            &rho,
+            alpha,
+            c.correct_threshold,
+        ))))
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "dcpo",
+    kind: PartKind::Controller,
+    table: "dcpo",
+    description: "DCPO: target-temperature REINFORCE term mixed in to hold entropy near H_0",
+    spec: "dcpo.md",
+    reconstructed: false,
+    build: |input| {
+        Ok(Box::new(Dcpo {
+            config: input.parse()?,
+            state: DcpoState::default(),
+        }))
+    },
+    resolve: resolve::<DcpoConfig>,
+};

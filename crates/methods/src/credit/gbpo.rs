@@ -82,3 +82,5 @@ pub fn group_median_advantage(
     }
     adv
 }
+
+impl crate::parts::Settings for GbpoConfig {}

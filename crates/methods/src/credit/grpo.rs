@@ -15,6 +15,17 @@ pub struct GroupNorm {
     pub eps: f64,
 }
 
+impl GroupNorm {
+    /// GRPO (`scale_by_std`) or Dr. GRPO with the configured std convention.
+    pub fn of(config: &crate::config::CreditConfig, scale_by_std: bool) -> Self {
+        Self {
+            scale_by_std,
+            std_ddof: config.std_ddof,
+            eps: config.eps,
+        }
+    }
+}
+
 impl AdvantageEstimator for GroupNorm {
     fn name(&self) -> &'static str {
         if self.scale_by_std {

@@ -3,11 +3,11 @@
 //! Scoring and credit never touch tensors (style.md, after prime-rl): an estimator reads the
 //! rewards of a batch and the group each response belongs to, and returns advantages that the
 //! objective consumes without knowing how they were made.
-mod adora;
-mod aspo;
+pub(crate) mod adora;
+pub(crate) mod aspo;
 mod bnpo;
-mod copo;
-mod dcpo;
+pub(crate) mod copo;
+pub(crate) mod dcpo;
 mod egae;
 mod gae;
 mod gbpo;
@@ -42,8 +42,9 @@ pub use spo::{
     SegmentCredit, SpoConfig, TreeAdvantage,
 };
 
-use crate::config::CreditConfig;
+use crate::config::{CreditConfig, MethodConfig};
 use crate::error::{unknown, MethodError};
+use crate::parts::{PartInput, Settings};
 
 /// One batch of scored responses, as credit assignment sees it.
 #[derive(Debug, Clone, Copy)]
@@ -184,12 +185,14 @@ pub trait AdvantageEstimator: Send + Sync {
     }
 }
 
-/// Registry entry: name, one-line description, and the spec it follows.
+/// Registry entry: name, one-line description, the spec it follows, and its settings table
+/// (`method.credit.<table>`) when it has one.
 pub struct EstimatorEntry {
     pub name: &'static str,
     pub description: &'static str,
     pub spec: &'static str,
-    pub build: fn(&CreditConfig) -> Box<dyn AdvantageEstimator>,
+    pub table: Option<&'static str>,
+    pub build: fn(&CreditConfig) -> Result<Box<dyn AdvantageEstimator>, MethodError>,
 }
 
 /// Every advantage estimator, by name. Adding one is one file and one line here.
@@ -198,60 +201,54 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         name: "grpo",
         description: "group-normalized: (R - mean) / (std + eps)",
         spec: "grpo-family.md",
-        build: |c| {
-            Box::new(GroupNorm {
-                scale_by_std: true,
-                std_ddof: c.std_ddof,
-                eps: c.eps,
-            })
-        },
+        table: None,
+        build: |c| Ok(Box::new(GroupNorm::of(c, true))),
     },
     EstimatorEntry {
         name: "dr_grpo",
         description: "group mean baseline without std division (Dr. GRPO)",
         spec: "grpo-family.md",
-        build: |c| {
-            Box::new(GroupNorm {
-                scale_by_std: false,
-                std_ddof: c.std_ddof,
-                eps: c.eps,
-            })
-        },
+        table: None,
+        build: |c| Ok(Box::new(GroupNorm::of(c, false))),
     },
     EstimatorEntry {
         name: "rloo",
         description: "leave-one-out group baseline",
         spec: "grpo-family.md",
-        build: |_| Box::new(Rloo),
+        table: None,
+        build: |_| Ok(Box::new(Rloo)),
     },
     EstimatorEntry {
         name: "reinforce_pp",
         description: "per-token discounted return with KL in reward, whitened over the batch",
         spec: "grpo-family.md",
+        table: None,
         build: |c| {
-            Box::new(ReinforcePP {
+            Ok(Box::new(ReinforcePP {
                 gamma: c.gamma,
                 kl_coef: c.kl_in_reward_coef,
                 eps: c.eps,
-            })
+            }))
         },
     },
     EstimatorEntry {
         name: "reinforce_pp_baseline",
         description: "group mean baseline, then whitened over all tokens of the batch",
         spec: "grpo-family.md",
-        build: |c| Box::new(ReinforcePPBaseline { eps: c.eps }),
+        table: None,
+        build: |c| Ok(Box::new(ReinforcePPBaseline { eps: c.eps })),
     },
     EstimatorEntry {
         name: "gae",
         description:
             "GAE(gamma, lambda) over environment steps with a critic; truncation bootstraps",
         spec: "ppo-baseline.md",
+        table: None,
         build: |c| {
-            Box::new(Gae {
+            Ok(Box::new(Gae {
                 gamma: c.gamma,
                 lambda: c.gae_lambda,
-            })
+            }))
         },
     },
     EstimatorEntry {
@@ -259,12 +256,13 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description:
             "extended GAE over response windows: truncated windows bootstrap V(s_T) [reconstructed]",
         spec: "tppo-egae.md",
+        table: None,
         build: |c| {
-            Box::new(Egae {
+            Ok(Box::new(Egae {
                 gamma: c.gamma,
                 lambda: c.gae_lambda,
                 bootstrap: c.egae_bootstrap,
-            })
+            }))
         },
     },
     EstimatorEntry {
@@ -272,22 +270,25 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description:
             "Beta-density normalization, (R - p) / BetaPdf(p; alpha, beta) fitted per batch",
         spec: "bnpo.md",
+        table: Some("bnpo"),
         build: |c| {
-            Box::new(Bnpo {
-                config: c.bnpo.clone(),
-            })
+            Ok(Box::new(Bnpo {
+                config: c.settings("bnpo")?,
+            }))
         },
     },
     EstimatorEntry {
         name: "gbpo",
         description: "group median baseline R - median(R) [reconstructed]",
         spec: "brrl-bpo-gbpo.md",
+        table: Some("gbpo"),
         build: |c| {
-            Box::new(MedianBaseline {
-                scale_by_std: c.gbpo.scale_by_std,
+            let gbpo: GbpoConfig = c.settings("gbpo")?;
+            Ok(Box::new(MedianBaseline {
+                scale_by_std: gbpo.scale_by_std,
                 std_ddof: c.std_ddof,
                 eps: c.eps,
-            })
+            }))
         },
     },
     EstimatorEntry {
@@ -295,32 +296,38 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description:
             "length-weighted group mean/std (HAPO token-level group average), GRPO if |A| >= 5",
         spec: "hapo.md",
+        table: None,
         build: |c| {
-            Box::new(TokenGroupMean {
+            Ok(Box::new(TokenGroupMean {
                 std_ddof: c.std_ddof,
                 eps: c.eps,
-            })
+            }))
         },
     },
     EstimatorEntry {
         name: "riskpo",
         description: "mixed value-at-risk over bundles of prompts, tracked quantiles (stateful)",
         spec: "riskpo.md",
-        build: |c| Box::new(RiskPo::new(c.riskpo.clone())),
+        table: Some("riskpo"),
+        build: |c| Ok(Box::new(RiskPo::new(c.settings("riskpo")?))),
     },
     EstimatorEntry {
         name: "spo",
         description: "segment values V(c_k) - V(c_{k-1}) from the SPO chain/tree rollout",
         spec: "spo-segment.md",
-        build: |_| Box::new(SegmentCredit),
+        table: Some("spo"),
+        build: |c| {
+            // The segment rollouts read these settings; building checks them.
+            let _: SpoConfig = c.settings("spo")?;
+            Ok(Box::new(SegmentCredit))
+        },
     },
 ];
 
 pub fn estimator(config: &CreditConfig) -> Result<Box<dyn AdvantageEstimator>, MethodError> {
-    ESTIMATORS
+    let entry = ESTIMATORS
         .iter()
         .find(|e| e.name == config.estimator)
-        .map(|e| (e.build)(config))
         .ok_or_else(|| {
             let known: Vec<&str> = ESTIMATORS.iter().map(|e| e.name).collect();
             unknown(
@@ -328,7 +335,21 @@ pub fn estimator(config: &CreditConfig) -> Result<Box<dyn AdvantageEstimator>, M
                 &config.estimator,
                 &known,
             )
-        })
+        })?;
+    (entry.build)(config)
+}
+
+impl CreditConfig {
+    /// Settings table `method.credit.<table>` of the estimator (or rollout) that reads it,
+    /// defaults filled in and range-checked.
+    pub fn settings<T: Settings>(&self, table: &str) -> Result<T, MethodError> {
+        PartInput {
+            method: &MethodConfig::default(),
+            table: self.parts.get(table),
+            key: format!("method.credit.{table}"),
+        }
+        .parse()
+    }
 }
 
 /// Mean and standard deviation with the given delta degrees of freedom. With fewer than

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{mean_std, AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -80,8 +81,8 @@ impl Default for RiskpoConfig {
     }
 }
 
-impl RiskpoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for RiskpoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.riskpo.bundle_size",
             self.bundle_size as f64,

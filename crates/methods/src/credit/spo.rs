@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::Settings;
 
 /// Edge advantage of SPO-tree (`method.credit.spo.tree_advantage`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +69,8 @@ impl Default for SpoConfig {
     }
 }
 
-impl SpoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for SpoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.credit.spo.prob_threshold",
             self.prob_threshold,

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::credit::CreditBatch;
 use crate::error::{check_range, MethodError};
+use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.objective.elastic`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,8 +44,8 @@ impl Default for ElasticConfig {
     }
 }
 
-impl ElasticConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for ElasticConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.objective.elastic.alpha",
             self.alpha,
@@ -108,3 +110,51 @@ pub fn elastic_bounds(
     }
     SampleBounds { low, high }
 }
+
+/// The part: per-sample bounds around the configured clip range.
+struct Etr {
+    config: ElasticConfig,
+    clip_low: f64,
+    clip_high: f64,
+}
+
+impl Part for Etr {
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        batch: &CreditBatch,
+        _ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        let per_sequence = plan.advantages.per_sequence();
+        let bounds = elastic_bounds(
+            batch,
+            &per_sequence,
+            self.clip_low,
+            self.clip_high,
+            &self.config,
+        );
+        let n = bounds.high.len().max(1) as f64;
+        plan.metrics
+            .insert("etr/clip_high_mean", bounds.high.iter().sum::<f64>() / n);
+        plan.clip_bounds = Some(bounds);
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "elastic",
+    kind: PartKind::TrustRegion,
+    table: "elastic",
+    description: "ETR: per-sample elastic clip range from |A| and the group's reward variance",
+    spec: "etr.md",
+    reconstructed: true,
+    build: |input| {
+        let o = &input.method.objective;
+        Ok(Box::new(Etr {
+            config: input.parse()?,
+            clip_low: o.clip_low,
+            clip_high: o.clip_high,
+        }))
+    },
+    resolve: resolve::<ElasticConfig>,
+};

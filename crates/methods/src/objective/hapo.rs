@@ -23,6 +23,11 @@ use tch::{Kind, Tensor};
 
 use super::ClipBounds;
 use crate::error::{check_range, MethodError};
+use std::sync::Arc;
+
+use super::{TokenRegion, TokenTrustRegion};
+use crate::parts::{resolve, Needs, Part, PartEntry, PartKind, Settings};
+use crate::plan::StepFeedback;
 
 /// `method.objective.hapo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,8 +56,8 @@ impl Default for HapoConfig {
     }
 }
 
-impl HapoConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for HapoConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.objective.hapo.entropy_pivot",
             self.entropy_pivot,
@@ -208,3 +213,99 @@ pub fn hapo_terms(
         uses_entropic: use_entropic,
     }
 }
+
+/// The tensor rule: per-token bounds and advantages from this forward's entropy.
+struct EntropyAdaptive(HapoConfig);
+
+impl TokenTrustRegion for EntropyAdaptive {
+    fn region(
+        &self,
+        ratio: &Tensor,
+        advantages: &Tensor,
+        entropy: &Tensor,
+        mask: &Tensor,
+        clip: (f64, f64),
+    ) -> TokenRegion {
+        let h = normalized_entropy(entropy, mask, self.0.entropy_pivot);
+        let t = hapo_terms(ratio, advantages, &h, clip.0, clip.1, &self.0);
+        let logged = vec![
+            ("hapo/eps_low_mean", t.bounds.low.shallow_clone()),
+            ("hapo/eps_high_mean", t.bounds.high.shallow_clone()),
+            ("hapo/high_entropy_frac", t.normalized_entropy.gt(0.0)),
+            ("hapo/entropic_adv_frac", t.uses_entropic.shallow_clone()),
+        ];
+        TokenRegion {
+            bounds: t.bounds,
+            advantages: t.advantages,
+            logged,
+        }
+    }
+}
+
+/// The part: the loss's per-token trust region, and the sampler's per-token temperature from
+/// the last update's entropy statistics (state, checkpointed).
+struct Hapo {
+    config: HapoConfig,
+    stats: Option<EntropyStats>,
+}
+
+impl Part for Hapo {
+    fn needs(&self) -> Needs {
+        Needs {
+            token_entropies: self.config.temperature_tau > 0.0,
+            ..Needs::default()
+        }
+    }
+
+    fn sampling_entropy_stats(&self) -> Option<(f64, EntropyStats)> {
+        let tau = self.config.temperature_tau;
+        (tau > 0.0).then_some(())?;
+        self.stats.map(|s| (tau, s))
+    }
+
+    fn observe_step(&mut self, feedback: &StepFeedback) {
+        if !self.needs().token_entropies || feedback.token_entropies.is_empty() {
+            return;
+        }
+        let stats = entropy_stats(&feedback.token_entropies, self.config.entropy_pivot);
+        let finite = [stats.pivot, stats.spread, stats.scale_pos, stats.scale_neg]
+            .iter()
+            .all(|v| v.is_finite());
+        if finite {
+            self.stats = Some(stats);
+        }
+    }
+
+    fn token_trust_region(&self) -> Option<Arc<dyn TokenTrustRegion>> {
+        Some(Arc::new(EntropyAdaptive(self.config.clone())))
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(self.stats).unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), MethodError> {
+        self.stats = serde_json::from_value(state.clone()).map_err(|e| MethodError::State {
+            part: "entropy_adaptive",
+            detail: e.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "entropy_adaptive",
+    kind: PartKind::TrustRegion,
+    table: "hapo",
+    description:
+        "HAPO: per-token clip and advantage redistribution from normalized entropy, adaptive sampling temperature",
+    spec: "hapo.md",
+    reconstructed: false,
+    build: |input| {
+        Ok(Box::new(Hapo {
+            config: input.parse()?,
+            stats: None,
+        }))
+    },
+    resolve: resolve::<HapoConfig>,
+};

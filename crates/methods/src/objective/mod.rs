@@ -32,10 +32,12 @@ pub use ratio::{importance_ratio, RatioLevel};
 pub use value::clipped_value_loss;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use tch::{Kind, Tensor};
 
-use crate::config::ObjectiveConfig;
-use crate::plan::TrustRegion;
+use crate::config::{MethodConfig, ObjectiveConfig};
+use crate::error::MethodError;
 
 /// Inputs of a policy loss. Every tensor is `[B, T]` over response tokens; `mask` is 1.0 on
 /// tokens that count. `old_logp`, `ref_logp` and `advantages` must be detached.
@@ -54,15 +56,53 @@ pub struct LossOutput {
     pub metrics: BTreeMap<&'static str, f64>,
 }
 
+/// A trust region that sets each token's clip range, and may redistribute its advantage, from
+/// the training forward itself (a part's tensor side, e.g. HAPO's entropy-adaptive rule).
+pub trait TokenTrustRegion: Send + Sync {
+    /// `ratio`, `advantages`, `entropy` and `mask` are `[b, T]`; `clip` the configured
+    /// `(clip_low, clip_high)`.
+    fn region(
+        &self,
+        ratio: &Tensor,
+        advantages: &Tensor,
+        entropy: &Tensor,
+        mask: &Tensor,
+        clip: (f64, f64),
+    ) -> TokenRegion;
+}
+
+/// Per-token bounds and advantages of one minibatch, and per-token quantities whose masked
+/// means the loss logs under their names.
+pub struct TokenRegion {
+    pub bounds: ClipBounds,
+    pub advantages: Tensor,
+    pub logged: Vec<(&'static str, Tensor)>,
+}
+
 /// The clipped policy-gradient objective configured by [`ObjectiveConfig`]:
 /// `L = agg(-min(r A, clip(r) A)) + kl_coef agg(KL) - entropy_coef agg(H)`.
 pub struct PolicyObjective {
     pub config: ObjectiveConfig,
+    /// The trust-region part's per-token rule, when it has one.
+    token_region: Option<Arc<dyn TokenTrustRegion>>,
 }
 
 impl PolicyObjective {
-    pub fn new(config: ObjectiveConfig) -> Self {
-        Self { config }
+    /// The loss with the trust-region part `config.trust_region` names; an error when that
+    /// part or its settings are not valid.
+    pub fn new(config: ObjectiveConfig) -> Result<Self, MethodError> {
+        let method = MethodConfig {
+            objective: config.clone(),
+            ..MethodConfig::default()
+        };
+        let token_region = method
+            .build_parts()?
+            .into_iter()
+            .find_map(|(_, part)| part.token_trust_region());
+        Ok(Self {
+            config,
+            token_region,
+        })
     }
 
     /// `bounds` lets a trust-region part (per-sample or per-token clip ranges) replace the
@@ -76,28 +116,24 @@ impl PolicyObjective {
         let c = &self.config;
         let ratio = importance_ratio(terms.logp, terms.old_logp, terms.mask, c.ratio);
         let constant = ClipBounds::constant(c.clip_low, c.clip_high);
-        // HAPO's per-token bounds and advantages need this forward's entropy, which the loop
-        // always passes; without it the trust region stays constant.
-        let hapo = match (c.trust_region, terms.entropy) {
-            (TrustRegion::EntropyAdaptive, Some(entropy)) => {
-                let h = normalized_entropy(entropy, terms.mask, c.hapo.entropy_pivot);
-                Some(hapo_terms(
-                    &ratio,
-                    terms.advantages,
-                    &h,
-                    c.clip_low,
-                    c.clip_high,
-                    &c.hapo,
-                ))
-            }
+        // A per-token rule needs this forward's entropy, which the loops always pass; without
+        // it the trust region stays constant.
+        let region = match (&self.token_region, terms.entropy) {
+            (Some(rule), Some(entropy)) => Some(rule.region(
+                &ratio,
+                terms.advantages,
+                entropy,
+                terms.mask,
+                (c.clip_low, c.clip_high),
+            )),
             _ => None,
         };
-        let bounds = hapo
+        let bounds = region
             .as_ref()
-            .map(|h| &h.bounds)
+            .map(|r| &r.bounds)
             .or(bounds)
             .unwrap_or(&constant);
-        let advantages = hapo.as_ref().map_or(terms.advantages, |h| &h.advantages);
+        let advantages = region.as_ref().map_or(terms.advantages, |r| &r.advantages);
         let surrogate = match c.kernel {
             PolicyKernel::Clip => clipped_surrogate(&ratio, advantages, bounds, c.dual_clip),
             PolicyKernel::BoundedRatio => {
@@ -127,18 +163,8 @@ impl PolicyObjective {
             masked_mean(&(log_ratio.exp() - 1 - &log_ratio)),
         );
         metrics.insert("ratio_mean", masked_mean(&ratio.detach()));
-        if let Some(h) = &hapo {
-            let as_float = |t: &Tensor| t.to_kind(Kind::Float);
-            metrics.insert("hapo/eps_low_mean", masked_mean(&as_float(&h.bounds.low)));
-            metrics.insert("hapo/eps_high_mean", masked_mean(&as_float(&h.bounds.high)));
-            metrics.insert(
-                "hapo/high_entropy_frac",
-                masked_mean(&as_float(&h.normalized_entropy.gt(0.0))),
-            );
-            metrics.insert(
-                "hapo/entropic_adv_frac",
-                masked_mean(&as_float(&h.uses_entropic)),
-            );
+        for (name, values) in region.iter().flat_map(|r| &r.logged) {
+            metrics.insert(name, masked_mean(&values.to_kind(Kind::Float)));
         }
 
         if let (Some(ref_logp), true) = (terms.ref_logp, c.kl_coef > 0.0) {

@@ -4,9 +4,6 @@ use super::{Family, Preset};
 use crate::config::MethodConfig;
 use crate::loops::RolloutKind;
 use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel};
-use crate::plan::{
-    Downsample, EntropyControl, GlobalAdvantage, Replay, Reweight, Shaping, TrustRegion,
-};
 
 /// ETR: GRPO with per-sample elastic clip bounds (token-mean, as the spec's base).
 pub const ETR: Preset = Preset {
@@ -19,9 +16,9 @@ pub const ETR: Preset = Preset {
     build: || {
         let mut m = MethodConfig::default();
         m.objective.aggregation = Aggregation::TokenMean;
-        m.objective.trust_region = TrustRegion::Elastic;
-        m.objective.elastic.alpha = 0.2;
-        m.objective.elastic.beta = 0.5;
+        m.objective.trust_region = "elastic".into();
+        m.objective.parts.set("elastic", "alpha", 0.2);
+        m.objective.parts.set("elastic", "beta", 0.5);
         m
     },
 };
@@ -53,7 +50,7 @@ pub const ADORA: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.credit.reweight = Reweight::Adora;
+        m.credit.reweight = "adora".into();
         m
     },
 };
@@ -68,7 +65,7 @@ pub const COPO: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.credit.global_advantage = GlobalAdvantage::Copo;
+        m.credit.global_advantage = "copo".into();
         m.objective.aggregation = Aggregation::TokenMean;
         m
     },
@@ -100,9 +97,9 @@ pub const D3S: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.select.downsample = Downsample::D3s;
-        m.select.d3s.sample_frac_init = 0.25;
-        m.select.d3s.token_frac_init = 0.2;
+        m.select.downsample = "d3s".into();
+        m.select.parts.set("d3s", "sample_frac_init", 0.25);
+        m.select.parts.set("d3s", "token_frac_init", 0.2);
         m.objective.aggregation = Aggregation::TokenMean;
         m
     },
@@ -135,7 +132,7 @@ pub const R3: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.select.replay = Replay::R3;
+        m.select.replay = "r3".into();
         m
     },
 };
@@ -150,7 +147,7 @@ pub const DCPO: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = MethodConfig::default();
-        m.credit.entropy_control = EntropyControl::Dcpo;
+        m.credit.entropy_control = "dcpo".into();
         m.objective.dual_clip = Some(3.0);
         m.objective.aggregation = Aggregation::TokenMean;
         m
@@ -171,8 +168,8 @@ pub const HAPO: Preset = Preset {
         m.credit.estimator = "token_group_mean".into();
         m.objective.clip_high = 0.2;
         m.objective.dual_clip = Some(10.0);
-        m.objective.trust_region = TrustRegion::EntropyAdaptive;
-        m.objective.hapo.temperature_tau = 0.05;
+        m.objective.trust_region = "entropy_adaptive".into();
+        m.objective.parts.set("hapo", "temperature_tau", 0.05);
         m
     },
 };
@@ -237,8 +234,8 @@ pub const SPO_CHAIN: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = spo(RolloutKind::SpoChain);
-        m.credit.spo.interval = 1;
-        m.credit.spo.mc_rollouts = 4;
+        m.credit.parts.set("spo", "interval", 1);
+        m.credit.parts.set("spo", "mc_rollouts", 4);
         m
     },
 };
@@ -253,8 +250,8 @@ pub const SPO_TREE: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = spo(RolloutKind::SpoTree);
-        m.credit.spo.tree_branching = vec![4, 2, 2];
-        m.credit.spo.tree_segment_len = 2;
+        m.credit.parts.set("spo", "tree_branching", vec![4, 2, 2]);
+        m.credit.parts.set("spo", "tree_segment_len", 2);
         m
     },
 };
@@ -269,7 +266,7 @@ pub const ASPO: Preset = Preset {
     family: Family::GroupRl,
     build: || {
         let mut m = (super::baselines::DAPO.build)();
-        m.credit.shaping = Shaping::Aspo;
+        m.credit.shaping = "aspo".into();
         m
     },
 };

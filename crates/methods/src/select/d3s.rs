@@ -15,7 +15,10 @@
 //! The loss is the base surrogate over kept tokens, normalized by their count (token-mean).
 use serde::{Deserialize, Serialize};
 
+use crate::credit::CreditBatch;
 use crate::error::{check_range, MethodError};
+use crate::parts::{resolve, token_advantage, Needs, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.select.d3s`: fractions of the batch's responses (N) and of the kept responses'
 /// tokens (K), at the start and at the end of training. All 1 = no down-sampling.
@@ -39,8 +42,8 @@ impl Default for D3sConfig {
     }
 }
 
-impl D3sConfig {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for D3sConfig {
+    fn validate(&self) -> Result<(), MethodError> {
         let fields = [
             ("method.select.d3s.sample_frac_init", self.sample_frac_init),
             (
@@ -55,7 +58,9 @@ impl D3sConfig {
         }
         Ok(())
     }
+}
 
+impl D3sConfig {
     /// `(N fraction, K fraction)` at training progress `p` in `[0, 1]`.
     pub fn schedule(&self, progress: f64) -> (f64, f64) {
         let p = progress.clamp(0.0, 1.0);
@@ -130,3 +135,63 @@ pub fn top_tokens_mask(
     }
     mask
 }
+
+/// The part: this step's sample subset and token keep-mask on the schedule.
+struct D3s(D3sConfig);
+
+impl Part for D3s {
+    fn needs(&self) -> Needs {
+        Needs {
+            old_entropy: self.0.selects_tokens(),
+            ..Needs::default()
+        }
+    }
+
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        batch: &CreditBatch,
+        ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        let (n_frac, k_frac) = self.0.schedule(ctx.progress);
+        let n = ((n_frac * batch.len() as f64).ceil() as usize).clamp(1, batch.len().max(1));
+        let kept = max_variance_subset(&plan.advantages.per_sequence(), n);
+        let entropy = if k_frac < 1.0 { ctx.old_entropy } else { None };
+        if k_frac < 1.0 && entropy.is_none() {
+            return Err(MethodError::Shape {
+                part: "d3s",
+                detail: "token selection needs the old policy's entropy".into(),
+            });
+        }
+        let advantages = &plan.advantages;
+        let mask = top_tokens_mask(
+            &kept,
+            batch.response_lens,
+            |i, t| token_advantage(advantages, i, t),
+            entropy,
+            k_frac,
+        );
+        let total: usize = batch.response_lens.iter().sum();
+        let kept_tokens: f64 = mask.iter().flatten().sum();
+        plan.metrics.insert(
+            "d3s/sample_frac",
+            kept.len() as f64 / batch.len().max(1) as f64,
+        );
+        plan.metrics
+            .insert("d3s/token_frac", kept_tokens / total.max(1) as f64);
+        plan.token_keep = Some(mask);
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "d3s",
+    kind: PartKind::Selector,
+    table: "d3s",
+    description:
+        "D3S: max-variance samples and top |A| H tokens on a shrinking-to-relaxed schedule",
+    spec: "d3s.md",
+    reconstructed: true,
+    build: |input| Ok(Box::new(D3s(input.parse()?))),
+    resolve: resolve::<D3sConfig>,
+};

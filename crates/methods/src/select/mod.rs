@@ -1,9 +1,9 @@
 //! Selection: what reaches the loss. Group filters and reward shaping that work on plain
 //! numbers before any tensor exists.
-mod d3s;
+pub(crate) mod d3s;
 mod dynamic_sampling;
 mod overlong;
-mod r3;
+pub(crate) mod r3;
 
 pub use d3s::{max_variance_subset, top_tokens_mask, D3sConfig};
 pub use dynamic_sampling::{group_has_signal, BatchFill, FillReport};

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::credit::{Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::{resolve, Needs, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, UpdatePlan};
 
 /// How SERR ranks responses with equal dominance scores (`method.select.r3.ties`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,8 +83,8 @@ impl Default for R3Config {
     }
 }
 
-impl R3Config {
-    pub fn validate(&self) -> Result<(), MethodError> {
+impl Settings for R3Config {
+    fn validate(&self) -> Result<(), MethodError> {
         check_range(
             "method.select.r3.alpha",
             self.alpha,
@@ -369,3 +371,82 @@ pub fn nonzero_group_frac(batch: &CreditBatch, advantages: &[f64]) -> f64 {
         .count();
     live as f64 / groups.len().max(1) as f64
 }
+
+/// The credit side of R³ (the rollout side is the loop's replay extension): SERR rewrites the
+/// rewards of truncated all-wrong groups before credit, and replayed responses' advantages are
+/// scaled by `alpha` after it.
+struct R3(R3Config);
+
+impl Part for R3 {
+    fn needs(&self) -> Needs {
+        Needs {
+            old_entropy: self.0.r_max > 0.0,
+            replay: true,
+            ..Needs::default()
+        }
+    }
+
+    fn shape_rewards(
+        &self,
+        batch: &CreditBatch,
+        ctx: &StepContext,
+        metrics: &mut BTreeMap<&'static str, f64>,
+    ) -> Result<Option<Vec<f64>>, MethodError> {
+        let n = batch.len();
+        let no_flags = vec![false; n];
+        let truncated = ctx.truncated.unwrap_or(&no_flags);
+        let replayed = ctx.replayed.unwrap_or(&no_flags);
+        let shape = |detail: String| MethodError::Shape { part: "r3", detail };
+        if truncated.len() != n || replayed.len() != n {
+            return Err(shape(format!(
+                "rewards {n}, truncated {}, replayed {}",
+                truncated.len(),
+                replayed.len()
+            )));
+        }
+        let (rewards, groups) = match (ctx.old_entropy, self.0.r_max > 0.0) {
+            (Some(entropy), true) if entropy.len() != n => {
+                return Err(shape(format!(
+                    "rewards {n}, entropy rows {}",
+                    entropy.len()
+                )))
+            }
+            (Some(entropy), true) => serr_shape(batch, truncated, replayed, entropy, &self.0),
+            (None, true) => {
+                return Err(shape(
+                    "SERR (r_max > 0) needs the old policy's entropy".into(),
+                ))
+            }
+            (_, false) => (batch.rewards.to_vec(), 0),
+        };
+        metrics.insert("r3/serr_groups", groups as f64);
+        metrics.insert(
+            "r3/replayed",
+            replayed.iter().filter(|&&r| r).count() as f64,
+        );
+        Ok(Some(rewards))
+    }
+
+    fn apply(
+        &self,
+        plan: &mut UpdatePlan,
+        _batch: &CreditBatch,
+        ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        if let Some(replayed) = ctx.replayed {
+            scale_replayed(&mut plan.advantages, replayed, self.0.alpha);
+        }
+        Ok(())
+    }
+}
+
+pub const ENTRY: PartEntry = PartEntry {
+    name: "r3",
+    kind: PartKind::Replay,
+    table: "r3",
+    description: "R3: per-query replay into zero-variance groups, reflection prompts, SERR",
+    spec: "r3.md",
+    reconstructed: true,
+    build: |input| Ok(Box::new(R3(input.parse()?))),
+    resolve: resolve::<R3Config>,
+};

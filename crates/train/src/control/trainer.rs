@@ -143,7 +143,7 @@ pub fn train_control(
         learner,
         envs,
         norms,
-        objective: PolicyObjective::new(cfg.method.objective.clone()),
+        objective: PolicyObjective::new(cfg.method.objective.clone())?,
         env_steps: 0,
     };
     let start = match &resume_from {

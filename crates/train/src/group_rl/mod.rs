@@ -172,8 +172,11 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         config.run.seed,
     );
     let opt = AdamW::new(&policy.vs, config.rl.lr, config.rl.weight_decay);
+    let method = MethodRuntime::new(&config.method.parts())?;
+    // The replay extension of the rollout, for the part that asks for one (R³).
     let r3 = R3Hook::new(
-        &config.method.select,
+        &config.method.parts(),
+        method.needs().replay,
         &tok,
         config.model.max_position_embeddings,
         config.rl.max_new_tokens,
@@ -188,8 +191,8 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         task,
         reward,
         eval_problems,
-        objective: PolicyObjective::new(config.method.objective.clone()),
-        method: MethodRuntime::new(&config.method.parts())?,
+        objective: method.objective()?,
+        method,
         r3,
         driver,
         nan_events: 0,

@@ -36,7 +36,6 @@ pub fn collect_step(
     method: &MethodConfig,
     step: usize,
 ) -> Result<CollectedStep, TrainError> {
-    let spo = &method.credit.spo;
     match method.rollout.kind {
         // The drivers (T-PPO, step-level DAPO) replace the whole step before this hook.
         RolloutKind::Group | RolloutKind::Truncated | RolloutKind::OfflineStep => {
@@ -46,8 +45,8 @@ pub fn collect_step(
                 metrics: BTreeMap::new(),
             })
         }
-        RolloutKind::SpoChain => chain::collect(ctx, spo, step),
-        RolloutKind::SpoTree => tree::collect(ctx, spo, step),
+        RolloutKind::SpoChain => chain::collect(ctx, &method.credit.settings("spo")?, step),
+        RolloutKind::SpoTree => tree::collect(ctx, &method.credit.settings("spo")?, step),
     }
 }
 

@@ -1,0 +1,445 @@
+//! Method parts beyond the advantage estimator, each registered by name in [`PARTS`].
+//!
+//! A part is one file (`credit/adora.rs`, `select/d3s.rs`, `objective/etr.rs`, ...) that holds
+//! its math, its settings table, its cross-step state and a [`Part`] implementation, and ends
+//! with one [`PartEntry`]; adding a part is that file plus one line in [`PARTS`]. A run picks
+//! at most one part of each [`PartKind`] through the kind's slot key
+//! (`method.credit.reweight = "adora"`); the part's settings live in its own table next to the
+//! slot (`method.credit.adora.weight_tds = 0.1`). [`crate::plan::MethodRuntime`] applies the
+//! chosen parts in kind order and never names one: what a part needs from the loop (the old
+//! policy's entropy, a tempered old pass, token entropies, a replay extension) it declares in
+//! [`Needs`] and the loop provides it generically.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::config::MethodConfig;
+use crate::credit::{Advantages, CreditBatch};
+use crate::error::MethodError;
+use crate::objective::{EntropyStats, TokenTrustRegion};
+use crate::plan::{StepContext, StepFeedback, UpdatePlan};
+
+/// The kinds of part, in the order a step applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PartKind {
+    /// Cross-step replay of past responses; may rewrite rewards before credit (R³).
+    Replay,
+    /// A bias on the estimator's advantages from per-response rollout data (ASPO).
+    Shaping,
+    /// Per-group weights on the advantages (ADORA).
+    Reweight,
+    /// A cross-step controller that reshapes the advantages (DCPO).
+    Controller,
+    /// Per-sample or per-token clip ranges (ETR, HAPO).
+    TrustRegion,
+    /// A second, batch-level advantage blended into the loss (COPO).
+    GlobalAdvantage,
+    /// Sample and token selection between credit and loss (D3S).
+    Selector,
+}
+
+impl PartKind {
+    pub const ALL: [PartKind; 7] = [
+        PartKind::Replay,
+        PartKind::Shaping,
+        PartKind::Reweight,
+        PartKind::Controller,
+        PartKind::TrustRegion,
+        PartKind::GlobalAdvantage,
+        PartKind::Selector,
+    ];
+
+    /// The config key that names this kind's part.
+    pub fn slot(self) -> &'static str {
+        match self {
+            PartKind::Replay => "method.select.replay",
+            PartKind::Shaping => "method.credit.shaping",
+            PartKind::Reweight => "method.credit.reweight",
+            PartKind::Controller => "method.credit.entropy_control",
+            PartKind::TrustRegion => "method.objective.trust_region",
+            PartKind::GlobalAdvantage => "method.credit.global_advantage",
+            PartKind::Selector => "method.select.downsample",
+        }
+    }
+
+    /// The slot's value when no part of this kind runs.
+    pub fn off(self) -> &'static str {
+        match self {
+            PartKind::TrustRegion => "constant",
+            _ => "none",
+        }
+    }
+
+    /// What "off" means, for `polopt list`.
+    pub fn off_description(self) -> &'static str {
+        match self {
+            PartKind::TrustRegion => "clip_low / clip_high for every token",
+            _ => "no part of this kind",
+        }
+    }
+
+    /// `credit`, `select` or `objective`: where the slot and the parts' tables live.
+    pub fn section(self) -> &'static str {
+        let slot = self.slot();
+        let rest = &slot["method.".len()..];
+        &rest[..rest.find('.').unwrap_or(rest.len())]
+    }
+}
+
+/// What a part needs from the loop beyond the scored batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The old policy's full-vocabulary entropy per token ([`StepContext::old_entropy`]).
+    pub old_entropy: bool,
+    /// Every trained token's entropy after the update ([`StepFeedback::token_entropies`]).
+    pub token_entropies: bool,
+    /// Per-response correctness and tool-call positions ([`StepContext::responses`]).
+    pub responses: bool,
+    /// The loop's replay extension (past responses mixed into the batch, reflection groups).
+    pub replay: bool,
+}
+
+impl Needs {
+    fn union(self, other: Needs) -> Needs {
+        Needs {
+            old_entropy: self.old_entropy || other.old_entropy,
+            token_entropies: self.token_entropies || other.token_entropies,
+            responses: self.responses || other.responses,
+            replay: self.replay || other.replay,
+        }
+    }
+}
+
+/// One part, built once per run from its settings; `&self` hooks run every step.
+pub trait Part: Send + Sync {
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// Rewrites the batch's rewards before credit; `None` keeps them.
+    fn shape_rewards(
+        &self,
+        _batch: &CreditBatch,
+        _ctx: &StepContext,
+        _metrics: &mut BTreeMap<&'static str, f64>,
+    ) -> Result<Option<Vec<f64>>, MethodError> {
+        Ok(None)
+    }
+    /// Edits the step's plan after credit (advantages, clip bounds, keep-masks, blend).
+    fn apply(
+        &self,
+        _plan: &mut UpdatePlan,
+        _batch: &CreditBatch,
+        _ctx: &StepContext,
+    ) -> Result<(), MethodError> {
+        Ok(())
+    }
+    /// A second old-policy temperature the next step's [`Part::apply`] needs log-probs at.
+    fn extra_old_temperature(&self) -> Option<f64> {
+        None
+    }
+    /// `tau` and entropy statistics for per-token sampling temperatures, when the part sets
+    /// them for the next rollout.
+    fn sampling_entropy_stats(&self) -> Option<(f64, EntropyStats)> {
+        None
+    }
+    /// Takes the finished step's statistics into the part's cross-step state.
+    fn observe_step(&mut self, _feedback: &StepFeedback) {}
+    /// A trust region the loss computes per token from the training forward itself.
+    fn token_trust_region(&self) -> Option<Arc<dyn TokenTrustRegion>> {
+        None
+    }
+    /// Cross-step state for checkpoints; `Null` when stateless.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), MethodError> {
+        Ok(())
+    }
+}
+
+/// A part built for a run, with its registry entry.
+pub type BuiltPart = (&'static PartEntry, Box<dyn Part>);
+
+/// A registered part.
+pub struct PartEntry {
+    /// The slot value that selects it.
+    pub name: &'static str,
+    pub kind: PartKind,
+    /// Its settings table, `method.<section>.<table>`.
+    pub table: &'static str,
+    pub description: &'static str,
+    pub spec: &'static str,
+    /// The spec was rebuilt from an abstract (`CONFIDENCE: LOW` / `[RECON]`).
+    pub reconstructed: bool,
+    pub build: fn(&PartInput) -> Result<Box<dyn Part>, MethodError>,
+    /// The part's settings with every default filled in (the resolved config shows them).
+    pub resolve: fn(&PartInput) -> Result<toml::Value, MethodError>,
+}
+
+/// What a part is built from: its own table and the method's shared knobs (clip range, eps).
+pub struct PartInput<'a> {
+    pub method: &'a MethodConfig,
+    pub table: Option<&'a toml::Value>,
+    /// `method.<section>.<table>`, for error messages.
+    pub key: String,
+}
+
+impl PartInput<'_> {
+    /// The table deserialized into the part's settings type; unknown keys and wrong types are
+    /// errors naming the key.
+    pub fn settings<T: DeserializeOwned + Default>(&self) -> Result<T, MethodError> {
+        let Some(table) = self.table else {
+            return Ok(T::default());
+        };
+        serde_path_to_error::deserialize(table.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path.is_empty() || path == "." {
+                self.key.clone()
+            } else {
+                format!("{}.{path}", self.key)
+            };
+            MethodError::Settings {
+                key,
+                detail: e.into_inner().to_string(),
+            }
+        })
+    }
+}
+
+/// A part's or estimator's settings: a TOML table with a default for every key and a range
+/// check that names the key at fault.
+pub trait Settings: Serialize + DeserializeOwned + Default {
+    fn validate(&self) -> Result<(), MethodError> {
+        Ok(())
+    }
+}
+
+impl PartInput<'_> {
+    /// [`PartInput::settings`], range-checked.
+    pub fn parse<T: Settings>(&self) -> Result<T, MethodError> {
+        let settings: T = self.settings()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+/// [`PartEntry::resolve`] for a part whose settings are `T`.
+pub fn resolve<T: Settings>(input: &PartInput) -> Result<toml::Value, MethodError> {
+    to_table(&input.parse::<T>()?, &input.key)
+}
+
+/// A settings struct as a TOML table (for [`PartEntry::resolve`]).
+pub fn to_table<T: Serialize>(settings: &T, key: &str) -> Result<toml::Value, MethodError> {
+    toml::Value::try_from(settings).map_err(|e| MethodError::Settings {
+        key: key.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Every part, by name. Adding one is its file and one line here.
+pub const PARTS: &[PartEntry] = &[
+    crate::select::r3::ENTRY,
+    crate::credit::aspo::ENTRY,
+    crate::credit::adora::ENTRY,
+    crate::credit::dcpo::ENTRY,
+    crate::objective::etr::ENTRY,
+    crate::objective::hapo::ENTRY,
+    crate::credit::copo::ENTRY,
+    crate::select::d3s::ENTRY,
+];
+
+/// The settings tables of one config section, by table name (`method.credit.adora`, ...).
+/// Flattened into the section, so a table sits next to the slot that selects its part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PartTables(pub BTreeMap<String, toml::Value>);
+
+impl PartTables {
+    /// Sets `key` in table `table` (presets and tests); creates the table when absent.
+    pub fn set(&mut self, table: &str, key: &str, value: impl Into<toml::Value>) {
+        let entry = self
+            .0
+            .entry(table.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(Default::default());
+        }
+        if let toml::Value::Table(t) = entry {
+            t.insert(key.to_string(), value.into());
+        }
+    }
+
+    /// Replaces table `table` by `settings` serialized.
+    pub fn put<T: Serialize>(&mut self, table: &str, settings: &T) -> Result<(), MethodError> {
+        self.0.insert(table.to_string(), to_table(settings, table)?);
+        Ok(())
+    }
+
+    /// Drops table `table` (its part then runs with its defaults).
+    pub fn remove(&mut self, table: &str) -> Option<toml::Value> {
+        self.0.remove(table)
+    }
+
+    pub fn get(&self, table: &str) -> Option<&toml::Value> {
+        self.0.get(table)
+    }
+}
+
+impl MethodConfig {
+    /// The slot value of `kind` (`"none"` / `"constant"` when off).
+    pub fn slot(&self, kind: PartKind) -> &str {
+        match kind {
+            PartKind::Replay => &self.select.replay,
+            PartKind::Shaping => &self.credit.shaping,
+            PartKind::Reweight => &self.credit.reweight,
+            PartKind::Controller => &self.credit.entropy_control,
+            PartKind::TrustRegion => &self.objective.trust_region,
+            PartKind::GlobalAdvantage => &self.credit.global_advantage,
+            PartKind::Selector => &self.select.downsample,
+        }
+    }
+
+    fn tables(&self, section: &str) -> &PartTables {
+        match section {
+            "credit" => &self.credit.parts,
+            "select" => &self.select.parts,
+            _ => &self.objective.parts,
+        }
+    }
+
+    fn tables_mut(&mut self, section: &str) -> &mut PartTables {
+        match section {
+            "credit" => &mut self.credit.parts,
+            "select" => &mut self.select.parts,
+            _ => &mut self.objective.parts,
+        }
+    }
+
+    /// The entries of the parts this config turns on, in the order a step applies them.
+    pub fn enabled_parts(&self) -> Result<Vec<&'static PartEntry>, MethodError> {
+        let mut out = Vec::new();
+        for kind in PartKind::ALL {
+            let name = self.slot(kind);
+            if name == kind.off() {
+                continue;
+            }
+            let entry = PARTS
+                .iter()
+                .find(|e| e.kind == kind && e.name == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = std::iter::once(kind.off())
+                        .chain(PARTS.iter().filter(|e| e.kind == kind).map(|e| e.name))
+                        .collect();
+                    MethodError::Unknown {
+                        kind: kind.slot(),
+                        name: name.to_string(),
+                        known: known.join(", "),
+                    }
+                })?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    fn part_input(&self, entry: &PartEntry) -> PartInput<'_> {
+        let section = entry.kind.section();
+        PartInput {
+            method: self,
+            table: self.tables(section).get(entry.table),
+            key: format!("method.{section}.{}", entry.table),
+        }
+    }
+
+    /// Builds the enabled parts, in application order.
+    pub fn build_parts(&self) -> Result<Vec<BuiltPart>, MethodError> {
+        self.enabled_parts()?
+            .into_iter()
+            .map(|e| Ok((e, (e.build)(&self.part_input(e))?)))
+            .collect()
+    }
+
+    /// The settings of part `name` when it is on, for loop-side code of a part (R³'s replay
+    /// extension, SPO's segment rollouts read `method.credit.spo` the same way).
+    pub fn part_settings<T: DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, MethodError> {
+        for entry in self.enabled_parts()? {
+            if entry.name == name {
+                return self.part_input(entry).settings().map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every settings table belongs to a registered part or estimator, and parses and
+    /// range-checks, also when that part is off: a typo is an error, and one `--set` can serve
+    /// every preset of a comparison grid (the parts that are off do not read it).
+    pub(crate) fn validate_part_tables(&self) -> Result<(), MethodError> {
+        for section in ["credit", "select", "objective"] {
+            for table in self.tables(section).0.keys() {
+                let estimator = crate::credit::ESTIMATORS
+                    .iter()
+                    .find(|e| section == "credit" && e.table == Some(table.as_str()));
+                if let Some(e) = estimator {
+                    (e.build)(&self.credit)?;
+                    continue;
+                }
+                let owner = PARTS
+                    .iter()
+                    .find(|e| e.kind.section() == section && e.table == table);
+                match owner {
+                    Some(e) => {
+                        (e.build)(&self.part_input(e))?;
+                    }
+                    None => {
+                        let mut known: Vec<&str> = PARTS
+                            .iter()
+                            .filter(|e| e.kind.section() == section)
+                            .map(|e| e.table)
+                            .collect();
+                        if section == "credit" {
+                            known.extend(crate::credit::ESTIMATORS.iter().filter_map(|e| e.table));
+                        }
+                        return Err(MethodError::Settings {
+                            key: format!("method.{section}.{table}"),
+                            detail: format!(
+                                "unknown key: neither a setting of method.{section} nor a settings table (known tables: {})",
+                                known.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The same config with each enabled part's table holding every setting (defaults filled
+    /// in), so that the saved config shows what ran.
+    pub fn with_resolved_parts(&self) -> Result<MethodConfig, MethodError> {
+        let mut out = self.clone();
+        for entry in self.enabled_parts()? {
+            let table = (entry.resolve)(&self.part_input(entry))?;
+            out.tables_mut(entry.kind.section())
+                .0
+                .insert(entry.table.to_string(), table);
+        }
+        Ok(out)
+    }
+}
+
+/// The advantages of one response row, whatever level the estimator produced (token `t`).
+pub fn token_advantage(advantages: &Advantages, i: usize, t: usize) -> f64 {
+    match advantages {
+        Advantages::Sequence(a) => a[i],
+        Advantages::Token(rows) => rows[i].get(t).copied().unwrap_or(0.0),
+    }
+}
+
+/// The union of what `parts` need.
+pub fn needs_of<'a>(parts: impl Iterator<Item = &'a dyn Part>) -> Needs {
+    parts.fold(Needs::default(), |acc, p| acc.union(p.needs()))
+}
