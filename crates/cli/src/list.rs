@@ -3,6 +3,7 @@ use std::fmt::Write;
 
 use polopt_methods::credit::ESTIMATORS;
 use polopt_methods::objective::{Aggregation, KlEstimator};
+use polopt_methods::parts::{PartKind, PARTS};
 use polopt_methods::presets::PRESETS;
 
 pub fn listing() -> String {
@@ -25,6 +26,31 @@ pub fn listing() -> String {
     let _ = writeln!(s, "\nADVANTAGE ESTIMATORS (method.credit.estimator)");
     for e in ESTIMATORS {
         let _ = writeln!(s, "  {:<22} {}  (spec: {})", e.name, e.description, e.spec);
+    }
+    let _ = writeln!(
+        s,
+        "\nMETHOD PARTS (at most one per slot; a step applies the slots in this order)"
+    );
+    for kind in PartKind::ALL {
+        let _ = writeln!(s, "  {}", kind.slot());
+        let _ = writeln!(s, "    {:<20} {}", kind.off(), kind.off_description());
+        for p in PARTS.iter().filter(|p| p.kind == kind) {
+            let recon = if p.reconstructed {
+                " [reconstructed]"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "    {:<20} {}{}  (settings: method.{}.{}; spec: {})",
+                p.name,
+                p.description,
+                recon,
+                kind.section(),
+                p.table,
+                p.spec
+            );
+        }
     }
     let _ = writeln!(s, "\nRATIO LEVELS (method.objective.ratio)");
     let _ = writeln!(
