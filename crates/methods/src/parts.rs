@@ -243,6 +243,7 @@ pub const PARTS: &[PartEntry] = &[
     crate::select::r3::ENTRY,
     crate::credit::aspo::ENTRY,
     crate::credit::adora::ENTRY,
+    crate::credit::clip_advantage::ENTRY,
     crate::credit::dcpo::ENTRY,
     crate::objective::etr::ENTRY,
     crate::objective::hapo::ENTRY,

@@ -5,6 +5,7 @@
 //! objective consumes without knowing how they were made.
 pub(crate) mod adora;
 pub(crate) mod aspo;
+pub(crate) mod clip_advantage;
 mod bnpo;
 pub(crate) mod copo;
 pub(crate) mod dcpo;
