@@ -11,6 +11,7 @@
 //!   [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
+//! - [`scoring`]: the reward + NaN policy that every rollout kind shares.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod compare;
@@ -30,6 +31,7 @@ pub mod r3;
 pub mod reward;
 pub mod rollout;
 pub mod run_dir;
+pub mod scoring;
 pub mod seeds;
 pub mod segment;
 pub mod sft;
