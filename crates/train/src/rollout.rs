@@ -36,6 +36,25 @@ pub struct StepExperience {
     pub tool: ToolStats,
 }
 
+impl StepExperience {
+    /// No sequences yet and every counter at zero.
+    pub fn empty(fill: FillReport, tool: ToolStats) -> Self {
+        Self {
+            sequences: Vec::new(),
+            fill,
+            generated: 0,
+            generated_tokens: 0,
+            correct: 0,
+            reward_sum: 0.0,
+            truncated: 0,
+            nan_reward_groups: 0,
+            problems: Vec::new(),
+            temperature_sum: None,
+            tool,
+        }
+    }
+}
+
 pub struct RolloutContext<'a> {
     pub policy: &'a Policy,
     pub tok: &'a CharTokenizer,
@@ -59,22 +78,13 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
     let mut fill = BatchFill::new(rl.prompts_per_step, rounds);
     let scorer = Scorer::for_rollout(ctx);
     let sampling = rl.sampling(ctx.tok, rl.max_new_tokens);
-    let mut exp = StepExperience {
-        sequences: Vec::new(),
-        fill: fill.report(),
-        generated: 0,
-        generated_tokens: 0,
-        correct: 0,
-        reward_sum: 0.0,
-        truncated: 0,
-        nan_reward_groups: 0,
-        problems: Vec::new(),
-        temperature_sum: None,
-        tool: ToolStats {
+    let mut exp = StepExperience::empty(
+        fill.report(),
+        ToolStats {
             enabled: ctx.task.tool().is_some(),
             ..Default::default()
         },
-    };
+    );
     let pool: Vec<Problem> = match rl.pool_size {
         0 => Vec::new(),
         n => sample_batch(

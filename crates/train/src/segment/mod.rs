@@ -68,25 +68,14 @@ fn sampling(ctx: &RolloutContext, max_new_tokens: i64) -> SamplingConfig {
 
 /// An empty experience for `prompts` prompts, counters at zero.
 fn experience(prompts: usize) -> StepExperience {
-    StepExperience {
-        sequences: Vec::new(),
-        fill: FillReport {
-            kept_groups: 0,
-            dropped_groups: 0,
-            gen_batches: 1,
-            target_groups: prompts,
-            filled: true,
-        },
-        generated: 0,
-        generated_tokens: 0,
-        correct: 0,
-        reward_sum: 0.0,
-        truncated: 0,
-        nan_reward_groups: 0,
-        problems: Vec::new(),
-        temperature_sum: None,
-        tool: Default::default(),
-    }
+    let fill = FillReport {
+        kept_groups: 0,
+        dropped_groups: 0,
+        gen_batches: 1,
+        target_groups: prompts,
+        filled: true,
+    };
+    StepExperience::empty(fill, Default::default())
 }
 
 /// A continuation of `prefix` (`<bos>` + prompt + response so far) of at most `budget` tokens.
