@@ -19,21 +19,23 @@ use std::path::Path;
 use std::time::Instant;
 
 use polopt_envs::text::{Problem, Split};
-use polopt_methods::objective::step_regression_loss;
+use polopt_methods::objective::{column, flat_values, step_regression_loss};
 use polopt_methods::StepSplit;
 use polopt_models::CharTokenizer;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::RunConfig;
+use crate::config::{OnNan, RunConfig};
 use crate::critic::Critic;
 use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
+use crate::minibatch::UpdateStats;
 use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed};
 use crate::policy::Policy;
 use crate::run_dir::write_atomic;
+use crate::scoring::Scorer;
 use crate::seeds::shuffle;
 use crate::seeds::{stream, with_torch_seed};
 
@@ -125,25 +127,6 @@ impl DapoStep {
         Ok(out)
     }
 
-    fn score(ctx: &DriverCtx, problem: &Problem, response: &[i64]) -> Result<f64, TrainError> {
-        let eos = ctx.tok.eos_id();
-        let ids: Vec<i64> = response.iter().copied().filter(|&t| t != eos).collect();
-        let text = ctx.tok.decode(&ids);
-        let reward = ctx.reward.score(problem, &text).reward;
-        if reward.is_finite() {
-            Ok(reward)
-        } else {
-            Err(TrainError::NonFinite {
-                what: format!(
-                    "reward ({reward}) from `{}` while labelling step-level DAPO's dataset, completion {text:?}",
-                    ctx.reward.name()
-                ),
-                step: 0,
-                hint: "fix the reward function",
-            })
-        }
-    }
-
     /// Steps 1-5 of the module doc; returns the offline phase's metrics.
     fn build(&mut self, ctx: &mut DriverCtx) -> Result<BTreeMap<String, f64>, TrainError> {
         let started = Instant::now();
@@ -161,6 +144,10 @@ impl DapoStep {
             .and_then(|v| v.first().copied())
             .unwrap_or(-1);
         let max_new = cfg.rl.max_new_tokens as usize;
+        // A label has no stand-in, so a non-finite reward stops the run whatever run.on_nan.
+        let scorer = Scorer::new(ctx.tok, ctx.reward, OnNan::Stop)
+            .from_origin(" while labelling step-level DAPO's dataset")
+            .never_skip();
 
         let mut rng = stream(cfg.run.seed, "dapo-step-problems", 0);
         let problems: Vec<Problem> = (0..d.problems)
@@ -194,7 +181,7 @@ impl DapoStep {
         let mut outcome_sum = 0.0;
         for (row, response) in solutions.iter().enumerate() {
             let problem = row / d.solutions;
-            let outcome = Self::score(ctx, &problems[problem], response)?;
+            let outcome = scorer.score(&problems[problem], response, 0)?.reward;
             outcome_sum += outcome;
             let steps = split_steps(response, d.split, eos, newline);
             let mut prefix = prompts[problem].clone();
@@ -230,7 +217,7 @@ impl DapoStep {
             let mut sum = 0.0;
             for c in &completions[i * d.mc_rollouts..(i + 1) * d.mc_rollouts] {
                 let full = [&state[prompt_len..], c.as_slice()].concat();
-                sum += Self::score(ctx, &problems[*problem], &full)?;
+                sum += scorer.score(&problems[*problem], &full, 0)?.reward;
             }
             labels.push(sum / d.mc_rollouts as f64);
         }
@@ -264,8 +251,8 @@ impl DapoStep {
             pos += take;
             let batch: Vec<Vec<i64>> = idx.iter().map(|&i| state_ids[i as usize].clone()).collect();
             let packed = state_pack(&batch, pad, device);
-            let targets: Vec<f32> = idx.iter().map(|&i| labels[i as usize] as f32).collect();
-            let targets = Tensor::from_slice(&targets).view([-1, 1]).to_device(device);
+            let targets: Vec<f64> = idx.iter().map(|&i| labels[i as usize]).collect();
+            let targets = column(&targets, device);
             let mask = Tensor::ones([take as i64, 1], (Kind::Float, device));
             let outcome = self.critic.train_step(&packed, &targets, &mask);
             if matches!(outcome, StepOutcome::NonFinite { .. }) {
@@ -333,7 +320,7 @@ fn critic_values(critic: &Critic, states: &[Vec<i64>], pad: i64, device: Device)
     for chunk in states.chunks(256) {
         let packed = state_pack(chunk, pad, device);
         let v = tch::no_grad(|| critic.state_values(&packed).select(1, 0));
-        out.extend(Vec::<f64>::try_from(v.to_kind(Kind::Double)).unwrap_or_default());
+        out.extend(flat_values(&v));
     }
     out
 }
@@ -398,27 +385,15 @@ impl StepDriver for DapoStep {
             &adv,
             cfg.method.dapo_step.beta,
         );
-        let (mut updates, mut skipped, mut grad_norm) = (0.0, 0.0, 0.0);
-        let loss_value = match ctx.opt.guarded_step(&out.loss, cfg.rl.grad_clip) {
-            StepOutcome::Applied {
-                loss,
-                grad_norm: norm,
-            } => {
-                updates = 1.0;
-                grad_norm = norm;
-                loss
-            }
-            StepOutcome::NonFinite { what } => {
-                ctx.non_finite(what, step)?;
-                skipped = 1.0;
-                f64::NAN
-            }
-        };
-        row.extend(out.metrics.into_iter().map(|(k, v)| (k.to_string(), v)));
-        row.insert("loss".into(), loss_value);
-        row.insert("grad_norm".into(), grad_norm);
-        row.insert("updates".into(), updates);
-        row.insert("skipped_updates".into(), skipped);
+        let mut stats = UpdateStats::default();
+        let (opt, mut guard) = ctx.optimizer_and_guard();
+        let outcome = opt.guarded_step(&out.loss, cfg.rl.grad_clip);
+        if !stats.record(outcome, &out.metrics, &mut guard, step)? {
+            // One update per step: a skipped one still logs its loss terms, the loss as NaN.
+            row.extend(out.metrics.into_iter().map(|(k, v)| (k.to_string(), v)));
+            row.insert("loss".into(), f64::NAN);
+        }
+        row.extend(stats.into_row());
         row.insert(
             "advantage_abs_mean".into(),
             batch.iter().map(|s| s.advantage.abs()).sum::<f64>() / batch.len() as f64,

@@ -10,8 +10,9 @@ use polopt_methods::objective::PolicyObjective;
 use polopt_methods::RolloutKind;
 use polopt_models::CharTokenizer;
 
-use crate::config::{OnNan, RunConfig};
+use crate::config::RunConfig;
 use crate::error::TrainError;
+use crate::minibatch::NonFiniteGuard;
 use crate::optim::AdamW;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
@@ -31,20 +32,19 @@ pub struct DriverCtx<'a> {
 }
 
 impl DriverCtx<'_> {
+    /// The optimizer and the run's NaN policy together, for one update's guarded steps.
+    pub fn optimizer_and_guard(&mut self) -> (&mut AdamW, NonFiniteGuard<'_>) {
+        let guard = NonFiniteGuard {
+            events: &mut *self.nan_events,
+            on_nan: self.config.run.on_nan,
+            hint: "lower rl.lr / method.critic.lr or check the reward",
+        };
+        (&mut *self.opt, guard)
+    }
+
     /// Counts a non-finite loss or gradient; an error under `run.on_nan = "stop"`.
     pub fn non_finite(&mut self, what: &str, step: usize) -> Result<(), TrainError> {
-        *self.nan_events += 1;
-        match self.config.run.on_nan {
-            OnNan::Skip => {
-                tracing::warn!(step, what, "non-finite value: update skipped");
-                Ok(())
-            }
-            OnNan::Stop => Err(TrainError::NonFinite {
-                what: what.to_string(),
-                step,
-                hint: "lower rl.lr / method.critic.lr or check the reward",
-            }),
-        }
+        self.optimizer_and_guard().1.report(what, step)
     }
 }
 

@@ -11,6 +11,8 @@
 //!   [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
+//! - [`scoring`] and [`minibatch`]: the reward + NaN policy and the K-epoch minibatch update
+//!   that every rollout kind shares.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
 pub mod compare;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod eval;
 pub mod group_rl;
 pub mod method_hooks;
+pub mod minibatch;
 pub mod optim;
 pub mod packing;
 pub mod policy;
@@ -30,6 +33,7 @@ pub mod r3;
 pub mod reward;
 pub mod rollout;
 pub mod run_dir;
+pub mod scoring;
 pub mod seeds;
 pub mod segment;
 pub mod sft;

@@ -2,6 +2,7 @@
 //! `group_rl.rs`: the old-policy pass (log-probs, optionally entropy and log-probs at a second
 //! temperature from the same forward), and the step's entropy statistics that cross-step
 //! controllers read after the update ([`polopt_methods::plan::StepFeedback`]).
+use polopt_methods::objective::flat_values;
 use polopt_methods::plan::StepFeedback;
 use polopt_models::{response_logits, token_logprobs};
 use tch::{Kind, Tensor};
@@ -110,8 +111,7 @@ impl EntropyTally {
         let token_entropies = if self.values.is_empty() {
             Vec::new()
         } else {
-            Vec::<f64>::try_from(Tensor::cat(&self.values, 0).to_kind(Kind::Double))
-                .unwrap_or_default()
+            flat_values(&Tensor::cat(&self.values, 0))
         };
         Some(StepFeedback {
             token_nll_mean: mean(&self.nll),

@@ -17,19 +17,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polopt_envs::text::Problem;
-use polopt_methods::select::{
-    collapsed, is_hard, overlong_penalty, Attempt, Collapsed, R3Config, ReplayBuffer,
-};
+use polopt_methods::select::{collapsed, is_hard, Attempt, Collapsed, R3Config, ReplayBuffer};
 use polopt_methods::MethodConfig;
 use polopt_models::CharTokenizer;
 use rand::RngExt;
 
-use crate::config::OnNan;
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
 use crate::packing::Sequence;
 use crate::rollout::{RolloutContext, StepExperience};
 use crate::run_dir::write_atomic;
+use crate::scoring::Scorer;
 use crate::seeds::{stream, with_torch_seed};
 
 const BUFFER_FILE: &str = "r3_buffer.json";
@@ -207,6 +205,7 @@ impl R3Hook {
             ctx.policy.sample(&repeated, &sampling)
         })?;
         let responses = rollout.response_ids_with_eos();
+        let scorer = Scorer::for_rollout(ctx).from_origin(" for a reflection group");
         let (mut reward_sum, mut count) = (0.0, 0usize);
         for (g, (problem, prompt)) in reflect.into_iter().enumerate() {
             let group = exp.problems.len();
@@ -214,46 +213,21 @@ impl R3Hook {
             for j in 0..rl.group_size {
                 let row = g * rl.group_size + j;
                 let response = responses[row].clone();
-                let text_ids: Vec<i64> = response
-                    .iter()
-                    .copied()
-                    .filter(|&t| t != ctx.tok.eos_id())
-                    .collect();
-                let text = ctx.tok.decode(&text_ids);
-                let verdict = ctx.reward.score(&problem, &text);
-                let mut reward = verdict.reward;
-                if ctx.select.overlong_shaping {
-                    reward += overlong_penalty(
-                        text_ids.len(),
-                        ctx.select.overlong_max_len,
-                        ctx.select.overlong_cache_len,
-                    );
-                }
+                let score = scorer.score(&problem, &response, step)?;
                 members.push(Sequence {
                     group,
                     prompt: prompt.clone(),
                     response,
-                    reward,
-                    correct: verdict.correct,
+                    reward: score.reward,
+                    correct: score.correct,
                     truncated: rollout.truncated[row],
                     replayed: false,
                     env: Vec::new(),
                     first_tool_call: None,
                 });
             }
-            if let Some(bad) = members.iter().find(|s| !s.reward.is_finite()) {
-                if ctx.on_nan == OnNan::Stop {
-                    return Err(TrainError::NonFinite {
-                        what: format!(
-                            "reward ({}) from `{}` for a reflection prompt of {:?}",
-                            bad.reward,
-                            ctx.reward.name(),
-                            problem.prompt
-                        ),
-                        step,
-                        hint: "fix the reward function or set run.on_nan = \"skip\"",
-                    });
-                }
+            if members.iter().any(|s| !s.reward.is_finite()) {
+                // As in the plain rollout: no trustworthy baseline, so the group goes whole.
                 exp.nan_reward_groups += 1;
                 continue;
             }

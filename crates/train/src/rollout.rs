@@ -1,7 +1,7 @@
 //! One step's experience: sample prompts, G completions each, score them, and apply the
 //! selection parts (overlong shaping, NaN guard, DAPO dynamic sampling).
 use polopt_envs::text::{sample_batch, Problem, Split, Task};
-use polopt_methods::select::{overlong_penalty, BatchFill, FillReport};
+use polopt_methods::select::{BatchFill, FillReport};
 use polopt_methods::SelectConfig;
 use polopt_models::{AdaptiveTemperature, CharTokenizer};
 use rand::RngExt;
@@ -12,6 +12,7 @@ use crate::eval::encode_prompt;
 use crate::packing::Sequence;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
+use crate::scoring::Scorer;
 use crate::seeds::{stream, with_torch_seed};
 use crate::tool_rollout::{sample_responses, samples_of, ToolStats};
 
@@ -35,6 +36,25 @@ pub struct StepExperience {
     pub tool: ToolStats,
 }
 
+impl StepExperience {
+    /// No sequences yet and every counter at zero.
+    pub fn empty(fill: FillReport, tool: ToolStats) -> Self {
+        Self {
+            sequences: Vec::new(),
+            fill,
+            generated: 0,
+            generated_tokens: 0,
+            correct: 0,
+            reward_sum: 0.0,
+            truncated: 0,
+            nan_reward_groups: 0,
+            problems: Vec::new(),
+            temperature_sum: None,
+            tool,
+        }
+    }
+}
+
 pub struct RolloutContext<'a> {
     pub policy: &'a Policy,
     pub tok: &'a CharTokenizer,
@@ -56,23 +76,15 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         1
     };
     let mut fill = BatchFill::new(rl.prompts_per_step, rounds);
+    let scorer = Scorer::for_rollout(ctx);
     let sampling = rl.sampling(ctx.tok, rl.max_new_tokens);
-    let mut exp = StepExperience {
-        sequences: Vec::new(),
-        fill: fill.report(),
-        generated: 0,
-        generated_tokens: 0,
-        correct: 0,
-        reward_sum: 0.0,
-        truncated: 0,
-        nan_reward_groups: 0,
-        problems: Vec::new(),
-        temperature_sum: None,
-        tool: ToolStats {
+    let mut exp = StepExperience::empty(
+        fill.report(),
+        ToolStats {
             enabled: ctx.task.tool().is_some(),
             ..Default::default()
         },
-    };
+    );
     let pool: Vec<Problem> = match rl.pool_size {
         0 => Vec::new(),
         n => sample_batch(
@@ -128,41 +140,17 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                 let row = g * rl.group_size + j;
                 let sample = &sampled[row];
                 let response = sample.response.clone();
-                let text_ids: Vec<i64> = response
-                    .iter()
-                    .copied()
-                    .filter(|&t| t != ctx.tok.eos_id())
-                    .collect();
-                let text = ctx.tok.decode(&text_ids);
-                let verdict = ctx.reward.score(problem, &text);
+                let score = scorer.score(problem, &response, step)?;
                 let truncated = sample.truncated;
-                let mut reward = verdict.reward;
-                if ctx.select.overlong_shaping {
-                    reward += overlong_penalty(
-                        text_ids.len(),
-                        ctx.select.overlong_max_len,
-                        ctx.select.overlong_cache_len,
-                    );
-                }
-                if !reward.is_finite() {
-                    if ctx.on_nan == OnNan::Stop {
-                        return Err(TrainError::NonFinite {
-                            what: format!(
-                                "reward ({reward}) from `{}` for prompt {:?}, completion {text:?}",
-                                ctx.reward.name(),
-                                problem.prompt
-                            ),
-                            step,
-                            hint: "fix the reward function or set run.on_nan = \"skip\"",
-                        });
-                    }
-                    has_nan = true;
-                } else {
+                let reward = score.reward;
+                if reward.is_finite() {
                     exp.reward_sum += reward;
+                } else {
+                    has_nan = true;
                 }
                 exp.generated += 1;
                 exp.generated_tokens += response.len();
-                exp.correct += verdict.correct as usize;
+                exp.correct += score.correct as usize;
                 exp.truncated += truncated as usize;
                 exp.tool.add(sample);
                 members.push(Sequence {
@@ -170,7 +158,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     prompt: prompts[g].clone(),
                     response,
                     reward,
-                    correct: verdict.correct,
+                    correct: score.correct,
                     truncated,
                     replayed: false,
                     env: sample.env.clone(),

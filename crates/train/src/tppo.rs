@@ -13,21 +13,25 @@ use std::path::Path;
 use std::time::Instant;
 
 use polopt_envs::text::{Problem, Split};
-use polopt_methods::credit::{egae, WindowEnd};
-use polopt_methods::objective::{LossScale, PolicyTerms};
+use polopt_methods::credit::{
+    estimator, AdvantageEstimator, Advantages, CreditBatch, Trajectories,
+};
+use polopt_methods::objective::{column, tensor_rows, PlannedLoss};
+use polopt_methods::plan::UpdatePlan;
 use polopt_models::CharTokenizer;
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
-use crate::config::{OnNan, RunConfig};
+use crate::config::RunConfig;
 use crate::critic::Critic;
 use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
+use crate::minibatch::MinibatchUpdate;
 use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed};
 use crate::run_dir::write_atomic;
-use crate::seeds::shuffle;
+use crate::scoring::Scorer;
 use crate::seeds::{stream, with_torch_seed};
 
 /// One in-flight response.
@@ -52,6 +56,8 @@ pub struct InFlight {
 pub struct Tppo {
     pub critic: Critic,
     pub state: InFlight,
+    /// `method.credit.estimator` from the registry (EGAE), built once.
+    estimator: Box<dyn AdvantageEstimator>,
 }
 
 const STATE_FILE: &str = "tppo_state.json";
@@ -62,10 +68,14 @@ impl Tppo {
         tok: &CharTokenizer,
         device: Device,
     ) -> Result<Self, TrainError> {
+        // `MethodConfig::validate` holds this loop to the estimator its rollout kind names
+        // (`RolloutKind::estimator`: egae, the one that knows a window may be cut).
+        let credit = &config.method.credit;
         let critic = Critic::for_run(config, tok, device)?;
         Ok(Self {
             critic,
             state: InFlight::default(),
+            estimator: estimator(credit)?,
         })
     }
 
@@ -86,47 +96,70 @@ impl Tppo {
     }
 }
 
-/// EGAE advantages of each row's window from `values[i] = [V(s_t0) .. V(s_T)]` (one more
-/// than the window: the last entry is the critic's prefix value for `prefix_value`).
+/// Advantages of each row's window from `values[i] = [V(s_t0) .. V(s_T)]` (one more than
+/// the window: the last entry is the critic's prefix value, `V(s_T)` of a cut window), and
+/// `ends[i]`, the outcome reward of a finished response (`None`: still in flight).
+///
+/// The windows go to the estimator as one time-major trajectory (`num_envs = 1`), each window
+/// ending in a terminal step (finished) or a truncated one (bootstrapped), so the recursion
+/// never crosses from one window into the next.
 pub fn window_advantages(
+    estimator: &dyn AdvantageEstimator,
     values: &[Vec<f64>],
     ends: &[Option<f64>],
-    config: &RunConfig,
-) -> Vec<Vec<f64>> {
-    let c = &config.method.credit;
-    values
-        .iter()
-        .zip(ends)
-        .map(|(v, end)| {
-            let n = v.len().saturating_sub(1);
-            let end = match end {
-                Some(reward) => WindowEnd::Finished { reward: *reward },
-                None => WindowEnd::Truncated {
-                    prefix_value: v.get(n).copied().unwrap_or(0.0),
-                },
-            };
-            egae(&v[..n], end, c.egae_bootstrap, c.gamma, c.gae_lambda)
-        })
-        .collect()
-}
-
-fn rows_tensor(rows: &[Vec<f64>], width: usize, device: Device) -> Tensor {
-    let mut flat = vec![0f32; rows.len() * width];
-    for (i, row) in rows.iter().enumerate() {
-        for (t, &v) in row.iter().take(width).enumerate() {
-            flat[i * width + t] = v as f32;
+) -> Result<Vec<Vec<f64>>, TrainError> {
+    let steps: usize = values.iter().map(|v| v.len().saturating_sub(1)).sum();
+    let mut step_values = Vec::with_capacity(steps);
+    let mut next_values = Vec::with_capacity(steps);
+    let mut rewards = vec![0.0; steps];
+    let (mut terminated, mut truncated) = (vec![false; steps], vec![false; steps]);
+    let mut window_of = Vec::with_capacity(steps);
+    for (row, (v, end)) in values.iter().zip(ends).enumerate() {
+        let n = v.len().saturating_sub(1);
+        if n == 0 {
+            continue;
+        }
+        step_values.extend_from_slice(&v[..n]);
+        next_values.extend_from_slice(&v[1..n]);
+        window_of.extend(std::iter::repeat_n(row, n));
+        let last = step_values.len() - 1;
+        match end {
+            Some(reward) => {
+                rewards[last] = *reward;
+                terminated[last] = true;
+                next_values.push(0.0);
+            }
+            None => {
+                truncated[last] = true;
+                next_values.push(v[n]);
+            }
         }
     }
-    Tensor::from_slice(&flat)
-        .view([rows.len() as i64, width as i64])
-        .to_device(device)
-}
-
-fn matrix(t: &Tensor) -> Vec<Vec<f64>> {
-    let t = t.to_kind(Kind::Double).contiguous();
-    let cols = t.size()[1] as usize;
-    let flat: Vec<f64> = Vec::try_from(t.view([-1])).unwrap_or_default();
-    flat.chunks(cols.max(1)).map(<[f64]>::to_vec).collect()
+    let trajectories = Trajectories {
+        values: &step_values,
+        next_values: &next_values,
+        terminated: &terminated,
+        truncated: &truncated,
+        num_envs: 1,
+    };
+    let batch = CreditBatch {
+        rewards: &rewards,
+        group_ids: &window_of,
+        response_lens: &vec![1; steps],
+        token_kl: None,
+        trajectories: Some(&trajectories),
+    };
+    let Advantages::Sequence(flat) = estimator.estimate(&batch)? else {
+        return Err(TrainError::Config(format!(
+            "method.credit.estimator = {:?} gave token rows; T-PPO needs one advantage per step",
+            estimator.name()
+        )));
+    };
+    let mut flat = flat.into_iter();
+    Ok(values
+        .iter()
+        .map(|v| flat.by_ref().take(v.len().saturating_sub(1)).collect())
+        .collect())
 }
 
 impl StepDriver for Tppo {
@@ -176,6 +209,7 @@ impl StepDriver for Tppo {
         // Which responses finished, and their outcome rewards (None: still in flight).
         let mut ends: Vec<Option<f64>> = Vec::with_capacity(windows.len());
         let mut dropped = vec![false; windows.len()];
+        let scorer = Scorer::new(ctx.tok, ctx.reward, cfg.run.on_nan);
         let (mut finished, mut correct, mut reward_sum, mut len_sum, mut cut) =
             (0usize, 0usize, 0.0, 0usize, 0usize);
         for (i, w) in windows.iter_mut().enumerate() {
@@ -187,39 +221,19 @@ impl StepDriver for Tppo {
                 ends.push(None);
                 continue;
             }
-            let text_ids: Vec<i64> = slot
-                .response
-                .iter()
-                .chain(w.iter())
-                .copied()
-                .filter(|&t| t != eos)
-                .collect();
-            let text = ctx.tok.decode(&text_ids);
-            let verdict = ctx.reward.score(&slot.problem, &text);
-            if !verdict.reward.is_finite() {
-                if cfg.run.on_nan == OnNan::Stop {
-                    return Err(TrainError::NonFinite {
-                        what: format!(
-                            "reward ({}) from `{}` for prompt {:?}, completion {text:?}",
-                            verdict.reward,
-                            ctx.reward.name(),
-                            slot.problem.prompt
-                        ),
-                        step,
-                        hint: "fix the reward function or set run.on_nan = \"skip\"",
-                    });
-                }
+            let response = [slot.response.as_slice(), w.as_slice()].concat();
+            let Some(score) = scorer.score(&slot.problem, &response, step)?.finite() else {
                 *ctx.nan_events += 1;
                 dropped[i] = true;
                 ends.push(Some(0.0));
                 continue;
-            }
+            };
             finished += 1;
-            correct += verdict.correct as usize;
-            reward_sum += verdict.reward;
+            correct += score.correct as usize;
+            reward_sum += score.reward;
             len_sum += total;
             cut += (!ended_by_eos) as usize;
-            ends.push(Some(verdict.reward));
+            ends.push(Some(score.reward));
         }
 
         // EGAE over the new windows: the contexts are the packed "prompts", so the policy's
@@ -228,20 +242,26 @@ impl StepDriver for Tppo {
         let win_refs: Vec<&[i64]> = windows.iter().map(Vec::as_slice).collect();
         let mut packed = pack(&ctx_refs, &win_refs, ctx.tok.pad_id(), device);
         let lens: Vec<usize> = windows.iter().map(Vec::len).collect();
-        let all_values = matrix(&tch::no_grad(|| self.critic.state_values(&packed)));
+        let all_values = tensor_rows(&tch::no_grad(|| self.critic.state_values(&packed)));
         let values: Vec<Vec<f64>> = all_values
             .iter()
             .zip(&lens)
             .map(|(row, &len)| row[..=len].to_vec())
             .collect();
-        let advantages = window_advantages(&values, &ends, cfg);
+        let advantages = window_advantages(self.estimator.as_ref(), &values, &ends)?;
         if dropped.iter().any(|&d| d) {
-            let keep: Vec<f32> = dropped.iter().map(|&d| if d { 0.0 } else { 1.0 }).collect();
-            packed.response_mask =
-                &packed.response_mask * Tensor::from_slice(&keep).view([-1, 1]).to_device(device);
+            let keep: Vec<f64> = dropped.iter().map(|&d| if d { 0.0 } else { 1.0 }).collect();
+            packed.response_mask = &packed.response_mask * column(&keep, device);
         }
-        let adv = rows_tensor(&advantages, packed.width, device);
-        let mut row = self.policy_update(ctx, &packed, &adv, step)?;
+        let adv_abs_sum: f64 = advantages.iter().flatten().map(|a| a.abs()).sum();
+        let plan = UpdatePlan {
+            advantages: Advantages::Token(advantages),
+            clip_bounds: None,
+            token_keep: None,
+            blend: None,
+            metrics: BTreeMap::new(),
+        };
+        let mut row = Self::policy_update(ctx, &packed, &plan, &lens, step)?;
 
         // Critic: every token of the responses that finished, target = their reward.
         let done: Vec<usize> = (0..ends.len())
@@ -258,15 +278,8 @@ impl StepDriver for Tppo {
                 .collect();
             let responses: Vec<&[i64]> = full.iter().map(Vec::as_slice).collect();
             let cpacked = pack(&prompts, &responses, ctx.tok.pad_id(), device);
-            let targets = Tensor::from_slice(
-                &done
-                    .iter()
-                    .map(|&i| ends[i].unwrap_or(0.0) as f32)
-                    .collect::<Vec<f32>>(),
-            )
-            .view([-1, 1])
-            .to_device(device)
-                * &cpacked.response_mask;
+            let rewards: Vec<f64> = done.iter().map(|&i| ends[i].unwrap_or(0.0)).collect();
+            let targets = column(&rewards, device) * &cpacked.response_mask;
             let mut loss_sum = 0.0;
             for _ in 0..cfg.method.rollout.critic_updates {
                 match self
@@ -293,8 +306,7 @@ impl StepDriver for Tppo {
             .map(|v| v[..v.len() - 1].iter().sum::<f64>())
             .sum::<f64>()
             / n_tokens.max(1) as f64;
-        let adv_abs =
-            advantages.iter().flatten().map(|a| a.abs()).sum::<f64>() / n_tokens.max(1) as f64;
+        let adv_abs = adv_abs_sum / n_tokens.max(1) as f64;
         row.insert("critic/value_mean".into(), value_mean);
         row.insert("advantage_abs_mean".into(), adv_abs);
         row.insert("tppo/finished".into(), finished as f64);
@@ -347,74 +359,29 @@ impl StepDriver for Tppo {
 impl Tppo {
     /// PPO epochs of shuffled minibatches over the windows, with the configured objective.
     fn policy_update(
-        &self,
         ctx: &mut DriverCtx,
         packed: &Packed,
-        advantages: &Tensor,
+        plan: &UpdatePlan,
+        window_lens: &[usize],
         step: usize,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
-        let cfg = ctx.config;
-        let rl = &cfg.rl;
-        let n = packed.tokens.size()[0] as usize;
-        let device = ctx.policy.device();
-        let old_logp = tch::no_grad(|| ctx.policy.logprobs(packed, rl.temperature, false).0);
+        let temperature = ctx.config.rl.temperature;
+        let old_logp = tch::no_grad(|| ctx.policy.logprobs(packed, temperature, false).0);
         let ref_logp = ctx
             .reference
-            .map(|r| tch::no_grad(|| r.logprobs(packed, rl.temperature, false).0));
-        let max_len = cfg
-            .method
-            .objective
-            .max_len_normalizer
-            .unwrap_or(rl.max_new_tokens as f64);
-        let mut sums: BTreeMap<&'static str, f64> = BTreeMap::new();
-        let (mut updates, mut skipped, mut grad_norm_sum) = (0usize, 0usize, 0.0);
-        for epoch in 0..rl.epochs {
-            let mut order: Vec<i64> = (0..n as i64).collect();
-            let index = (step as u64) << 8 | epoch as u64;
-            shuffle(
-                &mut order,
-                &mut stream(cfg.run.seed, "tppo-minibatch", index),
-            );
-            for chunk in order.chunks(rl.minibatch_size) {
-                let index = Tensor::from_slice(chunk).to_device(device);
-                let mb = packed.select(&index);
-                let (logp, entropy) = ctx.policy.logprobs(&mb, rl.temperature, true);
-                let old = old_logp.index_select(0, &index);
-                let reference = ref_logp.as_ref().map(|r| r.index_select(0, &index));
-                let adv = advantages.index_select(0, &index);
-                let terms = PolicyTerms {
-                    logp: &logp,
-                    old_logp: &old,
-                    ref_logp: reference.as_ref(),
-                    advantages: &adv,
-                    mask: &mb.response_mask,
-                    entropy: entropy.as_ref(),
-                };
-                let scale = LossScale::of_mask(&mb.response_mask, max_len);
-                let out = ctx.objective.loss(&terms, &scale, None);
-                let (loss_value, norm) = match ctx.opt.guarded_step(&out.loss, rl.grad_clip) {
-                    StepOutcome::Applied { loss, grad_norm } => (loss, grad_norm),
-                    StepOutcome::NonFinite { what } => {
-                        ctx.non_finite(what, step)?;
-                        skipped += 1;
-                        continue;
-                    }
-                };
-                updates += 1;
-                grad_norm_sum += norm;
-                for (k, v) in out.metrics {
-                    *sums.entry(k).or_default() += v;
-                }
-                *sums.entry("loss").or_default() += loss_value;
-            }
-        }
-        let mut row: BTreeMap<String, f64> = sums
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v / updates.max(1) as f64))
-            .collect();
-        row.insert("grad_norm".into(), grad_norm_sum / updates.max(1) as f64);
-        row.insert("updates".into(), updates as f64);
-        row.insert("skipped_updates".into(), skipped as f64);
-        Ok(row)
+            .map(|r| tch::no_grad(|| r.logprobs(packed, temperature, false).0));
+        let planned = PlannedLoss::new(plan, window_lens, packed.width, ctx.policy.device());
+        let update = MinibatchUpdate {
+            config: ctx.config,
+            policy: ctx.policy,
+            objective: ctx.objective,
+            packed,
+            loss: &planned,
+            old_logp: Some(&old_logp),
+            ref_logp: ref_logp.as_ref(),
+            stream_tag: "tppo-minibatch",
+        };
+        let (opt, mut guard) = ctx.optimizer_and_guard();
+        update.run(opt, &mut guard, None, step)
     }
 }

@@ -15,6 +15,7 @@ pub mod kl;
 pub mod planned;
 pub mod pointwise;
 pub mod ratio;
+pub mod rows;
 pub mod value;
 
 pub use aggregate::{aggregate, Aggregation, LossScale};
@@ -27,8 +28,9 @@ pub use hapo::{
     HapoTerms,
 };
 pub use kl::{kl_penalty, KlEstimator};
-pub use planned::{token_rows, PlannedLoss};
+pub use planned::PlannedLoss;
 pub use ratio::{importance_ratio, RatioLevel};
+pub use rows::{column, flat_values, rows_tensor, tensor_rows, token_rows};
 pub use value::clipped_value_loss;
 
 use std::collections::BTreeMap;

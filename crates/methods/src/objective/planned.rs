@@ -10,6 +10,7 @@
 //!   KL and entropy count once.
 use tch::{Device, Tensor};
 
+use super::rows::{column, rows_tensor};
 use super::{ClipBounds, LossOutput, LossScale, PolicyObjective, PolicyTerms};
 use crate::plan::UpdatePlan;
 
@@ -22,23 +23,6 @@ pub struct PlannedLoss {
     blend: Option<(Tensor, Tensor)>,
 }
 
-fn column(values: &[f64], device: Device) -> Tensor {
-    let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
-    Tensor::from_slice(&v).view([-1, 1]).to_device(device)
-}
-
-fn rows(values: &[Vec<f64>], width: usize, device: Device) -> Tensor {
-    let mut flat = vec![0f32; values.len() * width];
-    for (i, row) in values.iter().enumerate() {
-        for (t, &v) in row.iter().take(width).enumerate() {
-            flat[i * width + t] = v as f32;
-        }
-    }
-    Tensor::from_slice(&flat)
-        .view([values.len() as i64, width as i64])
-        .to_device(device)
-}
-
 impl PlannedLoss {
     pub fn new(plan: &UpdatePlan, response_lens: &[usize], width: usize, device: Device) -> Self {
         let b = response_lens.len() as i64;
@@ -49,7 +33,10 @@ impl PlannedLoss {
         };
         Self {
             advantages: matrix(&plan.advantages),
-            keep: plan.token_keep.as_ref().map(|k| rows(k, width, device)),
+            keep: plan
+                .token_keep
+                .as_ref()
+                .map(|k| rows_tensor(k, width, device)),
             bounds: plan
                 .clip_bounds
                 .as_ref()
@@ -120,22 +107,4 @@ impl PlannedLoss {
             metrics,
         }
     }
-}
-
-/// A `[B, width]` tensor's first `len_i` entries of each row, as plain numbers (the old
-/// policy's entropy for token selection).
-pub fn token_rows(t: &Tensor, response_lens: &[usize]) -> Vec<Vec<f64>> {
-    let width = t.size().last().copied().unwrap_or(0).max(0) as usize;
-    let flat: Vec<f64> =
-        Vec::try_from(t.to_kind(tch::Kind::Double).contiguous().view([-1])).unwrap_or_default();
-    response_lens
-        .iter()
-        .enumerate()
-        .map(|(i, &len)| {
-            let start = i * width;
-            flat.get(start..start + len.min(width))
-                .map(<[f64]>::to_vec)
-                .unwrap_or_default()
-        })
-        .collect()
 }

@@ -12,18 +12,18 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
 use polopt_methods::credit::{CreditBatch, ResponseInfo};
-use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective, PolicyTerms};
+use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective};
 use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp, UpdatePlan};
 use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
 use tch::{Device, Tensor};
 
-use crate::config::{OnNan, RunConfig};
+use crate::config::RunConfig;
 use crate::driver::{driver_for, DriverCtx, StepDriver};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
 use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
-use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Packed, Sequence};
+use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Sequence};
 use crate::policy::Policy;
 use crate::r3::R3Hook;
 use crate::reward::{RewardFn, VerifierReward};
@@ -32,7 +32,7 @@ use crate::run_dir::{
     checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
     TrainState,
 };
-use crate::seeds::{stream, with_torch_seed};
+use crate::seeds::with_torch_seed;
 use crate::segment::collect_step;
 use crate::sft::{warm_start, WarmStartContext};
 use crate::warm_cache;

@@ -1,8 +1,8 @@
 //! Credit, then K epochs of shuffled minibatch updates on a step's kept sequences.
 
 use super::*;
-use crate::optim::StepOutcome;
-use crate::seeds::shuffle;
+use crate::minibatch::{MinibatchUpdate, NonFiniteGuard};
+use polopt_methods::objective::column;
 
 impl Loop<'_> {
     /// Credit (unless the rollout planned it), then K epochs of shuffled minibatch updates.
@@ -40,12 +40,11 @@ impl Loop<'_> {
             })
             .collect();
         if cfg.method.select.overlong_filter {
-            let keep: Vec<f32> = seqs
+            let keep: Vec<f64> = seqs
                 .iter()
                 .map(|s| if s.truncated { 0.0 } else { 1.0 })
                 .collect();
-            packed.response_mask =
-                &packed.response_mask * Tensor::from_slice(&keep).view([-1, 1]).to_device(device);
+            packed.response_mask = &packed.response_mask * column(&keep, device);
         }
         let width = packed.width;
         let temperature = cfg.rl.temperature;
@@ -95,80 +94,31 @@ impl Loop<'_> {
         };
         let credit = &plan.advantages;
         let planned = PlannedLoss::new(&plan, &lens, width, device);
-        let advantages = &planned.advantages;
         let ref_logp = self
             .reference
             .as_ref()
             .map(|r| tch::no_grad(|| r.logprobs(&packed, temperature, false).0));
-        let max_len = cfg
-            .method
-            .objective
-            .max_len_normalizer
-            .unwrap_or(cfg.rl.max_new_tokens as f64);
-
-        let mut sums: BTreeMap<&'static str, f64> = BTreeMap::new();
-        let mut updates = 0usize;
-        let mut skipped = 0usize;
-        let mut grad_norm_sum = 0.0;
+        let update = MinibatchUpdate {
+            config: cfg,
+            policy: &self.policy,
+            objective: &self.objective,
+            packed: &packed,
+            loss: &planned,
+            old_logp: recompute.then_some(&old_logp),
+            ref_logp: ref_logp.as_ref(),
+            stream_tag: "rl-minibatch",
+        };
+        let mut guard = NonFiniteGuard {
+            events: &mut self.nan_events,
+            on_nan: cfg.run.on_nan,
+            hint: "lower rl.lr or check the reward",
+        };
         let mut tally = EntropyTally::new(self.method.needs_token_entropies());
-        let n = seqs.len();
-        for epoch in 0..cfg.rl.epochs {
-            let mut order: Vec<i64> = (0..n as i64).collect();
-            shuffle(
-                &mut order,
-                &mut stream(
-                    cfg.run.seed,
-                    "rl-minibatch",
-                    (step as u64) << 8 | epoch as u64,
-                ),
-            );
-            for chunk in order.chunks(cfg.rl.minibatch_size) {
-                let index = Tensor::from_slice(chunk).to_device(device);
-                let mb: Packed = packed.select(&index);
-                let (logp, entropy) = self.policy.logprobs(&mb, temperature, true);
-                let old = if recompute {
-                    old_logp.index_select(0, &index)
-                } else {
-                    logp.detach()
-                };
-                let reference = ref_logp.as_ref().map(|r| r.index_select(0, &index));
-                let adv = advantages.index_select(0, &index);
-                let terms = PolicyTerms {
-                    logp: &logp,
-                    old_logp: &old,
-                    ref_logp: reference.as_ref(),
-                    advantages: &adv,
-                    mask: &mb.response_mask,
-                    entropy: entropy.as_ref(),
-                };
-                let out = planned.loss(&self.objective, &terms, &index, max_len);
-                let (loss_value, norm) = match self.opt.guarded_step(&out.loss, cfg.rl.grad_clip) {
-                    StepOutcome::Applied { loss, grad_norm } => (loss, grad_norm),
-                    StepOutcome::NonFinite { what } => {
-                        self.non_finite(what, step)?;
-                        skipped += 1;
-                        continue;
-                    }
-                };
-                tally.add(&logp, entropy.as_ref(), &mb.response_mask, epoch == 0);
-                updates += 1;
-                grad_norm_sum += norm;
-                for (k, v) in out.metrics {
-                    *sums.entry(k).or_default() += v;
-                }
-                *sums.entry("loss").or_default() += loss_value;
-            }
-        }
+        let mut row = update.run(&mut self.opt, &mut guard, Some(&mut tally), step)?;
         if let Some(feedback) = tally.finish() {
             self.method.observe_step(&feedback);
         }
-        let mut row: BTreeMap<String, f64> = sums
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v / updates.max(1) as f64))
-            .collect();
-        row.insert("grad_norm".into(), grad_norm_sum / updates.max(1) as f64);
-        row.insert("updates".into(), updates as f64);
-        row.insert("skipped_updates".into(), skipped as f64);
+        let n = seqs.len();
         let adv_abs: f64 =
             credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
         row.insert("advantage_abs_mean".into(), adv_abs);
@@ -179,24 +129,5 @@ impl Loop<'_> {
             row.insert("tool/env_tokens_in_loss".into(), env_in_loss);
         }
         Ok(row)
-    }
-
-    pub(super) fn non_finite(&mut self, what: &str, step: usize) -> Result<(), TrainError> {
-        self.nan_events += 1;
-        match self.config.run.on_nan {
-            OnNan::Skip => {
-                tracing::warn!(
-                    step,
-                    what,
-                    "non-finite value: update skipped (run.on_nan = \"skip\")"
-                );
-                Ok(())
-            }
-            OnNan::Stop => Err(TrainError::NonFinite {
-                what: what.to_string(),
-                step,
-                hint: "lower rl.lr or check the reward",
-            }),
-        }
     }
 }

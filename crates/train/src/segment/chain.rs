@@ -10,7 +10,7 @@ use polopt_envs::text::{sample_batch, Split};
 use polopt_methods::credit::SpoConfig;
 use polopt_methods::credit::{chain_cutpoints, chain_token_advantages, probability_keep};
 
-use super::{continue_all, experience, prompts_per_step, sampling, score, segment_plan};
+use super::{continue_all, experience, prompts_per_step, sampling, scorer, segment_plan};
 use super::{CollectedStep, Request};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
@@ -95,6 +95,7 @@ pub(super) fn collect(
         }
     }
     let completions = continue_all(ctx, &requests, "spo-mc", step)?;
+    let scorer = scorer(ctx);
 
     let mut prompt_value = vec![0.0; n_prompts];
     let mut cut_values: Vec<Vec<f64>> = cuts.iter().map(|c| vec![0.0; c.len()]).collect();
@@ -107,13 +108,13 @@ pub(super) fn collect(
             Owner::Cut { row, .. } => row / g_size,
         };
         let full = [*head, completion.ids.as_slice()].concat();
-        let Some((reward, _)) = score(ctx, &problems[g], &full, step)? else {
+        let Some(score) = scorer.score(&problems[g], &full, step)?.finite() else {
             group_nan[g] = true;
             continue;
         };
         match *owner {
-            Owner::Prompt(g) => prompt_value[g] += reward / m as f64,
-            Owner::Cut { row, k } => cut_values[row][k] += reward / m as f64,
+            Owner::Prompt(g) => prompt_value[g] += score.reward / m as f64,
+            Owner::Cut { row, k } => cut_values[row][k] += score.reward / m as f64,
         }
     }
 
@@ -122,7 +123,7 @@ pub(super) fn collect(
     let mut scored = Vec::with_capacity(responses.len());
     for (row, response) in responses.iter().enumerate() {
         let g = row / g_size;
-        let verdict = score(ctx, &problems[g], response, step)?;
+        let verdict = scorer.score(&problems[g], response, step)?.finite();
         if verdict.is_none() {
             group_nan[g] = true;
         }
@@ -140,9 +141,10 @@ pub(super) fn collect(
             exp.generated += 1;
             exp.generated_tokens += response.len();
             exp.truncated += rollout.truncated[row] as usize;
-            let (Some((reward, correct)), false) = (scored[row], group_nan[g]) else {
+            let (Some(score), false) = (scored[row], group_nan[g]) else {
                 continue;
             };
+            let (reward, correct) = (score.reward, score.correct);
             exp.reward_sum += reward;
             exp.correct += correct as usize;
             cut_values[row][0] = prompt_value[g];

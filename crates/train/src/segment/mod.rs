@@ -9,17 +9,17 @@ mod tree;
 
 use std::collections::BTreeMap;
 
-use polopt_envs::text::Problem;
 use polopt_methods::credit::{whiten_masked, Advantages, SpoConfig};
 use polopt_methods::loops::RolloutKind;
+use polopt_methods::objective::token_rows;
 use polopt_methods::plan::UpdatePlan;
 use polopt_methods::select::FillReport;
 use polopt_methods::MethodConfig;
 use polopt_models::SamplingConfig;
 
-use crate::config::OnNan;
 use crate::error::TrainError;
 use crate::rollout::{collect, RolloutContext, StepExperience};
+use crate::scoring::Scorer;
 use crate::seeds::with_torch_seed;
 
 /// One step's experience and, for the segment rollouts, its plan and sampling metrics.
@@ -67,25 +67,14 @@ fn sampling(ctx: &RolloutContext, max_new_tokens: i64) -> SamplingConfig {
 
 /// An empty experience for `prompts` prompts, counters at zero.
 fn experience(prompts: usize) -> StepExperience {
-    StepExperience {
-        sequences: Vec::new(),
-        fill: FillReport {
-            kept_groups: 0,
-            dropped_groups: 0,
-            gen_batches: 1,
-            target_groups: prompts,
-            filled: true,
-        },
-        generated: 0,
-        generated_tokens: 0,
-        correct: 0,
-        reward_sum: 0.0,
-        truncated: 0,
-        nan_reward_groups: 0,
-        problems: Vec::new(),
-        temperature_sum: None,
-        tool: Default::default(),
-    }
+    let fill = FillReport {
+        kept_groups: 0,
+        dropped_groups: 0,
+        gen_batches: 1,
+        target_groups: prompts,
+        filled: true,
+    };
+    StepExperience::empty(fill, Default::default())
 }
 
 /// A continuation of `prefix` (`<bos>` + prompt + response so far) of at most `budget` tokens.
@@ -160,58 +149,17 @@ fn continue_all(
         .collect()
 }
 
-/// The first `lens[i]` entries of each row of a `[B, R]` log-prob tensor.
+/// The first `lens[i]` entries of each row of a `[B, R]` log-prob tensor (the sampler's
+/// lengths are i64).
 fn logp_rows(logp: &tch::Tensor, lens: &[i64]) -> Vec<Vec<f64>> {
-    let width = logp.size().last().copied().unwrap_or(0).max(0) as usize;
-    let flat: Vec<f64> = Vec::try_from(
-        logp.to_device(tch::Device::Cpu)
-            .to_kind(tch::Kind::Double)
-            .contiguous()
-            .view([-1]),
-    )
-    .unwrap_or_default();
-    lens.iter()
-        .enumerate()
-        .map(|(i, &len)| {
-            let start = i * width;
-            flat.get(start..start + (len.max(0) as usize).min(width))
-                .map(<[f64]>::to_vec)
-                .unwrap_or_default()
-        })
-        .collect()
+    let lens: Vec<usize> = lens.iter().map(|&l| l.max(0) as usize).collect();
+    token_rows(logp, &lens)
 }
 
-/// Reward and correctness of a full response (ids, `<eos>` anywhere is dropped); a non-finite
-/// reward stops the run under `run.on_nan = "stop"` and comes back as `None` otherwise.
-fn score(
-    ctx: &RolloutContext,
-    problem: &Problem,
-    response: &[i64],
-    step: usize,
-) -> Result<Option<(f64, bool)>, TrainError> {
-    let ids: Vec<i64> = response
-        .iter()
-        .copied()
-        .filter(|&t| t != ctx.tok.eos_id())
-        .collect();
-    let text = ctx.tok.decode(&ids);
-    let verdict = ctx.reward.score(problem, &text);
-    if verdict.reward.is_finite() {
-        return Ok(Some((verdict.reward, verdict.correct)));
-    }
-    if ctx.on_nan == OnNan::Stop {
-        return Err(TrainError::NonFinite {
-            what: format!(
-                "reward ({}) from `{}` for prompt {:?}, completion {text:?}",
-                verdict.reward,
-                ctx.reward.name(),
-                problem.prompt
-            ),
-            step,
-            hint: "fix the reward function or set run.on_nan = \"skip\"",
-        });
-    }
-    Ok(None)
+/// Rewards of segment rollouts: plain (no overlong shaping: a segment's length is not the
+/// response's), under `run.on_nan`; `None` for a non-finite one, which the caller drops.
+fn scorer<'a>(ctx: &RolloutContext<'a>) -> Scorer<'a> {
+    Scorer::new(ctx.tok, ctx.reward, ctx.on_nan)
 }
 
 /// The plan of a segment rollout: masked-out tokens get 0, then (by default) whitening over the

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use polopt_envs::text::{sample_batch, Split};
 use polopt_methods::credit::{edge_advantages, probability_keep, SpoConfig};
 
-use super::{continue_all, experience, prompts_per_step, score, segment_plan};
+use super::{continue_all, experience, prompts_per_step, scorer, segment_plan};
 use super::{CollectedStep, Request};
 use crate::error::TrainError;
 use crate::eval::encode_prompt;
@@ -45,6 +45,7 @@ pub(super) fn collect(
 ) -> Result<CollectedStep, TrainError> {
     let n_prompts = prompts_per_step(ctx, spo);
     let max_new = ctx.rl.max_new_tokens as usize;
+    let scorer = scorer(ctx);
     let problems = sample_batch(
         ctx.task,
         Split::Train,
@@ -99,8 +100,8 @@ pub(super) fn collect(
             let ends = last || completion.finished || response.len() >= max_new;
             let problem = nodes[parent].problem;
             let leaf = if ends {
-                match score(ctx, &problems[problem], &response, step)? {
-                    Some((reward, correct)) => Some((reward, correct, !completion.finished)),
+                match scorer.score(&problems[problem], &response, step)?.finite() {
+                    Some(score) => Some((score.reward, score.correct, !completion.finished)),
                     None => {
                         tree_nan[problem] = true;
                         Some((0.0, false, !completion.finished))
