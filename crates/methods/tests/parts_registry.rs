@@ -33,7 +33,11 @@ fn every_part_builds_alone_and_its_resolved_table_round_trips() {
         let m = with_part(entry.name);
         MethodRuntime::new(&m).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
         let resolved = m.with_resolved_parts().expect("resolves");
-        assert_ne!(resolved, m, "{}: the resolved table shows its defaults", entry.name);
+        assert_ne!(
+            resolved, m,
+            "{}: the resolved table shows its defaults",
+            entry.name
+        );
         assert_eq!(
             resolved.with_resolved_parts().expect("resolves"),
             resolved,
@@ -41,7 +45,11 @@ fn every_part_builds_alone_and_its_resolved_table_round_trips() {
             entry.name
         );
         assert_eq!(
-            m.enabled_parts().unwrap().iter().map(|e| e.name).collect::<Vec<_>>(),
+            m.enabled_parts()
+                .unwrap()
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>(),
             vec![entry.name]
         );
     }
@@ -72,7 +80,10 @@ fn unknown_parts_tables_and_values_name_their_key() {
     let mut m = MethodConfig::default();
     m.credit.reweight = "adorra".into();
     let e = error_of(&m);
-    assert!(e.contains("method.credit.reweight") && e.contains("adora"), "{e}");
+    assert!(
+        e.contains("method.credit.reweight") && e.contains("adora"),
+        "{e}"
+    );
 
     let mut m = MethodConfig::default();
     m.credit.parts.set("adorra", "weight_tds", 1.0);
@@ -98,7 +109,8 @@ fn a_table_of_a_part_that_is_off_is_still_range_checked() {
     assert!(e.contains("method.credit.adora.weight_tds"), "{e}");
     // In range, it is accepted (a comparison grid passes one --set to every preset).
     m.credit.parts.set("adora", "weight_tds", 1.0);
-    m.validate().expect("an in-range table of a part that is off is fine");
+    m.validate()
+        .expect("an in-range table of a part that is off is fine");
 }
 
 #[test]
@@ -109,12 +121,18 @@ fn settings_a_rollout_kind_does_not_run_are_errors_naming_them() {
     let mut m = tppo.clone();
     m.credit.reweight = "adora".into();
     let e = error_of(&m);
-    assert!(e.contains("method.credit.reweight") && e.contains("truncated"), "{e}");
+    assert!(
+        e.contains("method.credit.reweight") && e.contains("truncated"),
+        "{e}"
+    );
 
     let mut m = tppo.clone();
     m.credit.estimator = "grpo".into();
     let e = error_of(&m);
-    assert!(e.contains("method.credit.estimator") && e.contains("egae"), "{e}");
+    assert!(
+        e.contains("method.credit.estimator") && e.contains("egae"),
+        "{e}"
+    );
 
     let mut m = tppo;
     m.select.dynamic_sampling = true;

@@ -1,5 +1,5 @@
 //! R³'s loop side (spec r3.md; the plain-data parts are `polopt_methods::select::r3`, the
-//! credit side is in `MethodRuntime::plan`). Partly reconstructed, see docs/methods/r3.md.
+//! credit side is the `r3` part in `select/r3`). Partly reconstructed, see docs/methods/r3.md.
 //!
 //! After each rollout, [`R3Hook::extend`]:
 //! 1. In-Context Self-Reflection, after the first `epoch_steps` steps (our tasks are generated

@@ -5,8 +5,8 @@
 //! objective consumes without knowing how they were made.
 pub(crate) mod adora;
 pub(crate) mod aspo;
-pub(crate) mod clip_advantage;
 mod bnpo;
+pub(crate) mod clip_advantage;
 pub(crate) mod copo;
 pub(crate) mod dcpo;
 mod egae;
