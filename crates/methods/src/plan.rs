@@ -22,7 +22,7 @@ use crate::credit::{
 };
 use crate::error::MethodError;
 use crate::objective::{EntropyStats, PolicyObjective, SampleBounds};
-use crate::parts::{needs_of, BuiltPart, Needs, Part, PartKind};
+use crate::parts::{needs_of, BuiltPart, Needs, Part, PartKind, PlanStep};
 use crate::select::nonzero_group_frac;
 
 /// What one update needs beyond the log-probs, on plain data.
@@ -216,7 +216,11 @@ impl MethodRuntime {
                 log_signal(&mut plan, &batch);
                 signal_logged = true;
             }
-            part.apply(&mut plan, &batch, ctx)?;
+            part.apply(PlanStep {
+                plan: &mut plan,
+                batch: &batch,
+                ctx,
+            })?;
         }
         if !signal_logged {
             log_signal(&mut plan, &batch);

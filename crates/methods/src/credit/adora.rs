@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.adora`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,12 +122,8 @@ pub fn scale_advantages(advantages: &mut Advantages, weights: &[f64]) {
 struct Adora(AdoraConfig);
 
 impl Part for Adora {
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        batch: &CreditBatch,
-        _ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, batch, .. } = step;
         let weights = adora_group_weights(batch, &self.0);
         let tas = weights.iter().filter(|&&w| w == self.0.weight_tas).count();
         plan.metrics

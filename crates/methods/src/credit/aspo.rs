@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Advantages, CreditBatch, ResponseInfo};
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, Needs, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.aspo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,12 +125,8 @@ impl Part for Aspo {
         }
     }
 
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        batch: &CreditBatch,
-        ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, batch, ctx } = step;
         let info = ctx.responses.ok_or_else(|| MethodError::Shape {
             part: "aspo",
             detail: "needs per-response correctness and tool-call positions \

@@ -4,10 +4,10 @@
 //! docs/architecture.md: this file and one line in `parts::PARTS`.
 use serde::{Deserialize, Serialize};
 
-use super::{Advantages, CreditBatch};
+use super::Advantages;
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.clip_advantage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,12 +54,8 @@ pub fn clip_advantages(advantages: &mut Advantages, max_abs: f64) -> (usize, usi
 struct ClipAdvantage(ClipAdvantageConfig);
 
 impl Part for ClipAdvantage {
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        _batch: &CreditBatch,
-        _ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, .. } = step;
         let (clipped, total) = clip_advantages(&mut plan.advantages, self.0.max_abs);
         plan.metrics.insert(
             "clip_advantage/clipped_frac",

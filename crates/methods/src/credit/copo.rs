@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{mean_std, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.credit.copo`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,12 +118,8 @@ struct Copo {
 }
 
 impl Part for Copo {
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        batch: &CreditBatch,
-        _ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, batch, .. } = step;
         let blend = copo_blend(batch, &self.config, self.eps);
         let n = blend.local_weights.len().max(1) as f64;
         plan.metrics.insert(

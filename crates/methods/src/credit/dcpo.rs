@@ -26,8 +26,9 @@ use crate::error::{check_range, MethodError};
 use std::collections::BTreeMap;
 
 use super::{Advantages, CreditBatch};
-use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, StepFeedback, UpdatePlan};
+use crate::parts::PlanStep;
+use crate::parts::{load_state, resolve, save_state, Part, PartEntry, PartKind, Settings};
+use crate::plan::{StepContext, StepFeedback};
 
 /// Which per-step entropy estimate drives the controller (`method.credit.dcpo.entropy_estimate`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,12 +216,8 @@ impl Part for Dcpo {
         }
     }
 
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        batch: &CreditBatch,
-        ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, batch, ctx } = step;
         if let Some(mixed) = self.mixed(batch, ctx, &plan.advantages, &mut plan.metrics)? {
             plan.advantages = mixed;
         }
@@ -228,14 +225,11 @@ impl Part for Dcpo {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(self.state).unwrap_or_default()
+        save_state(&self.state)
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), MethodError> {
-        self.state = serde_json::from_value(state.clone()).map_err(|e| MethodError::State {
-            part: "dcpo",
-            detail: e.to_string(),
-        })?;
+        self.state = load_state("dcpo", state)?;
         Ok(())
     }
 }

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::credit::CreditBatch;
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.objective.elastic`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,12 +119,8 @@ struct Etr {
 }
 
 impl Part for Etr {
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        batch: &CreditBatch,
-        _ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, batch, .. } = step;
         let per_sequence = plan.advantages.per_sequence();
         let bounds = elastic_bounds(
             batch,

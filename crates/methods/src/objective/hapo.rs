@@ -26,7 +26,7 @@ use crate::error::{check_range, MethodError};
 use std::sync::Arc;
 
 use super::{TokenRegion, TokenTrustRegion};
-use crate::parts::{resolve, Needs, Part, PartEntry, PartKind, Settings};
+use crate::parts::{load_state, resolve, save_state, Needs, Part, PartEntry, PartKind, Settings};
 use crate::plan::StepFeedback;
 
 /// `method.objective.hapo`.
@@ -281,14 +281,11 @@ impl Part for Hapo {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(self.stats).unwrap_or_default()
+        save_state(&self.stats)
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), MethodError> {
-        self.stats = serde_json::from_value(state.clone()).map_err(|e| MethodError::State {
-            part: "entropy_adaptive",
-            detail: e.to_string(),
-        })?;
+        self.stats = load_state("entropy_adaptive", state)?;
         Ok(())
     }
 }

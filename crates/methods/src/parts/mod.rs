@@ -116,6 +116,14 @@ impl Needs {
     }
 }
 
+/// What [`Part::apply`] works on: the step's plan so far, the scored batch (rewards after any
+/// shaping) and the step's context.
+pub struct PlanStep<'s, 'a> {
+    pub plan: &'s mut UpdatePlan,
+    pub batch: &'s CreditBatch<'a>,
+    pub ctx: &'s StepContext<'a>,
+}
+
 /// One part, built once per run from its settings; `&self` hooks run every step.
 pub trait Part: Send + Sync {
     fn needs(&self) -> Needs {
@@ -131,12 +139,7 @@ pub trait Part: Send + Sync {
         Ok(None)
     }
     /// Edits the step's plan after credit (advantages, clip bounds, keep-masks, blend).
-    fn apply(
-        &self,
-        _plan: &mut UpdatePlan,
-        _batch: &CreditBatch,
-        _ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, _step: PlanStep) -> Result<(), MethodError> {
         Ok(())
     }
     /// A second old-policy temperature the next step's [`Part::apply`] needs log-probs at.
@@ -154,7 +157,7 @@ pub trait Part: Send + Sync {
     fn token_trust_region(&self) -> Option<Arc<dyn TokenTrustRegion>> {
         None
     }
-    /// Cross-step state for checkpoints; `Null` when stateless.
+    /// Cross-step state for checkpoints (see [`save_state`]); `Null` when stateless.
     fn state(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
@@ -266,4 +269,20 @@ pub fn token_advantage(advantages: &Advantages, i: usize, t: usize) -> f64 {
 /// The union of what `parts` need.
 pub fn needs_of<'a>(parts: impl Iterator<Item = &'a dyn Part>) -> Needs {
     parts.fold(Needs::default(), |acc, p| acc.union(p.needs()))
+}
+
+/// A part's state as the checkpoint stores it.
+pub fn save_state<T: Serialize>(state: &T) -> serde_json::Value {
+    serde_json::to_value(state).unwrap_or_default()
+}
+
+/// A part's state back from a checkpoint; an error naming the part when it does not fit.
+pub fn load_state<T: DeserializeOwned>(
+    part: &'static str,
+    state: &serde_json::Value,
+) -> Result<T, MethodError> {
+    serde_json::from_value(state.clone()).map_err(|e| MethodError::State {
+        part,
+        detail: e.to_string(),
+    })
 }

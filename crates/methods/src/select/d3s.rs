@@ -15,10 +15,9 @@
 //! The loss is the base surrogate over kept tokens, normalized by their count (token-mean).
 use serde::{Deserialize, Serialize};
 
-use crate::credit::CreditBatch;
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, token_advantage, Needs, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
 
 /// `method.select.d3s`: fractions of the batch's responses (N) and of the kept responses'
 /// tokens (K), at the start and at the end of training. All 1 = no down-sampling.
@@ -147,12 +146,8 @@ impl Part for D3s {
         }
     }
 
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        batch: &CreditBatch,
-        ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, batch, ctx } = step;
         let (n_frac, k_frac) = self.0.schedule(ctx.progress);
         let n = ((n_frac * batch.len() as f64).ceil() as usize).clamp(1, batch.len().max(1));
         let kept = max_variance_subset(&plan.advantages.per_sequence(), n);

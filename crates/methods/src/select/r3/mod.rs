@@ -27,8 +27,9 @@ pub use serr::{entropy_profile, serr_rewards, serr_shape};
 
 use crate::credit::{Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
+use crate::parts::PlanStep;
 use crate::parts::{resolve, Needs, Part, PartEntry, PartKind, Settings};
-use crate::plan::{StepContext, UpdatePlan};
+use crate::plan::StepContext;
 
 /// How SERR ranks responses with equal dominance scores (`method.select.r3.ties`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,12 +219,8 @@ impl Part for R3 {
         Ok(Some(rewards))
     }
 
-    fn apply(
-        &self,
-        plan: &mut UpdatePlan,
-        _batch: &CreditBatch,
-        ctx: &StepContext,
-    ) -> Result<(), MethodError> {
+    fn apply(&self, step: PlanStep) -> Result<(), MethodError> {
+        let PlanStep { plan, ctx, .. } = step;
         if let Some(replayed) = ctx.replayed {
             scale_replayed(&mut plan.advantages, replayed, self.0.alpha);
         }
