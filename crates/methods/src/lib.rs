@@ -1,12 +1,17 @@
 //! polopt-methods: the parts that algorithms are made of, each registered by name.
 //!
-//! - [`credit`]: advantage estimators over plain slices (no tensors): GRPO, Dr. GRPO, RLOO,
-//!   REINFORCE++ and REINFORCE++-baseline.
+//! - [`credit`]: advantage estimators over plain slices (no tensors), registered in
+//!   [`credit::ESTIMATORS`]: GRPO, Dr. GRPO, RLOO, REINFORCE++, BNPO, RiskPO, GAE, EGAE, ...
+//! - [`parts`]: every other method part (R³, ASPO, ADORA, DCPO, ETR, HAPO, COPO, D3S, ...),
+//!   one file each in `credit/`, `select/` or `objective/`, registered in [`parts::PARTS`].
+//! - [`plan`]: [`plan::MethodRuntime`] turns a scored batch into an update plan with the
+//!   estimator and the enabled parts, naming none of them.
 //! - [`select`]: group filters and reward shaping that decide what data reaches the loss
 //!   (DAPO dynamic sampling, overlong shaping, D3S, R³'s per-query replay buffer and SERR).
 //! - [`objective`]: the one tensor contract ([`objective::PolicyTerms`] -> [`objective::LossOutput`]):
 //!   ratio level, trust region (clip), aggregation, KL estimators, entropy bonus.
 //! - [`presets`]: named methods (`grpo`, `dapo`, ...) as choices over the parts above.
+//! - [`loops`]: the rollout kinds and the knobs of the loops with a value model.
 //!
 //! A method is data ([`MethodConfig`]); the training loop never branches on a method's name.
 pub mod credit;
