@@ -8,26 +8,33 @@
 //! - [`stats`]: mean, median, IQM, probability of improvement, and percentile / stratified
 //!   bootstrap confidence intervals (rliable's definitions), on plain slices with a seeded
 //!   `ChaCha8Rng`. Checked against numpy/scipy/rliable fixtures in `tests/fixtures/`.
+//! - [`paired`]: the paired comparison with the baseline: per-seed differences (same seed =
+//!   same warm start), their mean with a bootstrap CI over seeds, and a verdict from the CI.
 //! - [`runs`]: `run.json` + `metrics.jsonl` into typed [`Run`]s, grouped by preset; per-run
 //!   curves and final values; errors name the file and line.
 //! - [`plots`]: learning curves across seeds (mean line, 95% bootstrap band, one colour per
 //!   preset) as PNG and SVG, with an embedded font so output does not depend on the machine.
 //! - [`render`]: the report directory: final-metric tables (mean, IQM, their CIs), probability
-//!   of improvement over the baseline preset, plots, `report.md`, a self-contained
+//!   of improvement over the baseline preset, paired differences against it, plots, `report.md`, a self-contained
 //!   `report.html` and `summary.json`.
 
+pub mod paired;
 pub mod plots;
 pub mod render;
 pub mod runs;
 pub mod stats;
 
+pub use paired::{
+    compare_paired, paired_bootstrap_ci, paired_differences, paired_interval, PairedResult, Pairs,
+    Verdict,
+};
 pub use plots::{
     aggregate_curves, metric_bounds, metric_label, plot_learning_curves, write_band_plot, Band,
     CurveOptions, PlotError, PlotFiles, PlotSpec, Smoothing,
 };
 pub use render::{
-    render_report, render_report_from_runs, CurveSpec, Improvement, MetricTable, PlotEntry,
-    PresetRow, ReportError, ReportOptions, ReportSummary, RunEntry, DEFAULT_CURVES,
+    render_report, render_report_from_runs, CurveSpec, Improvement, MetricTable, PairedDifference,
+    PlotEntry, PresetRow, ReportError, ReportOptions, ReportSummary, RunEntry, DEFAULT_CURVES,
 };
 pub use runs::{
     group_by_preset, load_runs, Curve, MetricRecord, PresetGroup, Run, RunError, RunInfo, RunStatus,

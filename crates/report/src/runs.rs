@@ -251,6 +251,17 @@ impl PresetGroup<'_> {
             })
             .collect()
     }
+
+    /// `(seed, final value)` of `metric` on `task`, for pairing runs by seed; runs without a
+    /// finite value are left out.
+    pub fn final_values_by_seed(&self, metric: &str, task: &str) -> Vec<(u64, f64)> {
+        self.runs
+            .iter()
+            .filter(|r| r.info.task == task)
+            .filter_map(|r| Some((r.info.seed, r.final_value(metric)?)))
+            .filter(|(_, v)| v.is_finite())
+            .collect()
+    }
 }
 
 /// Groups runs by preset, presets in first-seen order so the first one given is the baseline.

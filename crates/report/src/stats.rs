@@ -196,7 +196,7 @@ impl Default for BootstrapConfig {
 }
 
 impl BootstrapConfig {
-    fn validate(&self) -> Result<(), StatsError> {
+    pub(crate) fn validate(&self) -> Result<(), StatsError> {
         if self.resamples == 0 {
             return Err(StatsError::InvalidConfig(
                 "resamples must be at least 1".into(),
@@ -211,7 +211,7 @@ impl BootstrapConfig {
         Ok(())
     }
 
-    fn rng(&self) -> ChaCha8Rng {
+    pub(crate) fn rng(&self) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(self.seed)
     }
 }
@@ -331,7 +331,11 @@ fn resample_into(rng: &mut ChaCha8Rng, source: &[f64], target: &mut [f64]) {
     }
 }
 
-fn percentile_interval(estimate: f64, mut values: Vec<f64>, confidence: f64) -> ConfidenceInterval {
+pub(crate) fn percentile_interval(
+    estimate: f64,
+    mut values: Vec<f64>,
+    confidence: f64,
+) -> ConfidenceInterval {
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
     ConfidenceInterval {
@@ -359,7 +363,7 @@ fn mann_whitney_fraction(x: &[f64], y: &[f64]) -> f64 {
 
 /// Neumaier-compensated mean: seeds' scores can be large returns (hundreds) and the fixtures
 /// compare against numpy at 1e-12, so avoid naive summation's accumulated rounding.
-fn mean_unchecked(values: &[f64]) -> f64 {
+pub(crate) fn mean_unchecked(values: &[f64]) -> f64 {
     let mut sum = 0.0f64;
     let mut compensation = 0.0f64;
     for &v in values {
@@ -405,7 +409,7 @@ fn quantile_of_sorted(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * frac
 }
 
-fn validate(what: &'static str, sample: &[f64]) -> Result<(), StatsError> {
+pub(crate) fn validate(what: &'static str, sample: &[f64]) -> Result<(), StatsError> {
     if sample.is_empty() {
         return Err(StatsError::Empty { what });
     }

@@ -1,7 +1,7 @@
 //! Text shared by the Markdown and HTML pages: numbers, intervals, the method note, metric
 //! directions and table cells, so both pages always print the same values.
 
-use super::{Improvement, MetricTable, PresetRow, ReportSummary};
+use super::{Improvement, MetricTable, PairedDifference, PresetRow, ReportSummary};
 use crate::plots::metric_label;
 use crate::stats::ConfidenceInterval;
 
@@ -86,6 +86,58 @@ pub(super) const TABLE_HEADER: [&str; 6] = [
     "IQM",
     "95% CI of IQM",
 ];
+
+pub(super) const PAIRED_TITLE: &str =
+    "Paired difference against the baseline (same seed = same warm start)";
+
+pub(super) fn paired_caption(s: &ReportSummary) -> String {
+    let source = if s.baseline_named {
+        "named as the baseline"
+    } else {
+        "no baseline was named, so the first preset given"
+    };
+    format!(
+        "Baseline: {} ({source}). For each seed run by both the preset and the baseline \
+         (matched within each task), d = preset − baseline on the final metric; the table shows \
+         the mean of d and its {:.0}% percentile-bootstrap CI, resampling seeds so that both \
+         runs of a pair move together (same number of resamples and ChaCha8 seed as above). \
+         The verdict comes from the CI, not from the sign of the mean: better if the whole CI \
+         lies on the metric's improving side of 0, worse if on the other side, inconclusive \
+         otherwise or with fewer than 2 pairs. Unmatched runs (a seed on one side only) are left out.",
+        s.baseline,
+        s.bootstrap.confidence * 100.0
+    )
+}
+
+pub(super) const PAIRED_HEADER: [&str; 6] = [
+    "metric",
+    "difference",
+    "mean difference",
+    "95% CI",
+    "pairs",
+    "verdict",
+];
+
+pub(super) fn paired_cells(p: &PairedDifference) -> [String; 6] {
+    let r = &p.result;
+    let pairs = match r.n_unmatched {
+        0 => r.n_pairs.to_string(),
+        u => format!("{} ({u} unmatched)", r.n_pairs),
+    };
+    let verdict = match &r.note {
+        Some(note) => format!("{} ({note})", r.verdict.label()),
+        None => r.verdict.label().to_string(),
+    };
+    let dir = if p.higher_is_better { "↑" } else { "↓" };
+    [
+        p.metric.clone(),
+        format!("{} − {} ({dir} better)", p.preset, p.baseline),
+        r.mean.map_or_else(|| "—".into(), format_value),
+        r.ci.map_or_else(|| "—".into(), |c| format_interval(&c)),
+        pairs,
+        verdict,
+    ]
+}
 
 pub(super) fn higher_is_better(s: &ReportSummary, metric: &str) -> bool {
     s.tables

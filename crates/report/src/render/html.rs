@@ -3,7 +3,7 @@
 
 use super::format::{
     comparison, direction, format_interval, format_value, higher_is_better, method_note,
-    table_cells, TABLE_HEADER,
+    paired_caption, paired_cells, table_cells, PAIRED_HEADER, PAIRED_TITLE, TABLE_HEADER,
 };
 use super::ReportSummary;
 use std::fmt::Write as _;
@@ -73,6 +73,35 @@ pub(super) fn html(s: &ReportSummary, title: &str, svgs: &[String]) -> String {
                 .enumerate()
                 .map(|(i, c)| {
                     let class = if i == 0 { "" } else { " class=\"num\"" };
+                    format!("<td{class}>{}</td>", esc(c))
+                })
+                .collect();
+            let _ = writeln!(h, "<tr>{tds}</tr>");
+        }
+        let _ = writeln!(h, "</table>");
+    }
+
+    if !s.paired.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>{}</h2>\n<p>{}</p>\n<table><tr>{}</tr>",
+            esc(PAIRED_TITLE),
+            esc(&paired_caption(s)),
+            PAIRED_HEADER
+                .iter()
+                .map(|c| format!("<th>{}</th>", esc(c)))
+                .collect::<String>()
+        );
+        for p in &s.paired {
+            let tds: String = paired_cells(p)
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let class = if (2..=4).contains(&i) {
+                        " class=\"num\""
+                    } else {
+                        ""
+                    };
                     format!("<td{class}>{}</td>", esc(c))
                 })
                 .collect();

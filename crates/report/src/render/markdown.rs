@@ -3,7 +3,7 @@
 
 use super::format::{
     comparison, direction, format_interval, format_value, higher_is_better, method_note,
-    table_cells, TABLE_HEADER,
+    paired_caption, paired_cells, table_cells, PAIRED_HEADER, PAIRED_TITLE, TABLE_HEADER,
 };
 use super::ReportSummary;
 use std::fmt::Write as _;
@@ -11,6 +11,21 @@ use std::path::Path;
 
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|")
+}
+
+/// A table: header, alignment row, one line per row of cells, then a blank line.
+fn md_table<const N: usize>(
+    md: &mut String,
+    header: &[&str; N],
+    align: &str,
+    rows: impl Iterator<Item = [String; N]>,
+) {
+    let _ = writeln!(md, "| {} |\n{align}", header.join(" | "));
+    for cells in rows {
+        let cells: Vec<String> = cells.iter().map(|c| md_cell(c)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+    md.push('\n');
 }
 
 pub(super) fn markdown(s: &ReportSummary, title: &str) -> String {
@@ -42,13 +57,25 @@ pub(super) fn markdown(s: &ReportSummary, title: &str) -> String {
     }
     for table in &s.tables {
         let _ = writeln!(md, "### {}: {}\n", table.metric, direction(table));
-        let _ = writeln!(md, "| {} |", TABLE_HEADER.join(" | "));
-        let _ = writeln!(md, "|---|---:|---:|:---:|---:|:---:|");
-        for row in &table.rows {
-            let cells: Vec<String> = table_cells(row).iter().map(|c| md_cell(c)).collect();
-            let _ = writeln!(md, "| {} |", cells.join(" | "));
-        }
-        md.push('\n');
+        let rows = table.rows.iter().map(table_cells);
+        md_table(
+            &mut md,
+            &TABLE_HEADER,
+            "|---|---:|---:|:---:|---:|:---:|",
+            rows,
+        );
+    }
+
+    if !s.paired.is_empty() {
+        let _ = writeln!(md, "## {PAIRED_TITLE}\n");
+        let _ = writeln!(md, "{}\n", paired_caption(s));
+        let rows = s.paired.iter().map(paired_cells);
+        md_table(
+            &mut md,
+            &PAIRED_HEADER,
+            "|---|---|---:|:---:|---:|---|",
+            rows,
+        );
     }
 
     if !s.improvements.is_empty() {

@@ -16,10 +16,14 @@
 //! - The baseline is the first preset in the order the run directories were given, unless
 //!   [`ReportOptions::baseline`] names one. Probability of improvement compares each other
 //!   preset with it on the tasks both ran.
+//! - Paired differences (`crate::paired`) match each preset's runs with the baseline's by
+//!   seed within a task, since the same seed starts from the same model: the mean of
+//!   `preset - baseline` over those seeds, a bootstrap CI over seeds and a verdict from the CI.
 //!
 //! Each file renders one part, so the page formats and the statistics can be read apart:
 //! - `report`: loads the runs, computes every section and writes the files.
-//! - `tables`: the numbers of the final-metric tables and of probability of improvement.
+//! - `tables`: the numbers of the final-metric tables, probability of improvement and the
+//!   paired differences.
 //! - `curves`: the learning-curve plots under `plots/`.
 //! - `markdown`, `html`: the two pages, from the same [`ReportSummary`].
 //! - `format`: number and label text shared by both pages.
@@ -36,7 +40,9 @@ mod tables;
 pub use curves::{slug, CurveSpec, DEFAULT_CURVES};
 pub use format::{format_interval, format_value};
 pub use report::{render_report, render_report_from_runs};
-pub use summary::{Improvement, MetricTable, PlotEntry, PresetRow, ReportSummary, RunEntry};
+pub use summary::{
+    Improvement, MetricTable, PairedDifference, PlotEntry, PresetRow, ReportSummary, RunEntry,
+};
 
 use crate::plots::{CurveOptions, PlotError};
 use crate::runs::RunError;

@@ -4,7 +4,7 @@
 use super::curves::draw_curves;
 use super::html::html;
 use super::markdown::markdown;
-use super::tables::{improvements_over_baseline, metric_table};
+use super::tables::{improvements_over_baseline, metric_table, paired_against_baseline};
 use super::{
     ReportError, ReportOptions, ReportSummary, RunEntry, PLOTS_DIR, REPORT_HTML, REPORT_MD,
     SUMMARY_JSON,
@@ -83,6 +83,7 @@ pub fn render_report_from_runs(
     };
     let mut tables = Vec::new();
     let mut improvements = Vec::new();
+    let mut paired = Vec::new();
     for metric in &metrics {
         let higher_is_better = !opts.lower_is_better.contains(metric);
         tables.push(metric_table(
@@ -98,6 +99,13 @@ pub fn render_report_from_runs(
             &finished_groups,
             &opts.bootstrap,
             &mut warnings,
+        )?);
+        paired.extend(paired_against_baseline(
+            metric,
+            higher_is_better,
+            &baseline,
+            &finished_groups,
+            &opts.bootstrap,
         )?);
     }
 
@@ -124,6 +132,8 @@ pub fn render_report_from_runs(
         bootstrap: opts.bootstrap,
         tables,
         improvements,
+        baseline_named: opts.baseline.is_some(),
+        paired,
         plots,
         warnings,
     };

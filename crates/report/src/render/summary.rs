@@ -1,6 +1,7 @@
 //! The report as data: what the tables, plots and run list show, also written to
 //! `summary.json` so scripts and tests need not parse the pages.
 
+use crate::paired::PairedResult;
 use crate::runs::RunStatus;
 use crate::stats::{BootstrapConfig, ConfidenceInterval};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,22 @@ pub struct Improvement {
     pub tasks: Vec<String>,
 }
 
+/// The paired difference `preset - baseline` on `metric`, over the seeds both ran (same seed =
+/// same warm start), matched within each task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedDifference {
+    pub metric: String,
+    pub preset: String,
+    pub baseline: String,
+    pub higher_is_better: bool,
+    /// The tasks both presets have finished runs on, where either reported the metric.
+    pub tasks: Vec<String>,
+    /// Mean difference, CI, pairs, unmatched runs and verdict (flattened into this object in
+    /// `summary.json`).
+    #[serde(flatten)]
+    pub result: PairedResult,
+}
+
 /// A plot written under `plots/`; paths are relative to the report directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlotEntry {
@@ -70,6 +87,13 @@ pub struct ReportSummary {
     pub bootstrap: BootstrapConfig,
     pub tables: Vec<MetricTable>,
     pub improvements: Vec<Improvement>,
+    /// Whether [`crate::ReportOptions::baseline`] named the baseline (else it is the first
+    /// preset given). Absent from summaries written before paired differences existed.
+    #[serde(default)]
+    pub baseline_named: bool,
+    /// Paired differences against the baseline, per metric and preset (metric-major).
+    #[serde(default)]
+    pub paired: Vec<PairedDifference>,
     pub plots: Vec<PlotEntry>,
     /// Things a reader should know: running runs left out of the tables, truncated metrics
     /// files, curves that could not be drawn.

@@ -1,7 +1,9 @@
 //! The numbers of the final-metric tables (mean, IQM, their intervals) and of probability of
-//! improvement over the baseline, from finished runs grouped by preset.
+//! improvement over the baseline and the paired differences against it, from finished runs
+//! grouped by preset.
 
-use super::{Improvement, MetricTable, PresetRow};
+use super::{Improvement, MetricTable, PairedDifference, PresetRow};
+use crate::paired::compare_paired;
 use crate::runs::PresetGroup;
 use crate::stats::{
     probability_of_improvement_ci, stratified_bootstrap_ci, Aggregate, BootstrapConfig, StatsError,
@@ -100,6 +102,51 @@ pub(super) fn improvements_over_baseline(
             baseline: base.preset.clone(),
             probability: probability_of_improvement_ci(&x_refs, &y_refs, config)?,
             tasks,
+        });
+    }
+    Ok(out)
+}
+
+/// Paired differences of each non-baseline preset against `baseline`, runs matched by seed
+/// within each task both ran.
+pub(super) fn paired_against_baseline(
+    metric: &str,
+    higher_is_better: bool,
+    baseline: &str,
+    groups: &[PresetGroup<'_>],
+    config: &BootstrapConfig,
+) -> Result<Vec<PairedDifference>, StatsError> {
+    // By name: a baseline without finished runs is absent from `groups`, and then there is
+    // nothing to pair with.
+    let Some(base) = groups.iter().find(|g| g.preset == baseline) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for other in groups.iter().filter(|g| g.preset != baseline) {
+        let mut tasks = Vec::new();
+        let mut strata = Vec::new();
+        for task in other.tasks() {
+            if !base.tasks().contains(&task) {
+                continue;
+            }
+            let m = other.final_values_by_seed(metric, task);
+            let b = base.final_values_by_seed(metric, task);
+            if !m.is_empty() || !b.is_empty() {
+                tasks.push(task.to_string());
+                strata.push((m, b));
+            }
+        }
+        if strata.is_empty() {
+            // Neither side reported the metric on a shared task: nothing to pair or count.
+            continue;
+        }
+        out.push(PairedDifference {
+            metric: metric.to_string(),
+            preset: other.preset.clone(),
+            baseline: base.preset.clone(),
+            higher_is_better,
+            tasks,
+            result: compare_paired(&strata, higher_is_better, config)?,
         });
     }
     Ok(out)
