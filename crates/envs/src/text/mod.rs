@@ -8,6 +8,7 @@
 //! - [`countdown`]: T2, reach a target with `+ - * /` over given numbers.
 //! - [`calc`]: sums of products with a calculator tool the policy calls mid-answer (ASPO's toy).
 //! - [`expr`]: exact rational expressions (parser, evaluator, printer) used by countdown.
+//! - [`math_answer`]: answer extraction and equivalence for the `math` reward (GSM8K / MATH).
 //! - [`draw`]: the four random primitives every generator uses; they fix the seed-to-dataset map.
 //!
 //! # Contract
@@ -26,6 +27,7 @@ pub mod calc;
 pub mod countdown;
 pub mod draw;
 pub mod expr;
+pub mod math_answer;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -38,6 +40,7 @@ use serde::{Deserialize, Serialize};
 pub use addition::{Addition, AdditionConfig};
 pub use calc::{Calc, CalcConfig};
 pub use countdown::{Countdown, CountdownConfig, Listing};
+pub use math_answer::{answers_match, extract_answer, math_reward};
 
 /// Every character a prompt or canonical solution may contain, in a fixed order (token ids are
 /// the tokenizer's business, not this crate's). Section 2 of the spec lists
