@@ -25,6 +25,10 @@ pub enum TrainError {
         step: usize,
         hint: &'static str,
     },
+    /// A reward function failed on a batch (an exception, a timeout, a malformed result): the
+    /// batch has no rewards, so the step cannot go on. A NaN reward is not this error.
+    #[error("reward `{reward}`: {detail}")]
+    Reward { reward: String, detail: String },
     #[error("torch: {0}")]
     Torch(#[from] tch::TchError),
 }

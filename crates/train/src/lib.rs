@@ -11,6 +11,8 @@
 //!   [`sft`]: the pieces of one iteration.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
+//! - [`rewards`]: rewards by name from `[[reward]]` tables (math, exact, regex, length, a
+//!   user's Python function or program), combined as a weighted sum.
 //! - [`scoring`] and [`minibatch`]: the reward + NaN policy and the K-epoch minibatch update
 //!   that every rollout kind shares.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
@@ -31,6 +33,7 @@ pub mod packing;
 pub mod policy;
 pub mod r3;
 pub mod reward;
+pub mod rewards;
 pub mod rollout;
 pub mod run_dir;
 pub mod scoring;
