@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod compare_cmd;
 mod list;
+mod merge_cmd;
 mod train_cmd;
 
 #[derive(Parser)]
@@ -57,6 +58,8 @@ enum Command {
     },
     /// List presets and the parts they are made of, each with its description and spec.
     List,
+    /// Merge a PEFT LoRA adapter into its base model: writes a plain Hugging Face directory.
+    Merge(merge_cmd::MergeArgs),
     /// Train every (preset, seed) pair, several at a time, then write a report. Resumable:
     /// running the same command again runs only what is missing.
     Compare {
@@ -184,6 +187,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             baseline,
         } => compare_cmd::run_report(&paths, out, baseline),
+        Command::Merge(args) => merge_cmd::run_merge(&args),
         Command::List => {
             print!("{}", list::listing());
             Ok(())

@@ -9,6 +9,8 @@
 //! - [`logprobs`]: [`response_logprobs`], log-probs (and entropy) of responses with gradients,
 //!   equal to the sampler's behaviour log-probs at the same weights and temperature.
 //! - [`prefix`]: rows that share a prompt compute it once, in sampling and in training.
+//! - [`lora`]: [`Lora`] adapters on the projections (frozen base, adapters in their own
+//!   `VarStore`, switchable off for the reference policy), PEFT's adapter files, merging.
 //! - [`tokenizer`]: [`CharTokenizer`], the text tasks' character vocabulary.
 //! - [`checkpoint`]: `model.safetensors` + `config.json` directories, atomic writes, typed errors.
 //! - [`hf`]: whole Hugging Face model directories: sharded weights with an index, any float
@@ -26,6 +28,7 @@ pub mod hf;
 pub mod hf_tokenizer;
 pub mod kv_cache;
 pub mod logprobs;
+pub mod lora;
 pub mod prefix;
 pub mod rollout;
 pub mod sampling;
@@ -37,6 +40,7 @@ pub use error::ModelError;
 pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;
 pub use logprobs::{response_logits, response_logprobs, scaled_log_softmax, token_logprobs};
+pub use lora::{Lora, LoraConfig};
 pub use rollout::Rollout;
 pub use sampling::{
     generate, generate_adaptive, generate_until, AdaptiveTemperature, SamplingConfig,

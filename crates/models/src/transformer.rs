@@ -1,16 +1,21 @@
 //! A decoder-only transformer in the Llama/Qwen2 layout (pre-norm RMSNorm, rotary position
 //! embeddings in transformers' `rotate_half` convention, grouped-query attention, SwiGLU MLP),
 //! with parameters named exactly as in Hugging Face checkpoints so that they load unchanged.
+use std::sync::Arc;
+
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::config::TransformerConfig;
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
+use crate::lora::{LoraAdapter, LoraSwitch};
 
-/// A dense layer with transformers' `nn.Linear` weight layout `[out, in]`.
-struct Linear {
-    weight: Tensor,
+/// A dense layer with transformers' `nn.Linear` weight layout `[out, in]`, and the LoRA adapter
+/// that [`crate::lora::Lora::attach`] puts on it (`None` for a plain model).
+pub(crate) struct Linear {
+    pub(crate) weight: Tensor,
     bias: Option<Tensor>,
+    pub(crate) lora: Option<LoraAdapter>,
 }
 
 impl Linear {
@@ -34,11 +39,19 @@ impl Linear {
         } else {
             None
         };
-        Ok(Linear { weight, bias })
+        Ok(Linear {
+            weight,
+            bias,
+            lora: None,
+        })
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.linear(&self.weight, self.bias.as_ref())
+        let ys = xs.linear(&self.weight, self.bias.as_ref());
+        match &self.lora {
+            None => ys,
+            Some(adapter) => adapter.add_delta(ys, xs),
+        }
     }
 }
 
@@ -204,6 +217,8 @@ pub struct Transformer {
     lm_head: Option<Tensor>,
     /// `[head_dim / 2]` f32 rotary frequencies (a derived buffer, not a parameter).
     inv_freq: Tensor,
+    /// The on/off and train/eval state shared by the attached LoRA adapters (`None`: none).
+    pub(crate) lora: Option<Arc<LoraSwitch>>,
 }
 
 impl Transformer {
@@ -268,6 +283,29 @@ impl Transformer {
             norm,
             lm_head,
             inv_freq,
+            lora: None,
+        })
+    }
+
+    /// Every layer's projections as `(layer, "self_attn" | "mlp", "q_proj" | ..., linear)`, in
+    /// the order of Hugging Face checkpoints: where LoRA adapters attach.
+    pub(crate) fn projections_mut(
+        &mut self,
+    ) -> impl Iterator<Item = (usize, &'static str, &'static str, &mut Linear)> {
+        self.layers.iter_mut().enumerate().flat_map(|(i, layer)| {
+            let a = &mut layer.self_attn;
+            let m = &mut layer.mlp;
+            [
+                ("self_attn", "q_proj", &mut a.q_proj),
+                ("self_attn", "k_proj", &mut a.k_proj),
+                ("self_attn", "v_proj", &mut a.v_proj),
+                ("self_attn", "o_proj", &mut a.o_proj),
+                ("mlp", "gate_proj", &mut m.gate_proj),
+                ("mlp", "up_proj", &mut m.up_proj),
+                ("mlp", "down_proj", &mut m.down_proj),
+            ]
+            .into_iter()
+            .map(move |(group, name, linear)| (i, group, name, linear))
         })
     }
 
