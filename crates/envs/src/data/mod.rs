@@ -1,0 +1,257 @@
+//! Datasets from files ("bring your own data"): JSON lines and Parquet rows turned into
+//! [`Problem`]s, and a resumable epoch order over them (docs/data.md).
+//!
+//! Map of the module:
+//! - this file: the contract — [`load`], [`FieldMap`], [`OnBadRow`], [`DataReport`], [`DataError`].
+//! - `row`: one row's columns to one [`Problem`], shared by both formats.
+//! - `jsonl`, `parquet`: the two readers; they only turn bytes into columns.
+//! - [`DataOrder`]: which rows each batch takes, epoch after epoch, from a serializable cursor;
+//!   [`InOrder`]: file-order batches for eval sets.
+//!
+//! A file is read whole and validated before training starts, so a bad row shows up at load
+//! time with its file, row and field, not as a crash hours into a run.
+mod jsonl;
+mod order;
+mod parquet;
+mod row;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::text::Problem;
+
+pub use order::{DataOrder, InOrder};
+
+/// Which columns of a row hold the prompt and the reference answer; every other column is
+/// copied into [`Problem::meta`] under its own name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FieldMap {
+    /// A string, or a chat list of `{role, content}` messages (TRL's conversational format).
+    pub prompt: String,
+    /// The reference answer, a string or a number. `None` (written `answer = ""` in TOML, or
+    /// `null` in JSON) loads a dataset without answers: [`Problem::answer`] and
+    /// [`Problem::solution`] are then empty, and a reward must not compare against them.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub answer: Option<String>,
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        FieldMap {
+            prompt: "prompt".to_string(),
+            answer: Some("answer".to_string()),
+        }
+    }
+}
+
+impl FieldMap {
+    /// Rejects maps that could never load a row, before any file is opened.
+    pub fn validate(&self) -> Result<(), DataError> {
+        let invalid = |message: &str| {
+            Err(DataError::InvalidFieldMap {
+                message: message.to_string(),
+            })
+        };
+        if self.prompt.is_empty() {
+            return invalid("`prompt` must name a column");
+        }
+        if self.answer.as_deref() == Some(self.prompt.as_str()) {
+            return invalid("`prompt` and `answer` name the same column");
+        }
+        Ok(())
+    }
+}
+
+/// TOML has no null, so the empty string is how a config says "this dataset has no answers".
+fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    Ok(value.filter(|s| !s.is_empty()))
+}
+
+/// What to do with a row that cannot become a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadRow {
+    /// Stop loading with the row's error (the default: silent data loss is worse than a stop).
+    #[default]
+    Error,
+    /// Leave the row out, count it in the [`DataReport`] and go on.
+    Skip,
+}
+
+/// How many skip reasons a [`DataReport`] keeps: enough to see the pattern, never the whole file.
+pub const MAX_SKIP_REASONS: usize = 5;
+
+/// What loading a file did, for the run log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataReport {
+    /// Rows looked at (blank JSONL lines are not rows).
+    pub rows_read: usize,
+    pub rows_kept: usize,
+    pub skipped: usize,
+    /// The errors of the first [`MAX_SKIP_REASONS`] skipped rows, as [`DataError`] renders them.
+    pub first_skips: Vec<String>,
+}
+
+/// Where a bad row sits in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowRef {
+    /// 1-based line number of a JSON lines file, as an editor shows it.
+    Line(usize),
+    /// 0-based row index of a Parquet file, as `datasets` and pandas index it.
+    Row(usize),
+}
+
+impl fmt::Display for RowRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowRef::Line(n) => write!(f, "line {n}"),
+            RowRef::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// Why a dataset could not be loaded. Each message names the file, and for a bad row the row
+/// and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: unknown dataset format `{extension}`; expected .jsonl or .json (JSON lines) \
+         or .parquet"
+    )]
+    UnknownFormat { path: String, extension: String },
+    #[error("{path}: {message}")]
+    Format { path: String, message: String },
+    #[error("{path}: no column `{column}` (the field map's `{role}`); the columns are: {columns}")]
+    MissingColumn {
+        path: String,
+        column: String,
+        role: &'static str,
+        columns: String,
+    },
+    #[error("{path}: {row}{}: {reason}", field_part(.field))]
+    BadRow {
+        path: String,
+        row: RowRef,
+        /// The column (or element of it, e.g. `prompt[1].content`) at fault, when there is one.
+        field: Option<String>,
+        reason: String,
+    },
+    #[error("{path}: no problems left after reading {rows_read} rows ({skipped} skipped){}", first_part(.first_skip))]
+    Empty {
+        path: String,
+        rows_read: usize,
+        skipped: usize,
+        first_skip: Option<String>,
+    },
+    #[error("field map: {message}")]
+    InvalidFieldMap { message: String },
+    #[error("data order: {message}")]
+    InvalidOrder { message: String },
+}
+
+fn field_part(field: &Option<String>) -> String {
+    field
+        .as_ref()
+        .map_or_else(String::new, |f| format!(", field `{f}`"))
+}
+
+fn first_part(first_skip: &Option<String>) -> String {
+    first_skip
+        .as_ref()
+        .map_or_else(String::new, |s| format!("; the first: {s}"))
+}
+
+/// Reads a dataset file into problems, in file order. The format follows the extension:
+/// `.jsonl` / `.json` (one JSON object per line) or `.parquet`.
+///
+/// Each problem's [`Problem::key`] is `"<file name>#<i>"`, `i` the 0-based index of the row
+/// among the file's rows (skipped rows count, blank lines do not), so keys stay put when a bad
+/// row is skipped or fixed.
+pub fn load(
+    path: &Path,
+    fields: &FieldMap,
+    on_bad_row: OnBadRow,
+) -> Result<(Vec<Problem>, DataReport), DataError> {
+    fields.validate()?;
+    let shown = path.display().to_string();
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+    let mut rows = Collector {
+        on_bad_row,
+        problems: Vec::new(),
+        report: DataReport::default(),
+    };
+    let source = row::Source {
+        path: &shown,
+        file_name: &file_name,
+        fields,
+    };
+    match extension.as_str() {
+        "jsonl" | "json" => jsonl::read(path, &source, &mut rows)?,
+        "parquet" => parquet::read(path, &source, &mut rows)?,
+        _ => {
+            return Err(DataError::UnknownFormat {
+                path: shown,
+                extension: if extension.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    format!(".{extension}")
+                },
+            })
+        }
+    }
+    if rows.problems.is_empty() {
+        return Err(DataError::Empty {
+            path: shown,
+            rows_read: rows.report.rows_read,
+            skipped: rows.report.skipped,
+            first_skip: rows.report.first_skips.first().cloned(),
+        });
+    }
+    Ok((rows.problems, rows.report))
+}
+
+/// Applies the bad-row policy to each row a reader produces.
+pub(crate) struct Collector {
+    on_bad_row: OnBadRow,
+    problems: Vec<Problem>,
+    report: DataReport,
+}
+
+impl Collector {
+    /// Keeps a good row; skips or returns the error of a bad one, as the policy says.
+    fn push(&mut self, row: Result<Problem, DataError>) -> Result<(), DataError> {
+        self.report.rows_read += 1;
+        match row {
+            Ok(problem) => {
+                self.problems.push(problem);
+                self.report.rows_kept += 1;
+            }
+            Err(e) => match self.on_bad_row {
+                OnBadRow::Error => return Err(e),
+                OnBadRow::Skip => {
+                    self.report.skipped += 1;
+                    if self.report.first_skips.len() < MAX_SKIP_REASONS {
+                        self.report.first_skips.push(e.to_string());
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+}
