@@ -12,6 +12,7 @@
 //! - [`lora`]: [`Lora`] adapters on the projections (frozen base, adapters in their own
 //!   `VarStore`, switchable off for the reference policy), PEFT's adapter files, merging.
 //! - [`tokenizer`]: [`CharTokenizer`], the text tasks' character vocabulary.
+//! - [`char_export`]: the character vocabulary as `tokenizer.json` (a built-in model as an HF directory).
 //! - [`checkpoint`]: `model.safetensors` + `config.json` directories, atomic writes, typed errors.
 //! - [`hf`]: whole Hugging Face model directories: sharded weights with an index, any float
 //!   dtype on disk, tokenizer files carried along on save.
@@ -21,6 +22,7 @@
 //! Tensors stay on the model's device; f32 on CPU, bf16 on CUDA when loaded through [`hf::load`]
 //! (log-softmax and losses in f32 either way). Sampling randomness is libtorch's: seed it
 //! with `tch::manual_seed`.
+pub mod char_export;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
