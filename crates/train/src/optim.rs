@@ -58,10 +58,19 @@ impl AdamW {
     pub fn guarded_step(&mut self, loss: &Tensor, grad_clip: f64) -> StepOutcome {
         self.zero_grad();
         let value = loss.double_value(&[]);
-        if !value.is_finite() {
+        if value.is_finite() {
+            loss.backward();
+        }
+        self.guarded_accumulated_step(value, grad_clip)
+    }
+
+    /// The step after the caller accumulated gradients with several `backward` calls (micro-
+    /// batches), `loss` being the sum of their losses: the same checks as [`Self::guarded_step`].
+    pub fn guarded_accumulated_step(&mut self, loss: f64, grad_clip: f64) -> StepOutcome {
+        if !loss.is_finite() {
+            self.zero_grad();
             return StepOutcome::NonFinite { what: "loss" };
         }
-        loss.backward();
         let grad_norm = self.clip_grad_norm(grad_clip);
         if !grad_norm.is_finite() {
             self.zero_grad();
@@ -70,10 +79,7 @@ impl AdamW {
             };
         }
         self.step();
-        StepOutcome::Applied {
-            loss: value,
-            grad_norm,
-        }
+        StepOutcome::Applied { loss, grad_norm }
     }
 
     pub fn zero_grad(&mut self) {

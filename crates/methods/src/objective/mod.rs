@@ -109,6 +109,11 @@ impl PolicyObjective {
 
     /// `bounds` lets a trust-region part (per-sample or per-token clip ranges) replace the
     /// configured constants; `None` uses `clip_low`/`clip_high`.
+    /// Whether a part sets per-token clip ranges from this minibatch's statistics (HAPO).
+    pub fn has_token_trust_region(&self) -> bool {
+        self.token_region.is_some()
+    }
+
     pub fn loss(
         &self,
         terms: &PolicyTerms,

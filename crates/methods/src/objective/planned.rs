@@ -57,11 +57,34 @@ impl PlannedLoss {
         index: &Tensor,
         max_len: f64,
     ) -> LossOutput {
-        let mask = match &self.keep {
-            Some(keep) => terms.mask * keep.index_select(0, index),
-            None => terms.mask.shallow_clone(),
-        };
-        let scale = LossScale::of_mask(&mask, max_len);
+        let scale = self.scale(terms.mask, index, max_len);
+        self.loss_scaled(objective, terms, index, &scale)
+    }
+
+    /// The normalizers of minibatch rows `index` with response mask `mask` (kept tokens only).
+    pub fn scale(&self, mask: &Tensor, index: &Tensor, max_len: f64) -> LossScale {
+        LossScale::of_mask(&self.kept(mask, index), max_len)
+    }
+
+    fn kept(&self, mask: &Tensor, index: &Tensor) -> Tensor {
+        match &self.keep {
+            Some(keep) => mask * keep.index_select(0, index),
+            None => mask.shallow_clone(),
+        }
+    }
+
+    /// [`Self::loss`] of a micro-batch (rows `index`) under the normalizers `scale` of the
+    /// whole minibatch it belongs to: the micro-batches' gradients then sum to exactly the
+    /// minibatch's (gradient accumulation, `rl.micro_batch_size`).
+    pub fn loss_scaled(
+        &self,
+        objective: &PolicyObjective,
+        terms: &PolicyTerms,
+        index: &Tensor,
+        scale: &LossScale,
+    ) -> LossOutput {
+        let mask = self.kept(terms.mask, index);
+        let scale = *scale;
         let bounds = self.bounds.as_ref().map(|(low, high)| ClipBounds {
             low: low.index_select(0, index),
             high: high.index_select(0, index),
