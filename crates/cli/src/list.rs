@@ -87,5 +87,16 @@ pub fn listing() -> String {
     for t in polopt_envs::text::TASK_NAMES {
         let _ = writeln!(s, "  {t}");
     }
+    let _ = writeln!(
+        s,
+        "  (or your own prompts: [data] train = FILE.jsonl|FILE.parquet, docs/own-model.md)"
+    );
+    let _ = writeln!(
+        s,
+        "\nREWARDS ([[reward]] name = ..., weight = ...)  (docs/rewards/README.md)"
+    );
+    for (name, summary) in polopt_train::rewards::reward_names() {
+        let _ = writeln!(s, "  {name:<22} {summary}");
+    }
     s
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod compare_cmd;
+mod export_cmd;
 mod list;
 mod merge_cmd;
 mod train_cmd;
@@ -45,8 +46,18 @@ enum Command {
     /// Evaluate a checkpoint: a text run on its held-out test split, a control run over
     /// evaluation episodes.
     Eval {
-        /// A checkpoint directory (`runs/NAME/checkpoints/step-N`) or a run directory (its newest).
+        /// A checkpoint directory (`runs/NAME/checkpoints/step-N`), a run directory (its
+        /// newest), or a Hugging Face model directory (with `--data`).
         path: PathBuf,
+        /// Held-out prompts (JSONL or Parquet) for a Hugging Face model directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// A config file for a model directory: `[[reward]]`, `[data]` field map, `[eval]`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write every scored completion (greedy and sampled) to this JSON lines file.
+        #[arg(long)]
+        samples: Option<PathBuf>,
         /// Number of test problems (default: the run's `eval.problems`).
         #[arg(long)]
         problems: Option<usize>,
@@ -93,6 +104,30 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+    },
+    /// Write a checkpoint (or a run's newest) as a Hugging Face model directory; a built-in
+    /// run's character vocabulary becomes `tokenizer.json`.
+    ExportModel {
+        /// A checkpoint directory or a run directory.
+        path: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write problems of a run config's task as a JSON lines dataset (`prompt`, `answer`, `key`);
+    /// `--split test` is exactly the held-out set a run with that config and seed evaluates on.
+    ExportData {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// train, validation or test.
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// Number of problems.
+        #[arg(long)]
+        n: usize,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Render a report from existing run directories or comparison directories, without training.
     Report {
@@ -155,10 +190,21 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval {
             path,
+            data,
+            config,
+            samples,
             problems,
             episodes,
             sets,
-        } => train_cmd::eval(&path, problems, episodes, &sets).context("eval failed"),
+        } => {
+            let target = train_cmd::EvalTarget {
+                path: &path,
+                data: data.as_deref(),
+                config: config.as_deref(),
+                samples: samples.as_deref(),
+            };
+            train_cmd::eval(&target, problems, episodes, &sets).context("eval failed")
+        }
         Command::Compare {
             presets,
             task,
@@ -188,6 +234,14 @@ fn run(cli: Cli) -> Result<()> {
             baseline,
         } => compare_cmd::run_report(&paths, out, baseline),
         Command::Merge(args) => merge_cmd::run_merge(&args),
+        Command::ExportModel { path, out } => export_cmd::export_model(&path, &out),
+        Command::ExportData {
+            config,
+            sets,
+            split,
+            n,
+            out,
+        } => export_cmd::export_data(config.as_deref(), &sets, &split, n, &out),
         Command::List => {
             print!("{}", list::listing());
             Ok(())

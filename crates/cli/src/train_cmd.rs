@@ -22,16 +22,21 @@ pub fn run_train(
         return run_control(config, sets, resume, progress);
     }
     let cfg = load_config(config, sets)?;
-    let warm_start = match cfg.sft.target_pass1 > 0.0 {
-        true => format!(
+    let warm_start = match (&cfg.model.path, cfg.sft.target_pass1 > 0.0) {
+        (Some(path), _) => format!("model {path}{}", lora_note(&cfg)),
+        (None, true) => format!(
             "warm start to pass@1 {} on its slice (at most {} steps)",
             cfg.sft.target_pass1, cfg.sft.steps
         ),
-        false => format!("{} warm-start steps", cfg.sft.steps),
+        (None, false) => format!("{} warm-start steps", cfg.sft.steps),
+    };
+    let prompts = match &cfg.data {
+        Some(data) => format!("data {}", data.train),
+        None => format!("task {}", cfg.task.name),
     };
     eprintln!(
-        "polopt: run `{}` | preset {} | task {} | seed {} | {warm_start} + {} RL steps",
-        cfg.run.name, cfg.method.preset, cfg.task.name, cfg.run.seed, cfg.rl.steps
+        "polopt: run `{}` | preset {} | {prompts} | seed {} | {warm_start} + {} RL steps",
+        cfg.run.name, cfg.method.preset, cfg.run.seed, cfg.rl.steps
     );
     let summary = polopt_train::train(
         &cfg,
@@ -138,12 +143,41 @@ pub fn before_after_table(before: &BTreeMap<String, f64>, after: &BTreeMap<Strin
     out
 }
 
+/// What `polopt eval` evaluates and where its extras go.
+pub struct EvalTarget<'a> {
+    pub path: &'a Path,
+    pub data: Option<&'a Path>,
+    pub config: Option<&'a Path>,
+    pub samples: Option<&'a Path>,
+}
+
+fn lora_note(cfg: &polopt_train::RunConfig) -> String {
+    cfg.model
+        .lora
+        .as_ref()
+        .map(|l| format!(" + LoRA rank {}", l.rank))
+        .unwrap_or_default()
+}
+
 pub fn eval(
-    path: &Path,
+    target: &EvalTarget,
     problems: Option<usize>,
     episodes: Option<usize>,
     sets: &[String],
 ) -> Result<()> {
+    let path = target.path;
+    let is_model_dir = path.join("tokenizer.json").is_file()
+        && !path.join("state.json").exists()
+        && !path.join("checkpoints").exists();
+    if is_model_dir || target.data.is_some() {
+        return eval_model_dir(target, problems, sets);
+    }
+    if target.config.is_some() {
+        bail!(
+            "--config is for a model directory; a run's own config.toml is used for {}",
+            path.display()
+        );
+    }
     let (run_dir, checkpoint) = if path.join("state.json").exists() {
         let run_dir = path
             .parent()
@@ -185,10 +219,49 @@ pub fn eval(
         sets.push(format!("eval.problems={n}"));
     }
     let cfg = load_config(Some(&run_dir.join("config.toml")), &sets)?;
-    let metrics = polopt_train::group_rl::evaluate_checkpoint(&cfg, &checkpoint)?;
+    let metrics = polopt_train::group_rl::evaluate_weights(&cfg, &checkpoint, target.samples)?;
     println!("checkpoint: {}", checkpoint.display());
+    print_metrics(&metrics, target.samples);
+    Ok(())
+}
+
+/// `polopt eval MODEL_DIR --data FILE [--config FILE]`: a Hugging Face model on a dataset.
+fn eval_model_dir(target: &EvalTarget, problems: Option<usize>, sets: &[String]) -> Result<()> {
+    let path = target.path;
+    if !path.join("config.json").is_file() {
+        bail!(
+            "{} is not a Hugging Face model directory (no config.json)",
+            path.display()
+        );
+    }
+    let Some(data) = target.data else {
+        bail!(
+            "{} is a model directory: pass --data FILE (held-out prompts, JSONL or Parquet)",
+            path.display()
+        );
+    };
+    let quoted = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
+    let mut all = vec![
+        format!("model.path={}", quoted(path)),
+        format!("data.train={}", quoted(data)),
+        format!("data.eval={}", quoted(data)),
+    ];
+    all.extend(sets.iter().cloned());
+    if let Some(n) = problems {
+        all.push(format!("eval.problems={n}"));
+    }
+    let cfg = load_config(target.config, &all)?;
+    let metrics = polopt_train::group_rl::evaluate_weights(&cfg, path, target.samples)?;
+    println!("model: {}  data: {}", path.display(), data.display());
+    print_metrics(&metrics, target.samples);
+    Ok(())
+}
+
+fn print_metrics(metrics: &std::collections::BTreeMap<String, f64>, samples: Option<&Path>) {
     for (k, v) in metrics {
         println!("{k:<24} {v:.4}");
     }
-    Ok(())
+    if let Some(p) = samples {
+        println!("samples: {}", p.display());
+    }
 }

@@ -10,9 +10,11 @@ use polopt_methods::presets::{preset, Family, Preset};
 use polopt_methods::MethodConfig;
 use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
 use polopt_methods::{CriticConfig, DapoStepConfig, RolloutConfig};
-use polopt_models::{CharTokenizer, SamplingConfig};
+use polopt_models::SamplingConfig;
 
+use crate::codec::Codec;
 use crate::error::TrainError;
+use crate::prompts::DataSection;
 
 /// The embedded default run: warm start then GRPO on addition, CPU, about ten minutes.
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/default.toml");
@@ -27,6 +29,13 @@ pub struct RunConfig {
     pub rl: RlSection,
     pub eval: EvalSection,
     pub method: MethodSection,
+    /// A dataset file instead of the built-in task's generator (docs/own-model.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSection>,
+    /// `[[reward]]` tables: the reward registry's functions, summed with their weights
+    /// (docs/rewards/README.md). Empty: the task's own verifier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reward: Vec<Table>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +73,13 @@ pub struct ModelSection {
     pub max_position_embeddings: i64,
     pub tie_word_embeddings: bool,
     pub rope_theta: f64,
+    /// A Hugging Face model directory (config.json, safetensors, tokenizer.json) to train
+    /// instead of a fresh character model; the size keys above are then taken from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// LoRA adapters on `model.path`'s projections (docs/lora.md): only they train.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<polopt_models::LoraConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +134,15 @@ pub struct RlSection {
     /// dataset with epochs, as per-query methods like R³ assume); 0 = fresh problems each step.
     #[serde(default)]
     pub pool_size: usize,
+    /// Completions sampled per generation call (0 = a step's whole batch at once): bounds the
+    /// sampler's memory (KV cache) independently of the training batch.
+    #[serde(default)]
+    pub generation_batch_size: usize,
+    /// Sequences per forward/backward pass (0 = the whole minibatch): a minibatch is then
+    /// `minibatch_size / micro_batch_size` accumulated passes and still one optimizer step,
+    /// with the same gradient (normalizers of the whole minibatch).
+    #[serde(default)]
+    pub micro_batch_size: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,7 +380,7 @@ pub(crate) fn check(
 impl RlSection {
     /// The sampler's settings for RL rollouts: `temperature`, `top_p`, `stop_at_eos` and the
     /// tokenizer's `<eos>`/`<pad>`, with `max_new_tokens` given by the loop (which may cap it).
-    pub fn sampling(&self, tok: &CharTokenizer, max_new_tokens: i64) -> SamplingConfig {
+    pub fn sampling(&self, tok: &Codec, max_new_tokens: i64) -> SamplingConfig {
         SamplingConfig {
             temperature: self.temperature,
             top_p: self.top_p,

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polopt_methods::CriticConfig;
-use polopt_models::{checkpoint, CharTokenizer, Transformer, TransformerConfig};
+use polopt_models::{checkpoint, Transformer, TransformerConfig};
+
+use crate::codec::Codec;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::error::TrainError;
@@ -27,7 +29,7 @@ impl Critic {
     /// the loops with a value model share.
     pub fn for_run(
         config: &crate::config::RunConfig,
-        tok: &CharTokenizer,
+        tok: &Codec,
         device: Device,
     ) -> Result<Self, TrainError> {
         crate::seeds::with_torch_seed(config.run.seed, "critic-init", 0, || {
@@ -43,7 +45,7 @@ impl Critic {
     /// A fresh critic; initialise it under `with_torch_seed` for reproducible weights.
     pub fn new(
         config: &CriticConfig,
-        tok: &CharTokenizer,
+        tok: &Codec,
         max_positions: i64,
         device: Device,
     ) -> Result<Self, TrainError> {
@@ -178,7 +180,7 @@ mod tests {
     use crate::packing::pack;
 
     fn tiny() -> (Critic, Packed, Tensor, Tensor) {
-        let tok = CharTokenizer::new();
+        let tok = Codec::builtin();
         let config = CriticConfig {
             hidden_size: 16,
             intermediate_size: 32,

@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
+use crate::codec::Codec;
 use polopt_envs::text::{Problem, Split};
 use polopt_methods::objective::{column, flat_values, step_regression_loss};
 use polopt_methods::StepSplit;
-use polopt_models::CharTokenizer;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -29,7 +29,6 @@ use crate::config::{OnNan, RunConfig};
 use crate::critic::Critic;
 use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
 use crate::minibatch::UpdateStats;
 use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed};
@@ -86,11 +85,7 @@ pub fn split_steps(response: &[i64], split: StepSplit, eos: i64, newline: i64) -
 }
 
 impl DapoStep {
-    pub fn new(
-        config: &RunConfig,
-        tok: &CharTokenizer,
-        device: Device,
-    ) -> Result<Self, TrainError> {
+    pub fn new(config: &RunConfig, tok: &Codec, device: Device) -> Result<Self, TrainError> {
         let critic = Critic::for_run(config, tok, device)?;
         Ok(Self {
             critic,
@@ -155,7 +150,7 @@ impl DapoStep {
             .collect();
         let prompts: Vec<Vec<i64>> = problems
             .iter()
-            .map(|p| encode_prompt(ctx.tok, &p.prompt))
+            .map(|p| ctx.tok.encode_prompt(p))
             .collect::<Result<_, _>>()?;
         let rows: Vec<Vec<i64>> = prompts
             .iter()

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::codec::Codec;
 use polopt_envs::text::Task;
 use polopt_methods::objective::PolicyObjective;
 use polopt_methods::RolloutKind;
-use polopt_models::CharTokenizer;
 
 use crate::config::RunConfig;
 use crate::error::TrainError;
@@ -22,7 +22,7 @@ pub struct DriverCtx<'a> {
     pub config: &'a RunConfig,
     pub policy: &'a Policy,
     pub opt: &'a mut AdamW,
-    pub tok: &'a CharTokenizer,
+    pub tok: &'a Codec,
     pub task: &'a dyn Task,
     pub reward: &'a dyn RewardFn,
     pub objective: &'a PolicyObjective,
@@ -66,7 +66,7 @@ pub trait StepDriver {
 /// The driver `method.rollout.kind` asks for; `None` is group RL's own rollout.
 pub fn driver_for(
     config: &RunConfig,
-    tok: &CharTokenizer,
+    tok: &Codec,
     device: tch::Device,
 ) -> Result<Option<Box<dyn StepDriver>>, TrainError> {
     Ok(match config.method.rollout.kind {

@@ -2,12 +2,13 @@
 //! problem with the unbiased estimator of Chen et al. 2021: `1 - C(n-c, k) / C(n, k)`.
 use std::collections::BTreeMap;
 
-use polopt_envs::text::{Problem, Task};
-use polopt_models::{CharTokenizer, SamplingConfig};
+use polopt_envs::text::{Problem, Task, Verdict};
+use polopt_models::SamplingConfig;
 
+use crate::codec::Codec;
 use crate::error::TrainError;
 use crate::policy::Policy;
-use crate::reward::RewardFn;
+use crate::reward::{Completion, RewardFn};
 use crate::seeds::with_torch_seed;
 use crate::tool_rollout::{sample_responses, Sampled, ToolStats};
 
@@ -26,33 +27,63 @@ pub struct EvalSpec<'a> {
 /// Rows per generation call: bounds memory on long evaluations.
 const CHUNK: usize = 256;
 
+/// One evaluated completion, for `polopt eval --samples` (JSON lines).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvalSample {
+    pub key: String,
+    pub prompt: String,
+    pub completion: String,
+    pub reward: f64,
+    pub correct: bool,
+    /// The greedy completion (pass@1) rather than one of the `max(k)` samples.
+    pub greedy: bool,
+}
+
 pub fn evaluate(
     policy: &Policy,
-    tok: &CharTokenizer,
+    tok: &Codec,
     reward: &dyn RewardFn,
     spec: &EvalSpec,
 ) -> Result<BTreeMap<String, f64>, TrainError> {
+    Ok(evaluate_with_samples(policy, tok, reward, spec, false)?.0)
+}
+
+/// [`evaluate`], and every scored completion when `keep_samples`.
+pub fn evaluate_with_samples(
+    policy: &Policy,
+    tok: &Codec,
+    reward: &dyn RewardFn,
+    spec: &EvalSpec,
+    keep_samples: bool,
+) -> Result<(BTreeMap<String, f64>, Vec<EvalSample>), TrainError> {
     let mut out = BTreeMap::new();
+    let mut samples = Vec::new();
+    if spec.problems.is_empty() {
+        // A `[data]` run without `data.eval`: nothing held out, so no held-out metrics.
+        return Ok((out, samples));
+    }
     let prompts: Vec<Vec<i64>> = spec
         .problems
         .iter()
-        .map(|p| encode_prompt(tok, &p.prompt))
+        .map(|p| tok.encode_prompt(p))
         .collect::<Result<_, _>>()?;
     let greedy = completions(policy, tok, spec.task, &prompts, 0.0, spec.max_new_tokens)?;
+    let greedy_verdicts = score_all(reward, tok, spec.problems, 1, &greedy)?;
     let mut correct = 0usize;
     let mut total_len = 0usize;
     let mut tools = ToolStats {
         enabled: spec.task.tool().is_some(),
         ..Default::default()
     };
-    for (problem, (text, sampled)) in spec.problems.iter().zip(&greedy) {
-        correct += reward.score(problem, text).correct as usize;
-        total_len += sampled
-            .response
-            .iter()
-            .filter(|&&t| t != tok.eos_id())
-            .count();
+    for ((problem, (text, sampled)), verdict) in
+        spec.problems.iter().zip(&greedy).zip(&greedy_verdicts)
+    {
+        correct += verdict.correct as usize;
+        total_len += content_len(tok, &sampled.response);
         tools.add(sampled);
+        if keep_samples {
+            samples.push(sample_record(problem, text, verdict, true));
+        }
     }
     // Greedy tool use on held-out problems: `eval/tool/call_frac`, `eval/tool/first_call_pos`, ...
     out.extend(
@@ -83,14 +114,18 @@ pub fn evaluate(
             spec.max_new_tokens,
         )
     })?;
+    let verdicts = score_all(reward, tok, spec.problems, n, &sampled)?;
     let mut sums = vec![0.0; spec.ks.len()];
     for (i, problem) in spec.problems.iter().enumerate() {
-        let c = sampled[i * n..(i + 1) * n]
-            .iter()
-            .filter(|(text, _)| reward.score(problem, text).correct)
-            .count();
+        let rows = i * n..(i + 1) * n;
+        let c = verdicts[rows.clone()].iter().filter(|v| v.correct).count();
         for (slot, &k) in sums.iter_mut().zip(spec.ks) {
             *slot += pass_at_k(n, c, k);
+        }
+        if keep_samples {
+            for ((text, _), verdict) in sampled[rows.clone()].iter().zip(&verdicts[rows]) {
+                samples.push(sample_record(problem, text, verdict, false));
+            }
         }
     }
     for (&k, sum) in spec.ks.iter().zip(sums) {
@@ -101,13 +136,50 @@ pub fn evaluate(
         };
         out.insert(key, sum / n_problems);
     }
-    Ok(out)
+    Ok((out, samples))
+}
+
+/// Response tokens that are text (not `<eos>`/padding).
+fn content_len(tok: &Codec, response: &[i64]) -> usize {
+    response.iter().filter(|&&t| t != tok.eos_id()).count()
+}
+
+fn sample_record(problem: &Problem, text: &str, verdict: &Verdict, greedy: bool) -> EvalSample {
+    EvalSample {
+        key: problem.key.clone(),
+        prompt: problem.prompt.clone(),
+        completion: text.to_string(),
+        reward: verdict.reward,
+        correct: verdict.correct,
+        greedy,
+    }
+}
+
+/// The reward's verdicts on `completed` (`per_problem` consecutive rows per problem), in one
+/// batch so that user rewards (Python, commands) are called once per evaluation pass.
+fn score_all(
+    reward: &dyn RewardFn,
+    tok: &Codec,
+    problems: &[Problem],
+    per_problem: usize,
+    completed: &[(String, Sampled)],
+) -> Result<Vec<Verdict>, TrainError> {
+    let items: Vec<Completion> = completed
+        .iter()
+        .enumerate()
+        .map(|(i, (text, sampled))| Completion {
+            problem: &problems[i / per_problem],
+            text,
+            tokens: content_len(tok, &sampled.response),
+        })
+        .collect();
+    reward.score_batch(&items)
 }
 
 /// Greedy pass@1 on `problems` alone (the warm start's stopping check; no sampling).
 pub fn greedy_pass1(
     policy: &Policy,
-    tok: &CharTokenizer,
+    tok: &Codec,
     reward: &dyn RewardFn,
     task: &dyn Task,
     problems: &[Problem],
@@ -115,7 +187,7 @@ pub fn greedy_pass1(
 ) -> Result<f64, TrainError> {
     let prompts: Vec<Vec<i64>> = problems
         .iter()
-        .map(|p| encode_prompt(tok, &p.prompt))
+        .map(|p| tok.encode_prompt(p))
         .collect::<Result<_, _>>()?;
     let greedy = completions(policy, tok, task, &prompts, 0.0, max_new_tokens)?;
     let correct = problems
@@ -126,19 +198,10 @@ pub fn greedy_pass1(
     Ok(correct as f64 / problems.len().max(1) as f64)
 }
 
-pub fn encode_prompt(tok: &CharTokenizer, prompt: &str) -> Result<Vec<i64>, TrainError> {
-    let mut ids = vec![tok.bos_id()];
-    ids.extend(
-        tok.encode(prompt)
-            .map_err(|e| TrainError::Task(format!("prompt {prompt:?}: {e}")))?,
-    );
-    Ok(ids)
-}
-
 /// Decoded completions (without `<eos>`, tool replies included) and the responses.
 fn completions(
     policy: &Policy,
-    tok: &CharTokenizer,
+    tok: &Codec,
     task: &dyn Task,
     prompts: &[Vec<i64>],
     temperature: f64,

@@ -17,6 +17,7 @@
 //!   that every rollout kind shares.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
+pub mod codec;
 pub mod compare;
 pub mod config;
 pub mod control;
@@ -25,12 +26,14 @@ pub mod dapo_step;
 pub mod driver;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod group_rl;
 pub mod method_hooks;
 pub mod minibatch;
 pub mod optim;
 pub mod packing;
 pub mod policy;
+pub mod prompts;
 pub mod r3;
 pub mod reward;
 pub mod rewards;

@@ -16,14 +16,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::codec::Codec;
 use polopt_envs::text::Problem;
 use polopt_methods::select::{collapsed, is_hard, Attempt, Collapsed, R3Config, ReplayBuffer};
 use polopt_methods::MethodConfig;
-use polopt_models::CharTokenizer;
 use rand::RngExt;
 
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
 use crate::packing::Sequence;
 use crate::rollout::{RolloutContext, StepExperience};
 use crate::run_dir::write_atomic;
@@ -47,7 +46,7 @@ impl R3Hook {
     pub fn new(
         method: &MethodConfig,
         wanted: bool,
-        tok: &CharTokenizer,
+        tok: &Codec,
         max_positions: i64,
         max_new_tokens: i64,
     ) -> Result<Option<Self>, TrainError> {
@@ -173,7 +172,7 @@ impl R3Hook {
             let Some(wrong) = wrong.first() else {
                 continue;
             };
-            let query = encode_prompt(ctx.tok, &problem.prompt)?;
+            let query = ctx.tok.encode_prompt(problem)?;
             let mut ids = query.clone();
             ids.extend(wrong.response.iter().filter(|&&t| !ctx.tok.is_special(t)));
             ids.extend(&self.reflect_ids);

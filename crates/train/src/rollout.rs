@@ -1,19 +1,20 @@
 //! One step's experience: sample prompts, G completions each, score them, and apply the
 //! selection parts (overlong shaping, NaN guard, DAPO dynamic sampling).
-use polopt_envs::text::{sample_batch, Problem, Split, Task};
+use polopt_envs::text::{Problem, Task};
 use polopt_methods::select::{BatchFill, FillReport};
 use polopt_methods::SelectConfig;
-use polopt_models::{AdaptiveTemperature, CharTokenizer};
-use rand::RngExt;
+use polopt_models::AdaptiveTemperature;
+
+use crate::codec::Codec;
+use crate::prompts::Prompts;
 
 use crate::config::{OnNan, RlSection};
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
 use crate::packing::Sequence;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
 use crate::scoring::Scorer;
-use crate::seeds::{stream, with_torch_seed};
+use crate::seeds::with_torch_seed;
 use crate::tool_rollout::{sample_responses, samples_of, ToolStats};
 
 pub struct StepExperience {
@@ -57,8 +58,9 @@ impl StepExperience {
 
 pub struct RolloutContext<'a> {
     pub policy: &'a Policy,
-    pub tok: &'a CharTokenizer,
+    pub tok: &'a Codec,
     pub task: &'a dyn Task,
+    pub prompts: &'a Prompts,
     pub reward: &'a dyn RewardFn,
     pub rl: &'a RlSection,
     pub select: &'a SelectConfig,
@@ -85,30 +87,16 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             ..Default::default()
         },
     );
-    let pool: Vec<Problem> = match rl.pool_size {
-        0 => Vec::new(),
-        n => sample_batch(
-            ctx.task,
-            Split::Train,
-            n,
-            &mut stream(ctx.seed, "rl-pool", 0),
-        ),
-    };
     let mut round = 0u64;
     loop {
         // Each (step, round) has its own streams: the data position is the step counter.
         let index = (step as u64) << 8 | round;
-        let mut rng = stream(ctx.seed, "rl-prompts", index);
-        let problems: Vec<Problem> = if pool.is_empty() {
-            sample_batch(ctx.task, Split::Train, rl.prompts_per_step, &mut rng)
-        } else {
-            (0..rl.prompts_per_step)
-                .map(|_| pool[rng.random_range(0..pool.len())].clone())
-                .collect()
-        };
+        let problems =
+            ctx.prompts
+                .draw(ctx.task, ctx.seed, "rl-prompts", index, rl.prompts_per_step);
         let prompts: Vec<Vec<i64>> = problems
             .iter()
-            .map(|p| encode_prompt(ctx.tok, &p.prompt))
+            .map(|p| ctx.tok.encode_prompt(p))
             .collect::<Result<_, _>>()?;
         let repeated: Vec<Vec<i64>> = prompts
             .iter()
@@ -120,27 +108,41 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                 // applies to plain single-turn sampling only.
                 Some(_) => sample_responses(ctx.policy, ctx.tok, ctx.task, &repeated, &sampling),
                 None => {
-                    let rollout =
-                        ctx.policy
-                            .sample_adaptive(&repeated, &sampling, ctx.adaptive.as_ref())?;
-                    if let Some(t) = &rollout.temperatures {
-                        *exp.temperature_sum.get_or_insert(0.0) +=
-                            t.sum(tch::Kind::Double).double_value(&[]);
+                    let chunk = match rl.generation_batch_size {
+                        0 => repeated.len().max(1),
+                        n => n,
+                    };
+                    let mut samples = Vec::with_capacity(repeated.len());
+                    for rows in repeated.chunks(chunk) {
+                        let rollout =
+                            ctx.policy
+                                .sample_adaptive(rows, &sampling, ctx.adaptive.as_ref())?;
+                        if let Some(t) = &rollout.temperatures {
+                            *exp.temperature_sum.get_or_insert(0.0) +=
+                                t.sum(tch::Kind::Double).double_value(&[]);
+                        }
+                        samples.extend(samples_of(&rollout));
                     }
-                    Ok(samples_of(&rollout))
+                    Ok(samples)
                 }
             }
         })?;
+        let to_score: Vec<(&Problem, &[i64])> = sampled
+            .iter()
+            .enumerate()
+            .map(|(row, sample)| (&problems[row / rl.group_size], sample.response.as_slice()))
+            .collect();
+        let scores = scorer.score_batch(&to_score, step)?;
         let mut groups: Vec<Vec<Sequence>> = Vec::with_capacity(problems.len());
         let mut group_rewards: Vec<Vec<f64>> = Vec::with_capacity(problems.len());
-        for (g, problem) in problems.iter().enumerate() {
+        for (g, prompt) in prompts.iter().enumerate() {
             let mut members = Vec::with_capacity(rl.group_size);
             let mut has_nan = false;
             for j in 0..rl.group_size {
                 let row = g * rl.group_size + j;
                 let sample = &sampled[row];
                 let response = sample.response.clone();
-                let score = scorer.score(problem, &response, step)?;
+                let score = scores[row];
                 let truncated = sample.truncated;
                 let reward = score.reward;
                 if reward.is_finite() {
@@ -155,7 +157,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                 exp.tool.add(sample);
                 members.push(Sequence {
                     group: 0,
-                    prompt: prompts[g].clone(),
+                    prompt: prompt.clone(),
                     response,
                     reward,
                     correct: score.correct,

@@ -132,6 +132,9 @@ pub struct TrainState {
     /// Cross-step state of the method's parts (absent in older checkpoints: fresh state).
     #[serde(default)]
     pub method_state: MethodState,
+    /// Where a `[data]` run is in its dataset (epoch and position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_order: Option<polopt_envs::data::DataOrder>,
 }
 
 pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {

@@ -3,14 +3,14 @@
 //! non-finite reward is an error under `run.on_nan = "stop"` (naming the reward function, the
 //! prompt and the completion, so that the user can reproduce it); under `"skip"` it comes back
 //! and the caller drops what it would have poisoned (a group, a window, a value estimate).
+use crate::codec::Codec;
 use polopt_envs::text::Problem;
 use polopt_methods::select::overlong_penalty;
 use polopt_methods::SelectConfig;
-use polopt_models::CharTokenizer;
 
 use crate::config::OnNan;
 use crate::error::TrainError;
-use crate::reward::RewardFn;
+use crate::reward::{Completion, RewardFn};
 use crate::rollout::RolloutContext;
 
 /// A response's reward (finite unless the policy is skip) and the verifier's correctness.
@@ -36,7 +36,7 @@ struct Overlong {
 
 /// What scores a rollout's responses, and what a non-finite reward does there.
 pub struct Scorer<'a> {
-    tok: &'a CharTokenizer,
+    tok: &'a Codec,
     reward: &'a dyn RewardFn,
     /// `false`: a non-finite reward is always an error, because nothing can stand in for it.
     may_skip: bool,
@@ -48,7 +48,7 @@ pub struct Scorer<'a> {
 
 impl<'a> Scorer<'a> {
     /// Plain rewards under `run.on_nan`.
-    pub fn new(tok: &'a CharTokenizer, reward: &'a dyn RewardFn, on_nan: OnNan) -> Self {
+    pub fn new(tok: &'a Codec, reward: &'a dyn RewardFn, on_nan: OnNan) -> Self {
         Self {
             tok,
             reward,
@@ -95,29 +95,73 @@ impl<'a> Scorer<'a> {
         response: &[i64],
         step: usize,
     ) -> Result<Score, TrainError> {
+        let mut scores = self.score_batch(&[(problem, response)], step)?;
+        scores.pop().ok_or_else(|| TrainError::Reward {
+            reward: self.reward.name().to_string(),
+            detail: "returned no verdict".into(),
+        })
+    }
+
+    /// [`Self::score`] of many responses with one call of the reward function (a Python or
+    /// command reward then runs once per rollout, not once per completion).
+    pub fn score_batch(
+        &self,
+        items: &[(&Problem, &[i64])],
+        step: usize,
+    ) -> Result<Vec<Score>, TrainError> {
         let eos = self.tok.eos_id();
-        let text_ids: Vec<i64> = response.iter().copied().filter(|&t| t != eos).collect();
-        let text = self.tok.decode(&text_ids);
-        let verdict = self.reward.score(problem, &text);
-        let mut reward = verdict.reward;
-        if let Some(o) = self.overlong {
-            reward += overlong_penalty(text_ids.len(), o.max_len, o.cache_len);
-        }
-        if !reward.is_finite() && !self.may_skip {
-            return Err(TrainError::NonFinite {
-                what: format!(
-                    "reward ({reward}) from `{}`{} for prompt {:?}, completion {text:?}",
-                    self.reward.name(),
-                    self.origin,
-                    problem.prompt
+        let decoded: Vec<(String, usize)> = items
+            .iter()
+            .map(|(_, response)| {
+                let text_ids: Vec<i64> = response.iter().copied().filter(|&t| t != eos).collect();
+                (self.tok.decode(&text_ids), text_ids.len())
+            })
+            .collect();
+        let completions: Vec<Completion> = items
+            .iter()
+            .zip(&decoded)
+            .map(|((problem, _), (text, tokens))| Completion {
+                problem,
+                text,
+                tokens: *tokens,
+            })
+            .collect();
+        let verdicts = self.reward.score_batch(&completions)?;
+        if verdicts.len() != items.len() {
+            return Err(TrainError::Reward {
+                reward: self.reward.name().to_string(),
+                detail: format!(
+                    "returned {} verdicts for {} completions",
+                    verdicts.len(),
+                    items.len()
                 ),
-                step,
-                hint: self.hint,
             });
         }
-        Ok(Score {
-            reward,
-            correct: verdict.correct,
-        })
+        let mut scores = Vec::with_capacity(items.len());
+        for ((completion, verdict), (text, tokens)) in
+            completions.iter().zip(verdicts).zip(&decoded)
+        {
+            let mut reward = verdict.reward;
+            if let Some(o) = self.overlong {
+                reward += overlong_penalty(*tokens, o.max_len, o.cache_len);
+            }
+            if !reward.is_finite() && !self.may_skip {
+                return Err(TrainError::NonFinite {
+                    what: format!(
+                        "reward ({reward}) from `{}`{} for prompt {:?}, completion {text:?}",
+                        self.reward.name(),
+                        self.origin,
+                        completion.problem.prompt
+                    ),
+                    step,
+                    hint: self.hint,
+                });
+            }
+            scores.push(Score {
+                reward,
+                correct: verdict.correct,
+            });
+        }
+        Ok(scores)
     }
 }

@@ -3,15 +3,15 @@
 //! that pass@k after the warm start is well above pass@1 and RL has something to sharpen.
 use std::collections::BTreeMap;
 
+use crate::codec::Codec;
 use indicatif::ProgressBar;
 use polopt_envs::text::{sample_batch, tool_output_mask, Problem, Split, Task};
-use polopt_models::CharTokenizer;
 use rand::RngExt;
 use tch::Kind;
 
 use crate::config::{OnNan, SftSection};
 use crate::error::TrainError;
-use crate::eval::{encode_prompt, greedy_pass1};
+use crate::eval::greedy_pass1;
 use crate::optim::{AdamW, StepOutcome};
 use crate::packing::{mask_env_tokens, pack};
 use crate::policy::Policy;
@@ -36,7 +36,7 @@ pub struct WarmStartContext<'a> {
 /// mean loss of the last 10% of the steps run, the steps run, the last check and the NaN count.
 pub fn warm_start(
     policy: &Policy,
-    tok: &CharTokenizer,
+    tok: &Codec,
     cfg: &SftSection,
     ctx: &WarmStartContext,
     progress: &ProgressBar,
@@ -64,7 +64,7 @@ pub fn warm_start(
         };
         let prompts: Vec<Vec<i64>> = batch
             .iter()
-            .map(|p| encode_prompt(tok, &p.prompt))
+            .map(|p| tok.encode_prompt(p))
             .collect::<Result<_, _>>()?;
         let answers: Vec<Vec<i64>> = batch
             .iter()

@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use polopt_envs::text::{Task, ToolProtocol};
-use polopt_models::{CharTokenizer, Rollout, SamplingConfig};
+use polopt_models::{Rollout, SamplingConfig};
 
+use crate::codec::Codec;
 use crate::error::TrainError;
 use crate::policy::Policy;
 
@@ -49,7 +50,7 @@ pub fn samples_of(rollout: &Rollout) -> Vec<Sampled> {
 /// tool. Call it inside `with_torch_seed`: every round draws from libtorch's generator.
 pub fn sample_responses(
     policy: &Policy,
-    tok: &CharTokenizer,
+    tok: &Codec,
     task: &dyn Task,
     prompts: &[Vec<i64>],
     sampling: &SamplingConfig,
@@ -172,7 +173,7 @@ fn answer(
     body: &[i64],
     task: &dyn Task,
     tool: &ToolProtocol,
-    tok: &CharTokenizer,
+    tok: &Codec,
     budget: usize,
 ) -> Result<bool, TrainError> {
     row.calls += 1;
@@ -261,11 +262,11 @@ mod tests {
     use super::*;
     use polopt_envs::text::{make_task, Calc};
 
-    fn ids(tok: &CharTokenizer, s: &str) -> Vec<i64> {
+    fn ids(tok: &Codec, s: &str) -> Vec<i64> {
         tok.encode(s).unwrap()
     }
 
-    fn tags(tok: &CharTokenizer) -> Tags {
+    fn tags(tok: &Codec) -> Tags {
         Tags {
             open: ids(tok, "<calc>"),
             close: ids(tok, "</calc>"),
@@ -274,7 +275,7 @@ mod tests {
 
     /// Replays the rounds of one row: each round's sampled text, then the tool when it stopped.
     fn replay(rounds: &[&str], budget: usize) -> (Sampled, String) {
-        let tok = CharTokenizer::new();
+        let tok = Codec::builtin();
         let task = make_task("calc", &serde_json::json!({"max_calls": 2})).unwrap();
         let tool = task.tool().unwrap();
         let tags = tags(&tok);

@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::codec::Codec;
 use polopt_envs::text::{Problem, Split};
 use polopt_methods::credit::{
     estimator, AdvantageEstimator, Advantages, CreditBatch, Trajectories,
 };
 use polopt_methods::objective::{column, tensor_rows, PlannedLoss};
 use polopt_methods::plan::UpdatePlan;
-use polopt_models::CharTokenizer;
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
@@ -26,7 +26,6 @@ use crate::config::RunConfig;
 use crate::critic::Critic;
 use crate::driver::{DriverCtx, StepDriver};
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
 use crate::minibatch::MinibatchUpdate;
 use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed};
@@ -63,11 +62,7 @@ pub struct Tppo {
 const STATE_FILE: &str = "tppo_state.json";
 
 impl Tppo {
-    pub fn new(
-        config: &RunConfig,
-        tok: &CharTokenizer,
-        device: Device,
-    ) -> Result<Self, TrainError> {
+    pub fn new(config: &RunConfig, tok: &Codec, device: Device) -> Result<Self, TrainError> {
         // `MethodConfig::validate` holds this loop to the estimator its rollout kind names
         // (`RolloutKind::estimator`: egae, the one that knows a window may be cut).
         let credit = &config.method.credit;
@@ -87,7 +82,7 @@ impl Tppo {
             let problem = ctx.task.sample(Split::Train, &mut rng);
             self.state.drawn += 1;
             self.state.slots.push(Slot {
-                prompt: encode_prompt(ctx.tok, &problem.prompt)?,
+                prompt: ctx.tok.encode_prompt(&problem)?,
                 problem,
                 response: Vec::new(),
             });

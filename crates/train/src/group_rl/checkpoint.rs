@@ -15,6 +15,7 @@ impl Loop<'_> {
             nan_events: self.nan_events,
             warmstart_metrics: warm.clone(),
             method_state: self.method.state(),
+            data_order: self.prompts.state(),
         };
         save_checkpoint_dir(run_dir, &checkpoint_name(step), |dir| {
             self.policy.save(dir)?;

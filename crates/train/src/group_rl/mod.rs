@@ -4,17 +4,22 @@
 //! The update (credit, K epochs of minibatches) lives in [`update`], checkpoints in
 //! [`checkpoint`].
 mod checkpoint;
+mod eval_run;
+pub use eval_run::{evaluate_checkpoint, evaluate_weights};
+pub mod setup;
 mod update;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use polopt_envs::text::{eval_set, make_task, Problem, Split, Task};
+use polopt_envs::text::{make_task, Problem, Task};
 use polopt_methods::credit::{CreditBatch, ResponseInfo};
 use polopt_methods::objective::{token_rows, PlannedLoss, PolicyObjective};
 use polopt_methods::plan::{MethodRuntime, StepContext, TemperedOldLogp, UpdatePlan};
-use polopt_models::{AdaptiveTemperature, CharTokenizer, TransformerConfig};
+use polopt_models::{AdaptiveTemperature, TransformerConfig};
+
+use crate::codec::Codec;
 use tch::{Device, Tensor};
 
 use crate::config::RunConfig;
@@ -25,8 +30,9 @@ use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
 use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Sequence};
 use crate::policy::Policy;
+use crate::prompts::Prompts;
 use crate::r3::R3Hook;
-use crate::reward::{RewardFn, VerifierReward};
+use crate::reward::RewardFn;
 use crate::rollout::{RolloutContext, StepExperience};
 use crate::run_dir::{
     checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
@@ -78,7 +84,7 @@ pub fn select_device(name: &str) -> Result<Device, TrainError> {
     }
 }
 
-pub fn model_config(config: &RunConfig, tok: &CharTokenizer) -> TransformerConfig {
+pub fn model_config(config: &RunConfig, tok: &Codec) -> TransformerConfig {
     let m = &config.model;
     TransformerConfig::small(
         tok.vocab_size() as i64,
@@ -96,7 +102,7 @@ pub fn model_config(config: &RunConfig, tok: &CharTokenizer) -> TransformerConfi
     )
 }
 
-fn task_from(
+pub fn task_from(
     config: &RunConfig,
     which: &str,
     table: &toml::Table,
@@ -108,11 +114,15 @@ fn task_from(
 
 struct Loop<'a> {
     config: &'a RunConfig,
-    tok: CharTokenizer,
+    tok: Codec,
     policy: Policy,
     reference: Option<Policy>,
+    /// The reference policy is the policy's base model, adapters off (LoRA runs).
+    reference_is_base: bool,
     opt: AdamW,
     task: Box<dyn Task>,
+    /// The training prompts (task generator or dataset order).
+    prompts: Prompts,
     reward: Box<dyn RewardFn>,
     eval_problems: Vec<Problem>,
     objective: PolicyObjective,
@@ -155,23 +165,13 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
     }
     std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
     write_atomic(&run_dir.join("config.toml"), config.to_toml()?.as_bytes())?;
+    let effective = setup::effective_config(config)?;
+    let config = &effective;
 
-    let tok = CharTokenizer::new();
-    let policy = with_torch_seed(config.run.seed, "init", 0, || {
-        Policy::new(model_config(config, &tok), device)
-    })?;
-    let task = task_from(config, "rl", &config.task.rl)?;
-    let reward: Box<dyn RewardFn> = match options.reward.take() {
-        Some(r) => r,
-        None => Box::new(VerifierReward(task_from(config, "rl", &config.task.rl)?)),
-    };
-    let eval_problems = eval_set(
-        task.as_ref(),
-        Split::Test,
-        config.eval.problems,
-        config.run.seed,
-    );
-    let opt = AdamW::new(&policy.vs, config.rl.lr, config.rl.weight_decay);
+    let (policy, tok) = setup::policy_and_codec(config, device)?;
+    let problems = setup::problems(config, &tok)?;
+    let reward = setup::reward(config, options.reward.take())?;
+    let opt = AdamW::new(policy.trainable_vs(), config.rl.lr, config.rl.weight_decay);
     let method = MethodRuntime::new(&config.method.parts())?;
     // The replay extension of the rollout, for the part that asks for one (R³).
     let r3 = R3Hook::new(
@@ -187,10 +187,12 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         tok,
         policy,
         reference: None,
+        reference_is_base: false,
         opt,
-        task,
+        task: problems.task,
+        prompts: problems.prompts,
         reward,
-        eval_problems,
+        eval_problems: problems.eval,
         objective: method.objective()?,
         method,
         r3,
@@ -200,7 +202,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
     let bars = Bars::new(options.progress);
     let mut info = RunInfo {
         preset: config.method.preset.clone(),
-        task: config.task.name.clone(),
+        task: setup::task_label(config, lp.task.as_ref()),
         seed: config.run.seed,
         status: "running".into(),
         final_metrics: BTreeMap::new(),
@@ -212,6 +214,8 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             let state = lp.load_checkpoint(dir)?;
             info.warmstart_metrics = state.warmstart_metrics;
             lp.nan_events = state.nan_events;
+            lp.prompts
+                .restore(state.data_order.clone(), &dir.join("state.json"))?;
             lp.method
                 .restore(state.method_state.clone())
                 .map_err(|e| TrainError::Checkpoint {
@@ -219,6 +223,13 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
                     detail: e.to_string(),
                 })?;
             *step
+        }
+        // A model of the user's (`model.path`) is its own starting point: no warm start.
+        None if config.model.path.is_some() => {
+            let warm = lp.evaluate(0)?;
+            info.warmstart_metrics = warm;
+            lp.save_checkpoint(&run_dir, 0, &info.warmstart_metrics)?;
+            0
         }
         None => {
             let cache = warm_cache::entry_dir(config, threads)?;
@@ -263,12 +274,23 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
         // Its random init is overwritten, but it draws from libtorch's global generator: under
         // the lock, so that a concurrent run's seeded draw (tests share a process) is untouched.
-        let mut reference = with_torch_seed(config.run.seed, "reference-init", 0, || {
-            Policy::new(lp.policy.config.clone(), device)
-        })?;
-        reference.load_weights(&run_dir.join("checkpoints").join(checkpoint_name(0)))?;
-        reference.vs.freeze();
-        lp.reference = Some(reference);
+        if lp.policy.lora.is_some() {
+            // The base model with the adapters off is the reference: no second copy.
+            if driver_needs_reference {
+                return Err(TrainError::Config(format!(
+                    "config key `model.lora`: preset `{}` samples from a separate reference \
+                     model; train it without LoRA",
+                    config.method.preset
+                )));
+            }
+            lp.reference_is_base = true;
+        } else {
+            let start = run_dir.join("checkpoints").join(checkpoint_name(0));
+            let reference = with_torch_seed(config.run.seed, "reference-init", 0, || {
+                lp.policy.frozen_from(&start)
+            })?;
+            lp.reference = Some(reference);
+        }
     }
     info.write(&run_dir)?;
     let mut metrics = MetricsSink::open(
@@ -370,6 +392,7 @@ impl Loop<'_> {
             policy: &self.policy,
             tok: &self.tok,
             task: self.task.as_ref(),
+            prompts: &self.prompts,
             reward: self.reward.as_ref(),
             rl: &cfg.rl,
             select: &cfg.method.select,
@@ -460,37 +483,4 @@ impl Bars {
         bar.set_prefix(label.to_string());
         bar
     }
-}
-
-/// Held-out evaluation of a saved checkpoint under a run's config (`polopt eval`).
-pub fn evaluate_checkpoint(
-    config: &RunConfig,
-    checkpoint: &Path,
-) -> Result<BTreeMap<String, f64>, TrainError> {
-    let device = select_device(&config.run.device)?;
-    let tok = CharTokenizer::new();
-    // The init is overwritten by the checkpoint, but it draws from libtorch's global
-    // generator: under the seeded-draw lock, so that it cannot shift a run in another thread.
-    let mut policy = with_torch_seed(config.run.seed, "eval-skeleton", 0, || {
-        Policy::new(model_config(config, &tok), device)
-    })?;
-    policy.load_weights(checkpoint)?;
-    let task = task_from(config, "rl", &config.task.rl)?;
-    let problems = eval_set(
-        task.as_ref(),
-        Split::Test,
-        config.eval.problems,
-        config.run.seed,
-    );
-    let reward = VerifierReward(task);
-    let spec = EvalSpec {
-        problems: &problems,
-        ks: &config.eval.k,
-        temperature: config.eval.temperature,
-        max_new_tokens: config.rl.max_new_tokens,
-        seed: config.run.seed,
-        index: u64::MAX,
-        task: reward.0.as_ref(),
-    };
-    evaluate(&policy, &tok, &reward, &spec)
 }

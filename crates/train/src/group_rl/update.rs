@@ -94,10 +94,11 @@ impl Loop<'_> {
         };
         let credit = &plan.advantages;
         let planned = PlannedLoss::new(&plan, &lens, width, device);
-        let ref_logp = self
-            .reference
-            .as_ref()
-            .map(|r| tch::no_grad(|| r.logprobs(&packed, temperature, false).0));
+        let ref_logp = match (&self.reference, self.reference_is_base) {
+            (_, true) => Some(self.policy.base_logprobs(&packed, temperature)),
+            (Some(r), false) => Some(tch::no_grad(|| r.logprobs(&packed, temperature, false).0)),
+            (None, false) => None,
+        };
         let update = MinibatchUpdate {
             config: cfg,
             policy: &self.policy,

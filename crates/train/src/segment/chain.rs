@@ -6,17 +6,15 @@
 //! from the same state, so one set of M completions serves them all.
 use std::collections::BTreeMap;
 
-use polopt_envs::text::{sample_batch, Split};
 use polopt_methods::credit::SpoConfig;
 use polopt_methods::credit::{chain_cutpoints, chain_token_advantages, probability_keep};
 
 use super::{continue_all, experience, prompts_per_step, sampling, scorer, segment_plan};
 use super::{CollectedStep, Request};
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
 use crate::packing::Sequence;
 use crate::rollout::RolloutContext;
-use crate::seeds::{stream, with_torch_seed};
+use crate::seeds::with_torch_seed;
 
 /// Which value an MC completion estimates.
 #[derive(Clone, Copy)]
@@ -36,15 +34,12 @@ pub(super) fn collect(
     let (n_prompts, g_size, m) = (prompts_per_step(ctx, spo), rl.group_size, spo.mc_rollouts);
     // The same streams as the group rollout: step N starts from the same responses as GRPO.
     let index = (step as u64) << 8;
-    let problems = sample_batch(
-        ctx.task,
-        Split::Train,
-        n_prompts,
-        &mut stream(ctx.seed, "rl-prompts", index),
-    );
+    let problems = ctx
+        .prompts
+        .draw(ctx.task, ctx.seed, "rl-prompts", index, n_prompts);
     let prompts: Vec<Vec<i64>> = problems
         .iter()
-        .map(|p| encode_prompt(ctx.tok, &p.prompt))
+        .map(|p| ctx.tok.encode_prompt(p))
         .collect::<Result<_, _>>()?;
     let repeated: Vec<Vec<i64>> = prompts
         .iter()

@@ -7,16 +7,13 @@
 //! Each depth is one batched sampler call over all prompts' frontier nodes.
 use std::collections::BTreeMap;
 
-use polopt_envs::text::{sample_batch, Split};
 use polopt_methods::credit::{edge_advantages, probability_keep, SpoConfig};
 
 use super::{continue_all, experience, prompts_per_step, scorer, segment_plan};
 use super::{CollectedStep, Request};
 use crate::error::TrainError;
-use crate::eval::encode_prompt;
 use crate::packing::Sequence;
 use crate::rollout::RolloutContext;
-use crate::seeds::stream;
 
 struct Node {
     parent: Option<usize>,
@@ -46,15 +43,16 @@ pub(super) fn collect(
     let n_prompts = prompts_per_step(ctx, spo);
     let max_new = ctx.rl.max_new_tokens as usize;
     let scorer = scorer(ctx);
-    let problems = sample_batch(
+    let problems = ctx.prompts.draw(
         ctx.task,
-        Split::Train,
+        ctx.seed,
+        "rl-prompts",
+        (step as u64) << 8,
         n_prompts,
-        &mut stream(ctx.seed, "rl-prompts", (step as u64) << 8),
     );
     let prompts: Vec<Vec<i64>> = problems
         .iter()
-        .map(|p| encode_prompt(ctx.tok, &p.prompt))
+        .map(|p| ctx.tok.encode_prompt(p))
         .collect::<Result<_, _>>()?;
     let mut nodes: Vec<Node> = (0..n_prompts)
         .map(|problem| Node {

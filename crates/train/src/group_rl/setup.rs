@@ -1,0 +1,151 @@
+//! What a run trains and on what: the built-in character model on a synthetic task, or a
+//! Hugging Face model directory (`model.path`) on a dataset file (`[data]`), with the reward
+//! registry's functions (`[[reward]]`). Everything after this module sees the same types.
+use std::path::Path;
+
+use polopt_envs::text::{eval_set, Problem, Split, Task};
+use polopt_models::checkpoint;
+use tch::Device;
+
+use super::{model_config, task_from};
+use crate::codec::{Codec, PromptFormat};
+use crate::config::RunConfig;
+use crate::error::TrainError;
+use crate::policy::Policy;
+use crate::prompts::{DatasetTask, Prompts};
+use crate::reward::{RewardFn, VerifierReward};
+use crate::seeds::with_torch_seed;
+
+/// The run's config with `model.*` sizes read from `model.path` when one is given, so that
+/// every loop reads the model's real limits (positions) from one place.
+pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
+    let mut config = config.clone();
+    if let Some(dir) = &config.model.path {
+        let hf = checkpoint::read_config(Path::new(dir))
+            .map_err(|e| TrainError::Config(format!("config key `model.path`: {e}")))?;
+        let m = &mut config.model;
+        m.hidden_size = hf.hidden_size;
+        m.intermediate_size = hf.intermediate_size;
+        m.num_hidden_layers = hf.num_hidden_layers;
+        m.num_attention_heads = hf.num_attention_heads;
+        m.num_key_value_heads = hf.num_key_value_heads;
+        m.max_position_embeddings = hf.max_position_embeddings;
+        m.tie_word_embeddings = hf.tie_word_embeddings;
+        m.rope_theta = hf.rope_theta;
+    }
+    Ok(config)
+}
+
+/// The policy to train and the codec of its vocabulary.
+pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, Codec), TrainError> {
+    let Some(dir) = &config.model.path else {
+        if config.model.lora.is_some() {
+            return Err(TrainError::Config(
+                "config key `model.lora`: adapters need a pretrained model; set model.path".into(),
+            ));
+        }
+        let tok = Codec::builtin();
+        let policy = with_torch_seed(config.run.seed, "init", 0, || {
+            Policy::new(model_config(config, &tok), device)
+        })?;
+        return Ok((policy, tok));
+    };
+    let dir = Path::new(dir);
+    // The random init is overwritten by the checkpoint, but it draws from libtorch's global
+    // generator: under the seeded-draw lock, so that a concurrent run's draws are untouched.
+    let mut policy = with_torch_seed(config.run.seed, "init", 0, || {
+        Policy::from_hf_dir(dir, device)
+    })?;
+    if let Some(lora) = &config.model.lora {
+        with_torch_seed(config.run.seed, "lora-init", 0, || policy.attach_lora(lora))?;
+    }
+    let format = PromptFormat {
+        chat_template: config.data.as_ref().is_none_or(|d| d.chat_template),
+        system_prompt: config.data.as_ref().and_then(|d| d.system_prompt.clone()),
+    };
+    let codec = Codec::from_model_dir(dir, &policy.config, &format)?;
+    Ok((policy, codec))
+}
+
+/// Where problems come from: the task (generator, verifier, tool) and the training prompts,
+/// plus the held-out problems of evaluation.
+pub struct Problems {
+    pub task: Box<dyn Task>,
+    pub prompts: Prompts,
+    pub eval: Vec<Problem>,
+}
+
+pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainError> {
+    let Some(data) = &config.data else {
+        let task = task_from(config, "rl", &config.task.rl)?;
+        let eval = eval_set(
+            task.as_ref(),
+            Split::Test,
+            config.eval.problems,
+            config.run.seed,
+        );
+        let prompts = Prompts::from_task(task.as_ref(), config.rl.pool_size, config.run.seed);
+        return Ok(Problems {
+            task,
+            prompts,
+            eval,
+        });
+    };
+    let limit = (config.model.max_position_embeddings - config.rl.max_new_tokens).max(1) as usize;
+    let train = data.load("train", &data.train, codec, limit)?;
+    tracing::info!(
+        file = data.train,
+        rows = train.problems.len(),
+        skipped = train.report.skipped,
+        long_prompts = train.long_prompts,
+        "training data"
+    );
+    let eval = match &data.eval {
+        Some(file) => {
+            let mut rows = data.load("eval", file, codec, limit)?.problems;
+            if config.eval.problems > 0 {
+                rows.truncate(config.eval.problems);
+            }
+            rows
+        }
+        None => {
+            tracing::warn!("no data.eval: the run has no held-out evaluation");
+            Vec::new()
+        }
+    };
+    let task = Box::new(DatasetTask::new(train.problems.clone(), &data.train));
+    Ok(Problems {
+        task,
+        prompts: Prompts::from_rows(train.problems, config.run.seed)?,
+        eval,
+    })
+}
+
+/// The reward: the `[[reward]]` registry functions when the config has some, else the task's
+/// verifier (`library` replaces both: library users, NaN tests).
+pub fn reward(
+    config: &RunConfig,
+    library: Option<Box<dyn RewardFn>>,
+) -> Result<Box<dyn RewardFn>, TrainError> {
+    if let Some(r) = library {
+        return Ok(r);
+    }
+    if !config.reward.is_empty() {
+        return crate::rewards::build_rewards(&config.reward, Path::new("."));
+    }
+    Ok(match &config.data {
+        Some(data) => Box::new(VerifierReward(Box::new(DatasetTask::new(
+            Vec::new(),
+            &data.train,
+        )))),
+        None => Box::new(VerifierReward(task_from(config, "rl", &config.task.rl)?)),
+    })
+}
+
+/// The task name a run reports (`run.json`, the compare harness).
+pub fn task_label(config: &RunConfig, task: &dyn Task) -> String {
+    match &config.data {
+        Some(data) => format!("data:{}", data.train),
+        None => task.name().to_string(),
+    }
+}
