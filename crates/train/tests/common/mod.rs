@@ -1,6 +1,6 @@
 //! A tiny run for tests: seconds on two cores, same code path as the default run.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polopt_train::config::resolve;
 use polopt_train::{train, RunConfig, TrainOptions, TrainSummary};
@@ -131,4 +131,67 @@ pub fn metric_rows(run_dir: &Path, drop: &[&str]) -> Vec<serde_json::Value> {
             row
         })
         .collect()
+}
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn model_dir() -> String {
+    root()
+        .join("crates/models/tests/fixtures/qwen2_tied_chat")
+        .display()
+        .to_string()
+}
+
+pub fn data_file(name: &str) -> String {
+    root()
+        .join("crates/envs/tests/fixtures/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// A Hugging Face model (the tiny Qwen2 fixture) on a dataset file with registry rewards
+/// (`math` + a digit format reward): a few seconds per run: 2 prompts x 4 completions of at most 6 tokens.
+pub fn own_config(out: &Path, name: &str, train_file: &str, extra: &[&str]) -> RunConfig {
+    let rewards = r#"
+        [[reward]]
+        name = "math"
+        [[reward]]
+        name = "regex"
+        weight = 0.5
+        pattern = '[0-9]'
+        "#;
+    own_config_with(out, name, train_file, rewards, extra)
+}
+
+/// [`own_config`] with other `[[reward]]` tables (TOML text).
+pub fn own_config_with(
+    out: &Path,
+    name: &str,
+    train_file: &str,
+    rewards: &str,
+    extra: &[&str],
+) -> RunConfig {
+    let user: toml::Table = rewards.parse().expect("reward tables");
+    let mut sets: Vec<String> = vec![
+        format!("model.path={:?}", model_dir()),
+        format!("data.train={:?}", data_file(train_file)),
+        format!("data.eval={:?}", data_file("tiny_math.jsonl")),
+        "run.threads=1".into(),
+        "run.checkpoint_every=2".into(),
+        format!("run.out_dir={:?}", out.display().to_string()),
+        format!("run.name={name}"),
+        "rl.steps=4".into(),
+        "rl.prompts_per_step=2".into(),
+        "rl.group_size=4".into(),
+        "rl.minibatch_size=4".into(),
+        "rl.max_new_tokens=6".into(),
+        "eval.every=2".into(),
+        "eval.problems=4".into(),
+        "eval.k=[1, 2]".into(),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    resolve(&user, &sets).expect("own-model config is valid")
 }
