@@ -163,3 +163,26 @@ fn a_long_prompt_is_refused_naming_the_row() {
     );
     train(&cfg, TrainOptions::default()).expect("truncated prompts train");
 }
+
+#[test]
+fn value_model_presets_train_a_hf_model_on_a_dataset() {
+    // T-PPO and step-level DAPO train a critic of their own over the model's vocabulary.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for preset in ["tppo", "dapo_step"] {
+        let mut sets = vec![format!("method.preset={preset}"), "rl.steps=2".to_string()];
+        sets.extend(common::TINY_CRITIC.iter().map(|s| s.to_string()));
+        if preset == "dapo_step" {
+            sets.extend(
+                ["method.dapo_step.problems=2", "method.dapo_step.solutions=2"]
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+        }
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let cfg = own_config(dir.path(), preset, "tiny_math.parquet", &sets);
+        let summary = train(&cfg, TrainOptions::default())
+            .unwrap_or_else(|e| panic!("preset {preset}: {e}"));
+        assert_eq!(summary.steps_done, 2, "{preset}");
+        assert!(summary.run_dir.join("checkpoints/step-000002/tokenizer.json").is_file());
+    }
+}
