@@ -13,6 +13,10 @@
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
 //! - [`rewards`]: rewards by name from `[[reward]]` tables (math, exact, regex, length, a
 //!   user's Python function or program), combined as a weighted sum.
+//! - [`codec`]: text <-> ids for the built-in characters or a Hugging Face tokenizer + chat
+//!   template; [`prompts`]: the task's generator or a dataset's epoch order (`[data]`);
+//!   `group_rl::setup` picks model, codec, prompts and reward for a run (`model.path`).
+//! - [`export`]: a built-in run's checkpoint and problems as an HF directory and a dataset.
 //! - [`scoring`] and [`minibatch`]: the reward + NaN policy and the K-epoch minibatch update
 //!   that every rollout kind shares.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
