@@ -10,6 +10,9 @@
 //!   (DAPO dynamic sampling, overlong shaping, D3S, R³'s per-query replay buffer and SERR).
 //! - [`objective`]: the one tensor contract ([`objective::PolicyTerms`] -> [`objective::LossOutput`]):
 //!   ratio level, trust region (clip), aggregation, KL estimators, entropy bonus.
+//! - [`preference`]: preference losses over summed sequence log-probs ([`preference::PreferenceBatch`]
+//!   -> [`preference::PreferenceLoss`]): DPO (sigmoid, IPO, hinge, robust), SimPO, KTO, RPO and the
+//!   Bradley–Terry reward-model loss, registered in [`preference::PREFERENCE_LOSSES`].
 //! - [`presets`]: named methods (`grpo`, `dapo`, ...) as choices over the parts above.
 //! - [`loops`]: the rollout kinds and the knobs of the loops with a value model.
 //!
@@ -19,6 +22,7 @@ pub mod loops;
 pub mod objective;
 pub mod parts;
 pub mod plan;
+pub mod preference;
 pub mod presets;
 pub mod select;
 
