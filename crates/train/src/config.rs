@@ -507,9 +507,15 @@ impl RunConfig {
             "in (0, 1]",
             l.top_p,
         )?;
+        // With `model.path` the size keys are placeholders: the model's own positions bound
+        // the completion, checked once its config.json is read (`group_rl::setup`).
+        let positions = match m.path {
+            Some(_) => i64::MAX,
+            None => m.max_position_embeddings,
+        };
         check(
             "rl.max_new_tokens",
-            l.max_new_tokens >= 1 && l.max_new_tokens < m.max_position_embeddings,
+            l.max_new_tokens >= 1 && l.max_new_tokens < positions,
             "1..max_position_embeddings",
             l.max_new_tokens,
         )?;

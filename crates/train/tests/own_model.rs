@@ -173,16 +173,49 @@ fn value_model_presets_train_a_hf_model_on_a_dataset() {
         sets.extend(common::TINY_CRITIC.iter().map(|s| s.to_string()));
         if preset == "dapo_step" {
             sets.extend(
-                ["method.dapo_step.problems=2", "method.dapo_step.solutions=2"]
-                    .iter()
-                    .map(|s| s.to_string()),
+                [
+                    "method.dapo_step.problems=2",
+                    "method.dapo_step.solutions=2",
+                ]
+                .iter()
+                .map(|s| s.to_string()),
             );
         }
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let cfg = own_config(dir.path(), preset, "tiny_math.parquet", &sets);
-        let summary = train(&cfg, TrainOptions::default())
-            .unwrap_or_else(|e| panic!("preset {preset}: {e}"));
+        let summary =
+            train(&cfg, TrainOptions::default()).unwrap_or_else(|e| panic!("preset {preset}: {e}"));
         assert_eq!(summary.steps_done, 2, "{preset}");
-        assert!(summary.run_dir.join("checkpoints/step-000002/tokenizer.json").is_file());
+        assert!(summary
+            .run_dir
+            .join("checkpoints/step-000002/tokenizer.json")
+            .is_file());
     }
+}
+
+#[test]
+fn completion_budget_is_bounded_by_the_models_own_positions() {
+    // The fixture has 128 positions, the built-in default 64: 70 new tokens (after a 56-token
+    // chat prompt) are valid here.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = own_config(
+        dir.path(),
+        "long",
+        "tiny_math.jsonl",
+        &["rl.max_new_tokens=70", "rl.steps=1", "eval.problems=1"],
+    );
+    train(&cfg, TrainOptions::default()).expect("56 + 70 of 128 positions");
+    let cfg = own_config(
+        dir.path(),
+        "too-long",
+        "tiny_math.jsonl",
+        &["rl.max_new_tokens=200"],
+    );
+    let err = train(&cfg, TrainOptions::default())
+        .expect_err("200 new tokens exceed 128 positions")
+        .to_string();
+    assert!(
+        err.contains("rl.max_new_tokens") && err.contains("128"),
+        "{err}"
+    );
 }

@@ -20,8 +20,8 @@ use crate::seeds::with_torch_seed;
 /// every loop reads the model's real limits (positions) from one place.
 pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
     let mut config = config.clone();
-    if let Some(dir) = &config.model.path {
-        let hf = checkpoint::read_config(Path::new(dir))
+    if let Some(dir) = config.model.path.clone() {
+        let hf = checkpoint::read_config(Path::new(&dir))
             .map_err(|e| TrainError::Config(format!("config key `model.path`: {e}")))?;
         let m = &mut config.model;
         m.hidden_size = hf.hidden_size;
@@ -32,6 +32,15 @@ pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
         m.max_position_embeddings = hf.max_position_embeddings;
         m.tie_word_embeddings = hf.tie_word_embeddings;
         m.rope_theta = hf.rope_theta;
+        crate::config::check(
+            "rl.max_new_tokens",
+            config.rl.max_new_tokens < hf.max_position_embeddings,
+            &format!(
+                "below the model's max_position_embeddings = {} ({dir}/config.json)",
+                hf.max_position_embeddings
+            ),
+            config.rl.max_new_tokens,
+        )?;
     }
     Ok(config)
 }
