@@ -40,7 +40,7 @@ pub fn export_model(checkpoint: &Path, out: &Path) -> Result<(), TrainError> {
             detail: e.to_string(),
         })?;
     }
-    // Written last: a directory with config.json is one that loaders will try.
+    // Read back: what was written must load as a model directory.
     checkpoint::read_config(out).map_err(model_error)?;
     Ok(())
 }

@@ -2,18 +2,17 @@
 //! its problems), or the rows of a dataset file in a shuffled epoch order (`[data]`). The
 //! order's cursor is part of every checkpoint, so a resumed run continues at the same row.
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use polopt_envs::data::{self, DataOrder, DataReport, FieldMap, OnBadRow};
-use polopt_envs::text::{
-    answers_match, extract_answer, sample_batch, Problem, Split, Task, Verdict,
-};
+use polopt_envs::text::{extract_answer, math_reward, sample_batch, Problem, Split, Task, Verdict};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::Codec;
 use crate::error::TrainError;
+use crate::rewards::math::gold_answer;
 use crate::seeds::stream;
 
 /// `[data]`: a dataset file instead of a built-in task (docs/own-model.md).
@@ -53,14 +52,13 @@ pub enum OnLongPrompt {
     /// Stop at load time, naming the row (the default: nothing is dropped silently).
     #[default]
     Error,
-    /// Leave the row out; the count is logged and written to `data_report.json`.
+    /// Leave the row out; the count is logged.
     Skip,
     /// Keep the last `max_prompt_tokens` ids (the question usually comes last).
     TruncateLeft,
 }
 
-/// A loaded dataset: its problems, their prompt ids (checked against the length rule) and
-/// what loading did.
+/// A loaded dataset: its problems (each within the prompt-length rule) and what loading did.
 pub struct Dataset {
     pub problems: Vec<Problem>,
     pub report: DataReport,
@@ -135,7 +133,7 @@ pub enum Prompts {
     Task { pool: Vec<Problem> },
     /// Dataset rows in a shuffled epoch order; the cursor moves as batches are drawn.
     Data {
-        rows: Vec<Problem>,
+        rows: Arc<Vec<Problem>>,
         order: Mutex<DataOrder>,
     },
 }
@@ -149,7 +147,7 @@ impl Prompts {
         Prompts::Task { pool }
     }
 
-    pub fn from_rows(rows: Vec<Problem>, seed: u64) -> Result<Self, TrainError> {
+    pub fn from_rows(rows: Arc<Vec<Problem>>, seed: u64) -> Result<Self, TrainError> {
         let order = DataOrder::new(rows.len(), seed)
             .map_err(|e| TrainError::Config(format!("config key `data.train`: {e}")))?;
         Ok(Prompts::Data {
@@ -199,17 +197,12 @@ impl Prompts {
     pub fn restore(&self, state: Option<DataOrder>, from: &Path) -> Result<(), TrainError> {
         match (self, state) {
             (Prompts::Data { rows, order }, Some(state)) => {
-                if state.len() != rows.len() {
-                    return Err(TrainError::Checkpoint {
+                state
+                    .check_len(rows.len())
+                    .map_err(|e| TrainError::Checkpoint {
                         path: from.to_path_buf(),
-                        detail: format!(
-                            "the checkpoint's data order covers {} rows, data.train has {}: \
-                             the dataset changed since the run started",
-                            state.len(),
-                            rows.len()
-                        ),
-                    });
-                }
+                        detail: format!("data.train: {e}"),
+                    })?;
                 *order.lock().unwrap_or_else(|p| p.into_inner()) = state;
                 Ok(())
             }
@@ -224,14 +217,15 @@ impl Prompts {
 
 /// A dataset as a [`Task`], for the loops that draw single problems at random (T-PPO's slots,
 /// step-level DAPO's labelled set, the warm start): a uniformly random row per draw, and the
-/// `math` answer check as its verifier (the reward registry replaces it in practice).
+/// `math` reward's answer check as its verifier (a run scores with the reward registry).
 pub struct DatasetTask {
-    rows: Vec<Problem>,
+    /// Shared with the epoch order of [`Prompts::Data`]: one copy of the dataset.
+    rows: Arc<Vec<Problem>>,
     file: String,
 }
 
 impl DatasetTask {
-    pub fn new(rows: Vec<Problem>, file: &str) -> Self {
+    pub fn new(rows: Arc<Vec<Problem>>, file: &str) -> Self {
         Self {
             rows,
             file: file.to_string(),
@@ -253,10 +247,10 @@ impl Task for DatasetTask {
     }
 
     fn verify(&self, problem: &Problem, completion: &str) -> Verdict {
-        let gold = extract_answer(&problem.answer).unwrap_or_else(|| problem.answer.clone());
-        match extract_answer(completion) {
-            Some(answer) => Verdict::graded(answers_match(&answer, &gold), true, 0.0),
-            None => Verdict::malformed(),
-        }
+        let Some(gold) = gold_answer(problem) else {
+            return Verdict::malformed();
+        };
+        let well_formed = extract_answer(completion).is_some();
+        Verdict::graded(math_reward(completion, &gold) == 1.0, well_formed, 0.0)
     }
 }

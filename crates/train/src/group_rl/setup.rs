@@ -2,6 +2,7 @@
 //! Hugging Face model directory (`model.path`) on a dataset file (`[data]`), with the reward
 //! registry's functions (`[[reward]]`). Everything after this module sees the same types.
 use std::path::Path;
+use std::sync::Arc;
 
 use polopt_envs::text::{eval_set, Problem, Split, Task};
 use polopt_models::checkpoint;
@@ -122,16 +123,17 @@ pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainErro
             Vec::new()
         }
     };
-    let task = Box::new(DatasetTask::new(train.problems.clone(), &data.train));
+    let rows = Arc::new(train.problems);
     Ok(Problems {
-        task,
-        prompts: Prompts::from_rows(train.problems, config.run.seed)?,
+        task: Box::new(DatasetTask::new(Arc::clone(&rows), &data.train)),
+        prompts: Prompts::from_rows(rows, config.run.seed)?,
         eval,
     })
 }
 
 /// The reward: the `[[reward]]` registry functions when the config has some, else the task's
-/// verifier (`library` replaces both: library users, NaN tests).
+/// verifier, or for `[data]` the registry's `math` reward (`library` replaces all three:
+/// library users, NaN tests).
 pub fn reward(
     config: &RunConfig,
     library: Option<Box<dyn RewardFn>>,
@@ -142,13 +144,16 @@ pub fn reward(
     if !config.reward.is_empty() {
         return crate::rewards::build_rewards(&config.reward, Path::new("."));
     }
-    Ok(match &config.data {
-        Some(data) => Box::new(VerifierReward(Box::new(DatasetTask::new(
-            Vec::new(),
-            &data.train,
-        )))),
-        None => Box::new(VerifierReward(task_from(config, "rl", &config.task.rl)?)),
-    })
+    if config.data.is_some() {
+        let mut math = toml::Table::new();
+        math.insert("name".into(), "math".into());
+        return crate::rewards::build_rewards(&[math], Path::new("."));
+    }
+    Ok(Box::new(VerifierReward(task_from(
+        config,
+        "rl",
+        &config.task.rl,
+    )?)))
 }
 
 /// The task name a run reports (`run.json`, the compare harness).
