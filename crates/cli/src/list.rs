@@ -4,7 +4,9 @@ use std::fmt::Write;
 use polopt_methods::credit::ESTIMATORS;
 use polopt_methods::objective::{Aggregation, KlEstimator};
 use polopt_methods::parts::{PartKind, PARTS};
+use polopt_methods::preference::PREFERENCE_LOSSES;
 use polopt_methods::presets::PRESETS;
+use polopt_methods::RolloutKind;
 
 pub fn listing() -> String {
     let mut s = String::new();
@@ -51,6 +53,17 @@ pub fn listing() -> String {
                 p.spec
             );
         }
+    }
+    let _ = writeln!(
+        s,
+        "\nPREFERENCE LOSSES (method.preference.loss; settings: method.preference.<loss>.*)"
+    );
+    for l in PREFERENCE_LOSSES {
+        let _ = writeln!(s, "  {:<22} {}  (spec: {})", l.name, l.description, l.spec);
+    }
+    let _ = writeln!(s, "\nROLLOUT KINDS (method.rollout.kind)");
+    for k in RolloutKind::ALL {
+        let _ = writeln!(s, "  {}", k.name());
     }
     let _ = writeln!(s, "\nRATIO LEVELS (method.objective.ratio)");
     let _ = writeln!(

@@ -7,6 +7,7 @@ use crate::error::{check_range, MethodError};
 use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind};
 use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel, RatioLevel};
 use crate::parts::{PartKind, PartTables};
+use crate::preference_config::PreferenceConfig;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -19,6 +20,8 @@ pub struct MethodConfig {
     /// The value model of the loops that have one (truncated, offline_step).
     pub critic: CriticConfig,
     pub dapo_step: DapoStepConfig,
+    /// The preference loss and pair source of the preference rollout kinds.
+    pub preference: PreferenceConfig,
 }
 
 /// Shared credit knobs, the slots of the credit parts, and (flattened, by table name) the
@@ -41,6 +44,8 @@ pub struct CreditConfig {
     pub gae_lambda: f64,
     /// EGAE's value of a truncated window's continuation: last_value | prefix_value.
     pub egae_bootstrap: EgaeBootstrap,
+    /// Rewards rewritten from comparisons within each group, before credit (a part, or none).
+    pub judge: String,
     /// Per-group reweighting after the estimator (a registered part, or none).
     pub reweight: String,
     /// Second, batch-level advantage blended into the loss (a registered part, or none).
@@ -113,6 +118,7 @@ impl Default for CreditConfig {
             kl_in_reward_coef: 0.0,
             gae_lambda: 0.95,
             egae_bootstrap: EgaeBootstrap::LastValue,
+            judge: PartKind::Judge.off().into(),
             reweight: PartKind::Reweight.off().into(),
             global_advantage: PartKind::GlobalAdvantage.off().into(),
             entropy_control: PartKind::Controller.off().into(),
@@ -253,6 +259,9 @@ impl MethodConfig {
         self.rollout.validate()?;
         self.critic.validate()?;
         self.dapo_step.validate()?;
+        if self.rollout.kind.is_preference() {
+            self.preference.validate()?;
+        }
         Ok(())
     }
 }
@@ -277,7 +286,7 @@ impl MethodConfig {
                 "`{estimator}` needs the values that the {} rollout makes (method.rollout.kind)",
                 owner.name()
             )),
-            (None, _) if kind == RolloutKind::OfflineStep
+            (None, _) if (kind == RolloutKind::OfflineStep || kind.is_preference())
                 && estimator != CreditConfig::default().estimator =>
             {
                 Some(format!(
@@ -291,6 +300,16 @@ impl MethodConfig {
                 key: "method.credit.estimator".into(),
                 value: estimator.to_string(),
                 detail,
+            });
+        }
+        if !kind.is_preference() && self.preference != PreferenceConfig::default() {
+            return Err(MethodError::Unsupported {
+                key: "method.preference".into(),
+                value: "(table)".into(),
+                detail: format!(
+                    "the {which} rollout (method.rollout.kind) trains no preference loss; use \
+                     pairs, online_pairs or reference_pairs, or drop the table"
+                ),
             });
         }
         if kind == RolloutKind::Group {

@@ -23,6 +23,7 @@ pub mod objective;
 pub mod parts;
 pub mod plan;
 pub mod preference;
+pub mod preference_config;
 pub mod presets;
 pub mod select;
 
@@ -32,3 +33,4 @@ mod error;
 pub use config::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 pub use error::MethodError;
 pub use loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind, StepSplit};
+pub use preference_config::{PreferenceConfig, ReferenceSchedule, SyntheticRejected};

@@ -20,15 +20,27 @@ pub enum RolloutKind {
     SpoChain,
     /// SPO-tree: a sampling tree per prompt; each non-zero edge is a sample.
     SpoTree,
+    /// Offline preference pairs (a `[data]` file of pairs, or synthetic pairs from the task)
+    /// under a preference loss (`method.preference`): DPO and its family, KTO, the reward model.
+    Pairs,
+    /// Online pairs: G responses per prompt from the policy, ranked by the run's reward; the
+    /// best and the worst of a group (no tie) make a pair (online DPO, INPO).
+    OnlinePairs,
+    /// Reference pairs: the task's solution (or the data's chosen response) against a response
+    /// sampled from the reference policy (SePPO).
+    ReferencePairs,
 }
 
 impl RolloutKind {
-    pub const ALL: [RolloutKind; 5] = [
+    pub const ALL: [RolloutKind; 8] = [
         RolloutKind::Group,
         RolloutKind::Truncated,
         RolloutKind::OfflineStep,
         RolloutKind::SpoChain,
         RolloutKind::SpoTree,
+        RolloutKind::Pairs,
+        RolloutKind::OnlinePairs,
+        RolloutKind::ReferencePairs,
     ];
 
     /// The config value.
@@ -39,6 +51,9 @@ impl RolloutKind {
             RolloutKind::OfflineStep => "offline_step",
             RolloutKind::SpoChain => "spo_chain",
             RolloutKind::SpoTree => "spo_tree",
+            RolloutKind::Pairs => "pairs",
+            RolloutKind::OnlinePairs => "online_pairs",
+            RolloutKind::ReferencePairs => "reference_pairs",
         }
     }
 
@@ -49,8 +64,21 @@ impl RolloutKind {
         match self {
             RolloutKind::Truncated => Some("egae"),
             RolloutKind::SpoChain | RolloutKind::SpoTree => Some("spo"),
-            RolloutKind::Group | RolloutKind::OfflineStep => None,
+            RolloutKind::Group
+            | RolloutKind::OfflineStep
+            | RolloutKind::Pairs
+            | RolloutKind::OnlinePairs
+            | RolloutKind::ReferencePairs => None,
         }
+    }
+
+    /// The kinds whose objective is a preference loss (`method.preference`), not the policy
+    /// gradient objective.
+    pub fn is_preference(self) -> bool {
+        matches!(
+            self,
+            RolloutKind::Pairs | RolloutKind::OnlinePairs | RolloutKind::ReferencePairs
+        )
     }
 }
 

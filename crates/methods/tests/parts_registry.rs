@@ -11,6 +11,7 @@ fn with_part(name: &str) -> MethodConfig {
     let entry = PARTS.iter().find(|e| e.name == name).expect("registered");
     let mut m = MethodConfig::default();
     let slot = match entry.kind {
+        PartKind::Judge => &mut m.credit.judge,
         PartKind::Replay => &mut m.select.replay,
         PartKind::Shaping => &mut m.credit.shaping,
         PartKind::Reweight => &mut m.credit.reweight,

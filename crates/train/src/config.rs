@@ -9,7 +9,7 @@ use toml::{Table, Value};
 use polopt_methods::presets::{preset, Family, Preset};
 use polopt_methods::MethodConfig;
 use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
-use polopt_methods::{CriticConfig, DapoStepConfig, RolloutConfig};
+use polopt_methods::{CriticConfig, DapoStepConfig, PreferenceConfig, RolloutConfig};
 use polopt_models::SamplingConfig;
 
 use crate::codec::Codec;
@@ -169,6 +169,9 @@ pub struct MethodSection {
     pub critic: CriticConfig,
     #[serde(default)]
     pub dapo_step: DapoStepConfig,
+    /// The preference rollout kinds' loss, pair source and reference schedule.
+    #[serde(default)]
+    pub preference: PreferenceConfig,
 }
 
 impl MethodSection {
@@ -180,6 +183,7 @@ impl MethodSection {
             rollout: self.rollout.clone(),
             critic: self.critic.clone(),
             dapo_step: self.dapo_step.clone(),
+            preference: self.preference.clone(),
         }
     }
 }

@@ -15,6 +15,10 @@ use crate::error::TrainError;
 use crate::minibatch::NonFiniteGuard;
 use crate::optim::AdamW;
 use crate::policy::Policy;
+use crate::preference::logps::ReferenceSource;
+use crate::preference::pairs::PreferenceSet;
+use crate::preference::PreferenceDriver;
+use crate::prompts::Prompts;
 use crate::reward::RewardFn;
 
 /// What a driver may use of the loop for one step.
@@ -26,12 +30,25 @@ pub struct DriverCtx<'a> {
     pub task: &'a dyn Task,
     pub reward: &'a dyn RewardFn,
     pub objective: &'a PolicyObjective,
-    /// The frozen warm start, when [`StepDriver::needs_reference`] or the config asks for it.
+    /// The frozen warm start, when [`StepDriver::needs_reference`] or the config asks for it
+    /// (`None` in a LoRA run, whose reference is the policy with its adapters off).
     pub reference: Option<&'a Policy>,
+    /// The run's training prompts (task generator or dataset order).
+    pub prompts: &'a Prompts,
     pub nan_events: &'a mut usize,
 }
 
-impl DriverCtx<'_> {
+impl<'a> DriverCtx<'a> {
+    /// Where reference log-probs come from: the frozen warm start, or in a LoRA run the
+    /// policy with its adapters off; `None` when the run has no reference.
+    pub fn reference_source(&self) -> Option<ReferenceSource<'a>> {
+        match (self.reference, self.policy.lora.is_some()) {
+            (Some(r), _) => Some(ReferenceSource::Frozen(r)),
+            (None, true) => Some(ReferenceSource::Base(self.policy)),
+            (None, false) => None,
+        }
+    }
+
     /// The optimizer and the run's NaN policy together, for one update's guarded steps.
     pub fn optimizer_and_guard(&mut self) -> (&mut AdamW, NonFiniteGuard<'_>) {
         let guard = NonFiniteGuard {
@@ -61,16 +78,53 @@ pub trait StepDriver {
     fn needs_reference(&self) -> bool {
         false
     }
+    /// The driver reads only the reference's log-probs (never samples from it), so a LoRA
+    /// run's base model with the adapters off can serve as the reference.
+    fn reference_logprobs_only(&self) -> bool {
+        false
+    }
+    /// Held-out metrics of the driver's own (e.g. preference accuracy), merged into every
+    /// evaluation row. `reference` is the frozen warm start once there is one.
+    fn evaluate(
+        &self,
+        policy: &Policy,
+        tok: &Codec,
+        reference: Option<&Policy>,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        let _ = (policy, tok, reference);
+        Ok(BTreeMap::new())
+    }
+}
+
+/// What building a driver may read of the run besides its config.
+pub struct DriverInputs<'a> {
+    pub tok: &'a Codec,
+    pub device: tch::Device,
+    pub task: &'a dyn Task,
+    pub policy: &'a Policy,
+    pub run_dir: &'a std::path::Path,
+    /// A `[data]` pairs run's preference files (train, eval), loaded by setup.
+    pub preference_files: Option<(PreferenceSet, Option<PreferenceSet>)>,
 }
 
 /// The driver `method.rollout.kind` asks for; `None` is group RL's own rollout.
 pub fn driver_for(
     config: &RunConfig,
-    tok: &Codec,
-    device: tch::Device,
+    inputs: DriverInputs,
 ) -> Result<Option<Box<dyn StepDriver>>, TrainError> {
+    let (tok, device) = (inputs.tok, inputs.device);
     Ok(match config.method.rollout.kind {
         RolloutKind::Group | RolloutKind::SpoChain | RolloutKind::SpoTree => None,
+        RolloutKind::Pairs | RolloutKind::OnlinePairs | RolloutKind::ReferencePairs => {
+            Some(Box::new(PreferenceDriver::new(
+                config,
+                tok,
+                inputs.task,
+                inputs.policy,
+                inputs.run_dir,
+                inputs.preference_files,
+            )?))
+        }
         RolloutKind::Truncated => Some(Box::new(crate::tppo::Tppo::new(config, tok, device)?)),
         RolloutKind::OfflineStep => Some(Box::new(crate::dapo_step::DapoStep::new(
             config, tok, device,

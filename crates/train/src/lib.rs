@@ -5,6 +5,9 @@
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
 //! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
+//! - [`preference`]: the preference rollout kinds (offline pairs, online pairs, reference
+//!   pairs) as one driver: DPO and its loss types, KTO, ORPO, the reward model, online DPO,
+//!   INPO, SePPO.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`segment`]: the SPO chain and tree rollouts, which plan their own token advantages.
 //! - [`rollout`], [`tool_rollout`] (tool calls mid-answer), [`packing`], [`reward`], [`eval`],
@@ -37,6 +40,7 @@ pub mod minibatch;
 pub mod optim;
 pub mod packing;
 pub mod policy;
+pub mod preference;
 pub mod prompts;
 pub mod r3;
 pub mod reward;

@@ -168,7 +168,17 @@ pub fn save_checkpoint_dir(
     name: &str,
     write: impl FnOnce(&Path) -> Result<(), TrainError>,
 ) -> Result<PathBuf, TrainError> {
-    let root = checkpoints_dir(run_dir);
+    save_dir_atomic(&checkpoints_dir(run_dir), name, write)
+}
+
+/// Writes directory `root/name` through a temporary sibling and a rename, so that a reader
+/// never sees half of it (checkpoints, the preference loops' reference snapshots).
+pub fn save_dir_atomic(
+    root: &Path,
+    name: &str,
+    write: impl FnOnce(&Path) -> Result<(), TrainError>,
+) -> Result<PathBuf, TrainError> {
+    let root = root.to_path_buf();
     fs::create_dir_all(&root).map_err(|e| TrainError::io(&root, e))?;
     let tmp = root.join(format!(".{name}.tmp"));
     if tmp.exists() {

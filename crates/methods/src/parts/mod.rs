@@ -28,6 +28,9 @@ use crate::plan::{StepContext, StepFeedback, UpdatePlan};
 /// The kinds of part, in the order a step applies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PartKind {
+    /// Rewrites each group's rewards from comparisons among its responses, before credit
+    /// (SPO self-play's win rates under a preference oracle).
+    Judge,
     /// Cross-step replay of past responses; may rewrite rewards before credit (R³).
     Replay,
     /// A bias on the estimator's advantages from per-response rollout data (ASPO).
@@ -45,7 +48,8 @@ pub enum PartKind {
 }
 
 impl PartKind {
-    pub const ALL: [PartKind; 7] = [
+    pub const ALL: [PartKind; 8] = [
+        PartKind::Judge,
         PartKind::Replay,
         PartKind::Shaping,
         PartKind::Reweight,
@@ -58,6 +62,7 @@ impl PartKind {
     /// The config key that names this kind's part.
     pub fn slot(self) -> &'static str {
         match self {
+            PartKind::Judge => "method.credit.judge",
             PartKind::Replay => "method.select.replay",
             PartKind::Shaping => "method.credit.shaping",
             PartKind::Reweight => "method.credit.reweight",

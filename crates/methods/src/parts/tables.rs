@@ -51,6 +51,7 @@ impl MethodConfig {
     /// The slot value of `kind` (`"none"` / `"constant"` when off).
     pub fn slot(&self, kind: PartKind) -> &str {
         match kind {
+            PartKind::Judge => &self.credit.judge,
             PartKind::Replay => &self.select.replay,
             PartKind::Shaping => &self.credit.shaping,
             PartKind::Reweight => &self.credit.reweight,

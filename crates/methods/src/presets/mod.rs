@@ -3,6 +3,7 @@
 //! and the spec it follows. Adding a method is one file and one line in [`PRESETS`].
 mod baselines;
 mod control;
+mod preference;
 mod variants;
 
 use crate::config::MethodConfig;
@@ -51,6 +52,17 @@ pub const PRESETS: &[Preset] = &[
     variants::SPO_CHAIN,
     variants::SPO_TREE,
     variants::ASPO,
+    preference::DPO,
+    preference::IPO,
+    preference::SIMPO,
+    preference::KTO,
+    preference::ORPO,
+    preference::RM,
+    preference::ONLINE_DPO,
+    preference::RPO,
+    preference::INPO,
+    preference::SEPPO,
+    preference::DEMO_REG,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

@@ -23,7 +23,7 @@ use crate::codec::Codec;
 use tch::{Device, Tensor};
 
 use crate::config::RunConfig;
-use crate::driver::{driver_for, DriverCtx, StepDriver};
+use crate::driver::{driver_for, DriverCtx, DriverInputs, StepDriver};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
 use crate::method_hooks::{old_policy_pass, EntropyTally};
@@ -181,7 +181,18 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         config.model.max_position_embeddings,
         config.rl.max_new_tokens,
     )?;
-    let driver = driver_for(config, &tok, device)?;
+    let mut problems = problems;
+    let driver = driver_for(
+        config,
+        DriverInputs {
+            tok: &tok,
+            device,
+            task: problems.task.as_ref(),
+            policy: &policy,
+            run_dir: &run_dir,
+            preference_files: problems.preference_files.take(),
+        },
+    )?;
     let mut lp = Loop {
         config,
         tok,
@@ -276,7 +287,11 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         // the lock, so that a concurrent run's seeded draw (tests share a process) is untouched.
         if lp.policy.lora.is_some() {
             // The base model with the adapters off is the reference: no second copy.
-            if driver_needs_reference {
+            let samples_reference = lp
+                .driver
+                .as_ref()
+                .is_some_and(|d| d.needs_reference() && !d.reference_logprobs_only());
+            if samples_reference {
                 return Err(TrainError::Config(format!(
                     "config key `model.lora`: preset `{}` samples from a separate reference \
                      model; train it without LoRA",
@@ -365,7 +380,11 @@ impl Loop<'_> {
             index,
             task: self.task.as_ref(),
         };
-        evaluate(&self.policy, &self.tok, self.reward.as_ref(), &spec)
+        let mut row = evaluate(&self.policy, &self.tok, self.reward.as_ref(), &spec)?;
+        if let Some(driver) = &self.driver {
+            row.extend(driver.evaluate(&self.policy, &self.tok, self.reference.as_ref())?);
+        }
+        Ok(row)
     }
 
     fn rl_step(&mut self, step: usize) -> Result<BTreeMap<String, f64>, TrainError> {
@@ -381,6 +400,7 @@ impl Loop<'_> {
                 reward: self.reward.as_ref(),
                 objective: &self.objective,
                 reference: self.reference.as_ref(),
+                prompts: &self.prompts,
                 nan_events: &mut self.nan_events,
             };
             let mut row = driver.step(&mut ctx, step)?;

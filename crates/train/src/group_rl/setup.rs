@@ -13,6 +13,7 @@ use crate::codec::{Codec, PromptFormat};
 use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::policy::Policy;
+use crate::preference::pairs::PreferenceSet;
 use crate::prompts::{DatasetTask, Prompts};
 use crate::reward::{RewardFn, VerifierReward};
 use crate::seeds::with_torch_seed;
@@ -83,6 +84,8 @@ pub struct Problems {
     pub task: Box<dyn Task>,
     pub prompts: Prompts,
     pub eval: Vec<Problem>,
+    /// A `[data]` run of the pairs rollout: its preference files (train, eval).
+    pub preference_files: Option<(PreferenceSet, Option<PreferenceSet>)>,
 }
 
 pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainError> {
@@ -99,6 +102,7 @@ pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainErro
             task,
             prompts,
             eval,
+            preference_files: None,
         });
     };
     let limit = (config.model.max_position_embeddings - config.rl.max_new_tokens).max(1) as usize;
@@ -128,6 +132,7 @@ pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainErro
         task: Box::new(DatasetTask::new(Arc::clone(&rows), &data.train)),
         prompts: Prompts::from_rows(rows, config.run.seed)?,
         eval,
+        preference_files: None,
     })
 }
 

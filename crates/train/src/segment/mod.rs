@@ -38,13 +38,16 @@ pub fn collect_step(
 ) -> Result<CollectedStep, TrainError> {
     match method.rollout.kind {
         // The drivers (T-PPO, step-level DAPO) replace the whole step before this hook.
-        RolloutKind::Group | RolloutKind::Truncated | RolloutKind::OfflineStep => {
-            Ok(CollectedStep {
-                experience: collect(ctx, step)?,
-                plan: None,
-                metrics: BTreeMap::new(),
-            })
-        }
+        RolloutKind::Group
+        | RolloutKind::Truncated
+        | RolloutKind::OfflineStep
+        | RolloutKind::Pairs
+        | RolloutKind::OnlinePairs
+        | RolloutKind::ReferencePairs => Ok(CollectedStep {
+            experience: collect(ctx, step)?,
+            plan: None,
+            metrics: BTreeMap::new(),
+        }),
         RolloutKind::SpoChain => chain::collect(ctx, &method.credit.settings("spo")?, step),
         RolloutKind::SpoTree => tree::collect(ctx, &method.credit.settings("spo")?, step),
     }

@@ -1,0 +1,107 @@
+//! The Bradley–Terry reward model of preset `rm`: the policy's transformer as the trunk and
+//! a scalar head on the hidden state of the response's last token (its `<eos>`), as TRL's
+//! `AutoModelForSequenceClassification` with one label. The trunk trains with the run's
+//! optimizer; the head has its own AdamW, saved next to it in every checkpoint.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polopt_models::checkpoint;
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+use crate::error::TrainError;
+use crate::optim::AdamW;
+use crate::packing::Packed;
+use crate::policy::Policy;
+
+const WEIGHTS: &str = "reward_head.safetensors";
+const MOMENTS: &str = "reward_head_optimizer.safetensors";
+
+pub struct RewardHead {
+    vs: VarStore,
+    weight: Tensor,
+    bias: Tensor,
+    pub opt: AdamW,
+}
+
+impl RewardHead {
+    /// A zero head: every response starts at reward 0, so step 0's accuracy is chance (ties).
+    pub fn new(hidden_size: i64, device: Device, lr: f64) -> Self {
+        let vs = VarStore::new(device);
+        let root = vs.root() / "reward_head";
+        let weight = root.zeros("weight", &[1, hidden_size]);
+        let bias = root.zeros("bias", &[1]);
+        let opt = AdamW::new(&vs, lr, 0.0);
+        Self {
+            vs,
+            weight,
+            bias,
+            opt,
+        }
+    }
+
+    /// `[B]` rewards of the packed rows; `lens` are the response lengths (the last token of
+    /// row `i` sits at column `prompt_len + lens[i] - 1`).
+    pub fn rewards(&self, policy: &Policy, packed: &Packed, lens: &[usize]) -> Tensor {
+        let hidden = policy
+            .model
+            .hidden_states(&packed.tokens, &packed.attention_mask)
+            .to_kind(Kind::Float);
+        let last: Vec<i64> = lens
+            .iter()
+            .map(|&l| packed.prompt_len + l.max(1) as i64 - 1)
+            .collect();
+        let index = Tensor::from_slice(&last).to_device(hidden.device());
+        let rows = Tensor::arange(lens.len() as i64, (Kind::Int64, hidden.device()));
+        let picked = hidden.index(&[Some(rows), Some(index)]);
+        picked
+            .linear(&self.weight, Some(&self.bias))
+            .squeeze_dim(-1)
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        let weights: BTreeMap<String, Tensor> = self.vs.variables().into_iter().collect();
+        for (file, tensors) in [(WEIGHTS, weights), (MOMENTS, self.opt.state_tensors())] {
+            let path = dir.join(file);
+            checkpoint::save_tensors(&path, &tensors).map_err(|e| TrainError::Checkpoint {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn load(&mut self, dir: &Path, optimizer_step: i64) -> Result<(), TrainError> {
+        let device = self.vs.device();
+        let read = |file: &str| {
+            let path = dir.join(file);
+            checkpoint::load_tensors(&path, device)
+                .map(|t| (path.clone(), t))
+                .map_err(|e| TrainError::Checkpoint {
+                    path,
+                    detail: e.to_string(),
+                })
+        };
+        let (path, weights) = read(WEIGHTS)?;
+        for (name, mut var) in self.vs.variables() {
+            let saved = weights.get(&name).ok_or_else(|| TrainError::Checkpoint {
+                path: path.clone(),
+                detail: format!("lacks reward-head weight `{name}`"),
+            })?;
+            if saved.size() != var.size() {
+                return Err(TrainError::Checkpoint {
+                    path,
+                    detail: format!(
+                        "reward-head weight `{name}` has shape {:?}, the model's {:?}",
+                        saved.size(),
+                        var.size()
+                    ),
+                });
+            }
+            tch::no_grad(|| var.copy_(saved));
+        }
+        let (path, moments) = read(MOMENTS)?;
+        self.opt
+            .load_state_tensors(&moments, optimizer_step)
+            .map_err(|detail| TrainError::Checkpoint { path, detail })
+    }
+}
