@@ -34,6 +34,7 @@ pub fn export_data(
     split: &str,
     n: usize,
     out: &Path,
+    pairs: bool,
 ) -> Result<()> {
     let split = match split {
         "train" => Split::Train,
@@ -42,6 +43,18 @@ pub fn export_data(
         other => bail!("--split {other:?}: expected train, validation or test"),
     };
     let cfg = load_config(config, sets)?;
+    if pairs {
+        let written = polopt_train::export::export_pairs(&cfg, split, n, out)?;
+        println!(
+            "{written} {} preference pairs of `{}` (seed {}, rejected: {:?}) -> {}",
+            split.name(),
+            cfg.task.name,
+            cfg.run.seed,
+            cfg.method.preference.synthetic_rejected,
+            out.display()
+        );
+        return Ok(());
+    }
     let written = polopt_train::export::export_problems(&cfg, split, n, out)?;
     println!(
         "{written} {} problems of `{}` (seed {}) -> {}",

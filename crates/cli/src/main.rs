@@ -128,6 +128,10 @@ enum Command {
         n: usize,
         #[arg(long)]
         out: PathBuf,
+        /// Write synthetic preference pairs (prompt, chosen, rejected; TRL's field names) made
+        /// as `method.preference.synthetic_rejected` says, instead of prompts and answers.
+        #[arg(long)]
+        pairs: bool,
     },
     /// Render a report from existing run directories or comparison directories, without training.
     Report {
@@ -241,7 +245,8 @@ fn run(cli: Cli) -> Result<()> {
             split,
             n,
             out,
-        } => export_cmd::export_data(config.as_deref(), &sets, &split, n, &out),
+            pairs,
+        } => export_cmd::export_data(config.as_deref(), &sets, &split, n, &out, pairs),
         Command::List => {
             print!("{}", list::listing());
             Ok(())

@@ -79,3 +79,29 @@ pub fn export_problems(
     write_atomic(out, &bytes)?;
     Ok(problems.len())
 }
+
+/// Writes `n` synthetic preference pairs of the run's task (`method.preference.
+/// synthetic_rejected`) as JSON lines with TRL's field names, plus the answer: the data a
+/// `pairs` run without a file trains on (train split) or evaluates on (test split).
+pub fn export_pairs(
+    config: &RunConfig,
+    split: Split,
+    n: usize,
+    out: &Path,
+) -> Result<usize, TrainError> {
+    let task = task_from(config, "rl", &config.task.rl)?;
+    let how = config.method.preference.synthetic_rejected;
+    let pairs = crate::preference::pairs::synthetic_pairs(task.as_ref(), split, n, config.run.seed, how);
+    let mut bytes = Vec::new();
+    for p in &pairs {
+        let row = serde_json::json!({
+            "prompt": p.problem.prompt, "chosen": p.chosen, "rejected": p.rejected,
+            "answer": p.problem.answer,
+        });
+        serde_json::to_writer(&mut bytes, &row)
+            .map_err(|e| TrainError::Config(format!("{}: {e}", out.display())))?;
+        bytes.write_all(b"\n").map_err(|e| TrainError::io(out, e))?;
+    }
+    write_atomic(out, &bytes)?;
+    Ok(pairs.len())
+}

@@ -146,3 +146,39 @@ fn bad_preference_settings_name_their_key() {
     let e = error_of(&["method.preset=\"grpo\"", "method.preference.loss=\"ipo\""]);
     assert!(e.contains("method.preference"), "{e}");
 }
+
+/// A Hugging Face model (the tiny Qwen2 fixture with its chat template) trains under the
+/// preference kinds: pairs made from a dataset's answers, online pairs scored by the registry
+/// rewards, SePPO's reference samples; DPO also with LoRA, whose reference is the base model.
+#[test]
+fn preference_presets_train_a_hf_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = [
+        "method.preference.synthetic_pairs=8",
+        "method.preference.eval_pairs=4",
+        "method.preference.pairs_per_step=2",
+        "method.preference.refresh_every=2",
+    ];
+    let lora = "model.lora={rank=4, alpha=8.0}";
+    for (name, preset, extra) in [
+        ("dpo", "dpo", None),
+        ("dpo_lora", "dpo", Some(lora)),
+        ("online_dpo", "online_dpo", None),
+        ("seppo", "seppo", None),
+        ("kto", "kto", None),
+    ] {
+        let mut sets: Vec<String> = small.iter().map(|s| s.to_string()).collect();
+        sets.push(format!("method.preset=\"{preset}\""));
+        sets.extend(extra.map(String::from));
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let cfg = common::own_config(dir.path(), name, "tiny_math.jsonl", &sets);
+        let summary = train(&cfg, TrainOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(summary.steps_done, 4, "{name}");
+        assert_eq!(summary.nan_events, 0, "{name}");
+        let last = &summary.final_metrics;
+        assert!(last.contains_key("eval/pass@1") && last.contains_key("eval/pref_accuracy"), "{name}: {last:?}");
+        let ckpt = summary.run_dir.join("checkpoints/step-000004");
+        let weights = if extra.is_some() { "adapter_model.safetensors" } else { "model.safetensors" };
+        assert!(ckpt.join(weights).is_file(), "{name}: {weights} missing");
+    }
+}
