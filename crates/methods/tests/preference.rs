@@ -58,6 +58,8 @@ impl Pairs {
             policy_rejected_logp: &self.pr,
             reference_chosen_logp: Some(&self.rc),
             reference_rejected_logp: Some(&self.rr),
+            iterate_chosen_logp: None,
+            iterate_rejected_logp: None,
             chosen_len: &self.lc,
             rejected_len: &self.lr,
         }
@@ -291,6 +293,8 @@ fn paired_gradient(loss: impl Fn(&PreferenceBatch) -> Result<PreferenceLoss, Met
             policy_rejected_logp: &pr,
             reference_chosen_logp: Some(&rc),
             reference_rejected_logp: Some(&rr),
+            iterate_chosen_logp: None,
+            iterate_rejected_logp: None,
             chosen_len: &lc,
             rejected_len: &lr,
         };

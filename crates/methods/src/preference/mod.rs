@@ -45,6 +45,9 @@ pub struct PreferenceBatch<'a> {
     /// Required by every loss except `simpo`, which ignores it.
     pub reference_chosen_logp: Option<&'a Tensor>,
     pub reference_rejected_logp: Option<&'a Tensor>,
+    /// The previous iterate `pi_t`, for INPO; other losses ignore them. Detached, `[B]`.
+    pub iterate_chosen_logp: Option<&'a Tensor>,
+    pub iterate_rejected_logp: Option<&'a Tensor>,
     pub chosen_len: &'a Tensor,
     pub rejected_len: &'a Tensor,
 }
