@@ -5,7 +5,13 @@ TRL (1.16) computes the DPO, KTO and reward-model losses inline in `_compute_los
 `compute_loss`, after the model forward. We call those methods unbound on a minimal stand-in
 `self` and a stand-in model whose per-token log-probs sum to the chosen sequence log-probs
 (each response's log-prob spread evenly over its tokens), with reference log-probs passed as
-precomputed. CPO's `cpo_loss` takes sequence log-probs directly. Nothing else of TRL runs.
+precomputed. CPO's `cpo_loss` takes sequence log-probs directly. ORPO's
+`get_batch_loss_metrics` runs on a stand-in `concatenated_forward` that returns the mean token
+log-probs and, as the NLL, the mean over pairs of `-logp_w/|y_w|` (TRL's own NLL is a token
+mean over the batch computed in the forward; the two agree when all chosen lengths are equal);
+its `odds_ratio_loss` runs in f64 (TRL casts to float32 for mixed precision; see `orpo_case`).
+ORPO draws its inputs from its own generator, so that the other cases' values do not move.
+Nothing else of TRL runs.
 
 Run with a venv that has trl:  python bench/preference/make_trl_fixture.py
 """
@@ -18,11 +24,13 @@ from collections import defaultdict
 import torch
 import trl
 from trl.experimental.cpo import CPOTrainer
+from trl.experimental.orpo import ORPOTrainer
 from trl.trainer.dpo_trainer import DPOTrainer
 from trl.trainer.kto_trainer import KTOTrainer
 from trl.trainer.reward_trainer import RewardTrainer
 
 SEED = 15
+ORPO_SEED = 16
 B = 16
 OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/methods/tests/fixtures/preference/trl_dpo.json"
 torch.set_default_dtype(torch.float64)
@@ -141,6 +149,57 @@ def cpo_case(name, settings, chosen, rejected, loss_type, beta, label_smoothing,
     }
 
 
+def trl_orpo(avg_c, avg_r, beta):
+    """ORPOTrainer.get_batch_loss_metrics on mean token log-probs; returns (loss, metrics, rewards)."""
+    nll = (-avg_c).mean()
+    self = stand_in(beta=beta)
+    self.odds_ratio_loss = types.MethodType(ORPOTrainer.odds_ratio_loss, self)
+    self.concatenated_forward = lambda model, batch: (avg_c, avg_r, torch.zeros(1), torch.zeros(1), nll)
+    _, cr, rr, _, _ = self.odds_ratio_loss(avg_c, avg_r)
+    loss, metrics = ORPOTrainer.get_batch_loss_metrics(self, None, {})
+    return float(loss), metrics, (cr, rr)
+
+
+def orpo_case(data, beta):
+    # odds_ratio_loss starts with `.float()`, a float32 cast for bf16 training; keep f64 for
+    # the comparison at 1e-6 by making that cast a no-op on f64 tensors during the call (the
+    # accuracy's bool -> float cast still happens).
+    real_float = torch.Tensor.float
+    torch.Tensor.float = lambda t: t if t.dtype == torch.float64 else real_float(t)
+    try:
+        avg_c = data["policy_chosen_logp"] / data["chosen_len"]
+        avg_r = data["policy_rejected_logp"] / data["rejected_len"]
+        loss, metrics, (cr, rr) = trl_orpo(avg_c, avg_r, beta)
+        per_pair = [trl_orpo(avg_c[i : i + 1], avg_r[i : i + 1], beta)[0] for i in range(B)]
+    finally:
+        torch.Tensor.float = real_float
+    return {
+        "name": "orpo",
+        "settings": {"beta": beta},
+        "trl": "ORPOTrainer.get_batch_loss_metrics (NLL = mean of -logp_w/|y_w|) and odds_ratio_loss, in f64",
+        "pairs": {k: v.tolist() for k, v in data.items()},
+        "mean_loss": loss,
+        "losses": per_pair,
+        "chosen_rewards": cr.tolist(),
+        "rejected_rewards": rr.tolist(),
+        "reward_accuracy": metrics["rewards/accuracies"],
+        "reward_margin": metrics["rewards/margins"],
+        "nll": metrics["nll_loss"],
+        "log_odds_ratio": metrics["log_odds_ratio"],
+        "log_odds_chosen": metrics["log_odds_chosen"],
+    }
+
+
+def orpo_pairs():
+    """Mean token log-probs from -5 down to -1e-6 (log-uniform), so that log(1 - exp(a)) is
+    exercised on both sides of TRL's branch at -ln 2 and near 0, where it needs care."""
+    g = torch.Generator().manual_seed(ORPO_SEED)
+    avg = lambda: -torch.exp(torch.empty(B).uniform_(-13.8, 1.6, generator=g))  # noqa: E731
+    lens = lambda: torch.randint(3, 40, (B,), generator=g).to(torch.float64)  # noqa: E731
+    avg_c, avg_r, lc, lr = avg(), avg(), lens(), lens()
+    return {"policy_chosen_logp": avg_c * lc, "policy_rejected_logp": avg_r * lr, "chosen_len": lc, "rejected_len": lr}
+
+
 def trl_kto(data, idx, beta, wd, wu):
     p, r, lab = data["policy_logp"][idx], data["reference_logp"][idx], data["desirable"][idx]
     ones = torch.ones(len(idx))
@@ -254,6 +313,10 @@ def main():
                "margin": u(0, 1)}
     cases.append(bt_case(rewards, {"margin": 0.0, "center_rewards_coefficient": 0.0}, False))
     cases.append(bt_case(rewards, {"margin": 0.0, "center_rewards_coefficient": 0.01}, True))
+
+    orpo = orpo_pairs()
+    for beta in [0.1, 0.5, 2.0]:
+        cases.append(orpo_case(orpo, beta))
 
     listed = lambda d: {k: v.tolist() for k, v in d.items()}  # noqa: E731
     fixture = {

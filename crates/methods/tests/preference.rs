@@ -1,13 +1,14 @@
-//! Preference losses: the spec's test vectors (preference-baselines.md, rpo.md), parity with
-//! TRL's loss code (fixture from bench/preference/make_trl_fixture.py), autograd against
-//! central finite differences in f64, and properties of each loss.
+//! Preference losses: the spec's test vectors (preference-baselines.md, rpo.md, inpo.md,
+//! seppo.md), parity with TRL's loss code (fixture from bench/preference/make_trl_fixture.py),
+//! autograd against central finite differences in f64, and properties of each loss.
 use std::collections::BTreeMap;
 
 use polopt_methods::preference::{
-    bt_loss, build_preference_loss, hinge_loss, ipo_loss, kto_loss, robust_loss, rpo_loss,
-    sigmoid_loss, simpo_loss, BtConfig, HingeConfig, IpoConfig, KtoConfig, PreferenceBatch,
-    PreferenceData, PreferenceLoss, RewardPairs, RobustConfig, RpoConfig, RpoNll, SigmoidConfig,
-    SimpoConfig, UnpairedBatch, PREFERENCE_LOSSES,
+    bt_loss, build_preference_loss, hinge_loss, inpo_loss, ipo_loss, kto_loss, orpo_loss,
+    robust_loss, rpo_loss, seppo_loss, sigmoid_loss, simpo_loss, BtConfig, HingeConfig, InpoConfig,
+    IpoConfig, KtoConfig, OrpoConfig, PreferenceBatch, PreferenceData, PreferenceLoss, RewardPairs,
+    RobustConfig, RpoConfig, RpoNll, SeppoConfig, SigmoidConfig, SimpoConfig, UnpairedBatch,
+    PREFERENCE_LOSSES,
 };
 use polopt_methods::MethodError;
 use serde_json::Value;
@@ -32,6 +33,7 @@ fn close(actual: f64, expected: f64, tol: f64, what: &str) {
 }
 
 /// Owned tensors of a paired batch, so that tests can build [`PreferenceBatch`] views.
+/// `ic`/`ir` are the previous iterate's log-probs (INPO), absent unless set.
 struct Pairs {
     pc: Tensor,
     pr: Tensor,
@@ -39,6 +41,8 @@ struct Pairs {
     rr: Tensor,
     lc: Tensor,
     lr: Tensor,
+    ic: Option<Tensor>,
+    ir: Option<Tensor>,
 }
 
 impl Pairs {
@@ -50,7 +54,14 @@ impl Pairs {
             rr: t(rr),
             lc: t(lc),
             lr: t(lr),
+            ic: None,
+            ir: None,
         }
+    }
+    fn with_iterate(mut self, ic: &[f64], ir: &[f64]) -> Self {
+        self.ic = Some(t(ic));
+        self.ir = Some(t(ir));
+        self
     }
     fn batch(&self) -> PreferenceBatch<'_> {
         PreferenceBatch {
@@ -58,6 +69,8 @@ impl Pairs {
             policy_rejected_logp: &self.pr,
             reference_chosen_logp: Some(&self.rc),
             reference_rejected_logp: Some(&self.rr),
+            iterate_chosen_logp: self.ic.as_ref(),
+            iterate_rejected_logp: self.ir.as_ref(),
             chosen_len: &self.lc,
             rejected_len: &self.lr,
         }
@@ -71,6 +84,8 @@ impl Pairs {
             rr: self.rc.shallow_clone(),
             lc: self.lr.shallow_clone(),
             lr: self.lc.shallow_clone(),
+            ic: self.ir.as_ref().map(Tensor::shallow_clone),
+            ir: self.ic.as_ref().map(Tensor::shallow_clone),
         }
     }
 }
@@ -149,6 +164,50 @@ fn spec_vectors_of_rpo() {
     );
 }
 
+/// inpo.md's pair: log pi = -10 / -12, log pi_t = -10.5 / -11.5, log pi_ref = -11 / -11.
+fn inpo_spec_pair() -> Pairs {
+    spec_pair(10.0, 12.0).with_iterate(&[-10.5], &[-11.5])
+}
+
+#[test]
+fn spec_vectors_of_inpo() {
+    let p = inpo_spec_pair();
+    for (eta, tau, expected) in [(1.0, 0.1, 0.36), (0.5, 0.05, 0.01)] {
+        let out = inpo_loss(&p.batch(), &InpoConfig { eta, tau }).expect("inpo");
+        let what = format!("INPO eta {eta} tau {tau}");
+        close(out.loss.double_value(&[]), expected, 1e-12, &what);
+        close(out.metrics["h"], 1.1, 1e-12, &what);
+        close(out.metrics["reward_margin"], eta * 1.1, 1e-12, &what);
+    }
+}
+
+#[test]
+fn spec_vectors_of_seppo() {
+    // Pair 0 is seppo.md's vector: d_pos = 0.4 > 0, so s = +1, d_ref = -0.5.
+    // seppo.md's second value is the same pair with s forced to -1 (z = 0.1 (0.4 - 0.5)); a real
+    // flip needs d_pos <= 0, so pair 1 reaches the same z = -0.01 with d_pos = -0.4,
+    // d_ref = 0.3, and pair 2 is a tie, d_pos = 0, which flips too (d_ref = -0.1).
+    let p = Pairs::new(
+        &[-10.0, -10.8, -10.4],
+        &[-9.0, -8.2, -8.6],
+        &[-10.4, -10.4, -10.4],
+        &[-8.5, -8.5, -8.5],
+        &[1.0; 3],
+        &[1.0; 3],
+    );
+    let out = seppo_loss(&p.batch(), &SeppoConfig::default()).expect("seppo");
+    let losses = values(&out.losses);
+    close(losses[0], 0.649159, 5e-7, "SePPO, s = +1");
+    close(losses[1], 0.698160, 5e-7, "SePPO, s = -1");
+    close(losses[2], 0.698160, 5e-7, "SePPO, tie flips");
+    close(
+        out.metrics["flip_fraction"],
+        2.0 / 3.0,
+        1e-12,
+        "flip fraction",
+    );
+}
+
 // ---- (b) parity with TRL ------------------------------------------------------------------
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -183,6 +242,8 @@ fn losses_and_rewards_match_trl() {
         rr: col("pairs", "reference_rejected_logp"),
         lc: col("pairs", "chosen_len"),
         lr: col("pairs", "rejected_len"),
+        ic: None,
+        ir: None,
     };
     let (pol, reference, desirable) = (
         col("unpaired", "policy_logp"),
@@ -204,6 +265,7 @@ fn losses_and_rewards_match_trl() {
         let loss = build_preference_loss(name, Some(&settings)).expect("fixture settings valid");
         let what = format!("{name} {} ({})", case["settings"], case["trl"]);
         let (kl_p, kl_r);
+        let own_pairs;
         let data = match name {
             "kto" => {
                 kl_p = t(&floats(&case["kl_policy_logp"]));
@@ -224,6 +286,26 @@ fn losses_and_rewards_match_trl() {
                     .unwrap_or(false)
                     .then_some(&margin),
             }),
+            // ORPO's cases carry their own pairs, with mean log-probs down to -1e-6.
+            "orpo" => {
+                let col = |key: &str| t(&floats(&case["pairs"][key]));
+                let (pc, pr) = (col("policy_chosen_logp"), col("policy_rejected_logp"));
+                let (lc, lr) = (col("chosen_len"), col("rejected_len"));
+                own_pairs = Pairs {
+                    rc: pc.shallow_clone(),
+                    rr: pr.shallow_clone(),
+                    pc,
+                    pr,
+                    lc,
+                    lr,
+                    ic: None,
+                    ir: None,
+                };
+                let mut batch = own_pairs.batch();
+                batch.reference_chosen_logp = None;
+                batch.reference_rejected_logp = None;
+                PreferenceData::Paired(batch)
+            }
             _ => PreferenceData::Paired(pairs.batch()),
         };
         let out = loss.loss(&data).expect("loss runs");
@@ -238,7 +320,14 @@ fn losses_and_rewards_match_trl() {
                 err = err.max(max_error(&values(tensor), &floats(&case[key]), &what));
             }
         }
-        for key in ["reward_accuracy", "reward_margin", "kl_reference_point"] {
+        for key in [
+            "reward_accuracy",
+            "reward_margin",
+            "kl_reference_point",
+            "nll",
+            "log_odds_ratio",
+            "log_odds_chosen",
+        ] {
             if let Some(expected) = case[key].as_f64() {
                 err = err.max((out.metrics[key] - expected).abs());
             }
@@ -247,7 +336,9 @@ fn losses_and_rewards_match_trl() {
         let e = worst.entry(name.to_string()).or_insert(0.0);
         *e = e.max(err);
     }
-    for name in ["sigmoid", "ipo", "hinge", "robust", "simpo", "kto", "bt"] {
+    for name in [
+        "sigmoid", "ipo", "hinge", "robust", "simpo", "orpo", "kto", "bt",
+    ] {
         assert!(worst.contains_key(name), "no TRL case for {name}");
     }
     eprintln!("max |polopt - TRL {trl}| per loss: {worst:?}");
@@ -281,16 +372,32 @@ const REF_C: [f64; 4] = [-11.0, -24.0, -9.0, -38.5];
 const REF_R: [f64; 4] = [-11.5, -21.0, -8.0, -33.0];
 const LEN_C: [f64; 4] = [12.0, 30.0, 5.0, 41.0];
 const LEN_R: [f64; 4] = [10.0, 26.0, 9.0, 35.0];
+/// The previous iterate, for INPO (the other losses ignore it).
+const ITER_C: [f64; 4] = [-10.5, -24.5, -8.0, -39.0];
+const ITER_R: [f64; 4] = [-12.5, -21.5, -8.5, -32.0];
 
 fn paired_gradient(loss: impl Fn(&PreferenceBatch) -> Result<PreferenceLoss, MethodError>) {
-    let (rc, rr, lc, lr) = (t(&REF_C), t(&REF_R), t(&LEN_C), t(&LEN_R));
-    check_gradient(&POLICY, |x| {
+    paired_gradient_at(&POLICY, &LEN_C, &LEN_R, loss);
+}
+
+/// As [`paired_gradient`] at other policy log-probs and lengths.
+fn paired_gradient_at(
+    policy: &[f64; 8],
+    len_c: &[f64; 4],
+    len_r: &[f64; 4],
+    loss: impl Fn(&PreferenceBatch) -> Result<PreferenceLoss, MethodError>,
+) {
+    let (rc, rr, lc, lr) = (t(&REF_C), t(&REF_R), t(len_c), t(len_r));
+    let (ic, ir) = (t(&ITER_C), t(&ITER_R));
+    check_gradient(policy, |x| {
         let (pc, pr) = (x.narrow(0, 0, 4), x.narrow(0, 4, 4));
         let batch = PreferenceBatch {
             policy_chosen_logp: &pc,
             policy_rejected_logp: &pr,
             reference_chosen_logp: Some(&rc),
             reference_rejected_logp: Some(&rr),
+            iterate_chosen_logp: Some(&ic),
+            iterate_rejected_logp: Some(&ir),
             chosen_len: &lc,
             rejected_len: &lr,
         };
@@ -350,6 +457,20 @@ fn every_paired_loss_gradient_matches_finite_differences() {
         label_smoothing: 0.1,
     };
     paired_gradient(|b| simpo_loss(b, &simpo));
+    for beta in [0.1, 2.0] {
+        paired_gradient(|b| orpo_loss(b, &OrpoConfig { beta }));
+        // Mean log-probs near 0 too, on both sides of log1mexp's branch at -ln 2.
+        paired_gradient_at(
+            &[-0.05, -6.0, -0.3, -0.002, -9.0, -0.4, -20.0, -0.01],
+            &[10.0, 5.0, 2.0, 1.0],
+            &[3.0, 7.0, 1.0, 2.0],
+            |b| orpo_loss(b, &OrpoConfig { beta }),
+        );
+        paired_gradient(|b| seppo_loss(b, &SeppoConfig { beta }));
+    }
+    for (eta, tau) in [(1.0, 0.1), (0.5, 0.0), (0.2, 0.2), (2.0, 0.7)] {
+        paired_gradient(|b| inpo_loss(b, &InpoConfig { eta, tau }));
+    }
 }
 
 #[test]
@@ -603,6 +724,218 @@ fn robust_with_no_flips_is_dpo_and_differs_from_cdpo_otherwise() {
     assert!((r.loss.double_value(&[]) - c.loss.double_value(&[])).abs() > 1e-3);
 }
 
+#[test]
+fn orpo_at_equal_mean_log_probs_is_nll_plus_lambda_log_two() {
+    // a_w = a_l: the odds ratio is 1, log sigmoid(0) = -log 2.
+    let p = Pairs::new(
+        &[-3.0, -0.02],
+        &[-1.5, -0.04],
+        &[0.0, 0.0],
+        &[0.0, 0.0],
+        &[2.0, 4.0],
+        &[1.0, 8.0],
+    );
+    let beta = 0.3;
+    let out = orpo_loss(&p.batch(), &OrpoConfig { beta }).expect("orpo");
+    let losses = values(&out.losses);
+    let ln2 = std::f64::consts::LN_2;
+    close(losses[0], 1.5 + beta * ln2, 1e-12, "pair 0");
+    close(losses[1], 0.005 + beta * ln2, 1e-12, "pair 1");
+    close(out.metrics["log_odds_chosen"], 0.0, 1e-12, "log odds");
+    close(out.metrics["nll"], (1.5 + 0.005) / 2.0, 1e-12, "nll");
+    close(
+        out.metrics["reward_chosen"],
+        beta * (-1.5 - 0.005) / 2.0,
+        1e-12,
+        "reward",
+    );
+}
+
+#[test]
+fn orpo_is_finite_with_gradient_when_mean_log_probs_reach_zero() {
+    for kind in [tch::Kind::Double, tch::Kind::Float] {
+        for (chosen, rejected) in [
+            ([-1e-12, 0.0, 0.0, -1e-30], [-2.0, 0.0, -1e-7, 0.0]),
+            (
+                [-0.7, -std::f64::consts::LN_2, -1e-3, -40.0],
+                [-1e-300, -0.69, -5.0, -1e-3],
+            ),
+        ] {
+            let pc = t(&chosen).to_kind(kind).set_requires_grad(true);
+            let pr = t(&rejected).to_kind(kind).set_requires_grad(true);
+            let len = t(&[1.0; 4]);
+            let batch = PreferenceBatch {
+                policy_chosen_logp: &pc,
+                policy_rejected_logp: &pr,
+                reference_chosen_logp: None,
+                reference_rejected_logp: None,
+                iterate_chosen_logp: None,
+                iterate_rejected_logp: None,
+                chosen_len: &len,
+                rejected_len: &len,
+            };
+            let out = orpo_loss(&batch, &OrpoConfig::default()).expect("orpo");
+            out.loss.backward();
+            let what = format!("{kind:?} {chosen:?} {rejected:?}");
+            for v in values(&out.losses)
+                .into_iter()
+                .chain(values(&pc.grad()))
+                .chain(values(&pr.grad()))
+            {
+                assert!(v.is_finite(), "{what}: {v}");
+            }
+            for key in ["log_odds_ratio", "log_odds_chosen"] {
+                assert!(out.metrics[key].is_finite(), "{what}: {key}");
+            }
+        }
+    }
+}
+
+#[test]
+fn orpo_ignores_reference_and_rejects_positive_log_probs() {
+    let p = fixture_like_pairs();
+    let with = orpo_loss(&p.batch(), &OrpoConfig::default()).expect("orpo");
+    let mut batch = p.batch();
+    batch.reference_chosen_logp = None;
+    batch.reference_rejected_logp = None;
+    let without = orpo_loss(&batch, &OrpoConfig::default()).expect("orpo without reference");
+    close(
+        without.loss.double_value(&[]),
+        with.loss.double_value(&[]),
+        0.0,
+        "ORPO loss",
+    );
+    let positive = t(&[-1.0, 0.5, -2.0, -3.0]);
+    batch.policy_chosen_logp = &positive;
+    let err = orpo_loss(&batch, &OrpoConfig::default())
+        .err()
+        .expect("positive log-prob");
+    assert!(err.to_string().contains("policy_chosen_logp"), "{err}");
+    assert!(err.to_string().contains("index 1"), "{err}");
+}
+
+/// Seeded normal draws, `[n]` in f64.
+fn random(n: i64, scale: f64) -> Vec<f64> {
+    values(&(Tensor::randn([n], (tch::Kind::Double, tch::Device::Cpu)) * scale))
+}
+
+#[test]
+fn inpo_with_tau_equal_to_eta_is_ipo_with_beta_eta_whatever_the_iterate() {
+    tch::manual_seed(15);
+    for eta in [0.05, 0.5, 1.0, 3.0] {
+        let (pc, pr) = (random(32, 20.0), random(32, 20.0));
+        let (rc, rr) = (random(32, 20.0), random(32, 20.0));
+        let p = Pairs::new(&pc, &pr, &rc, &rr, &[1.0; 32], &[1.0; 32])
+            .with_iterate(&random(32, 50.0), &random(32, 50.0));
+        let inpo = inpo_loss(&p.batch(), &InpoConfig { eta, tau: eta }).expect("inpo");
+        let ipo = ipo_loss(
+            &p.batch(),
+            &IpoConfig {
+                beta: eta,
+                length_normalized: false,
+            },
+        )
+        .expect("ipo");
+        for (a, b, what) in [
+            (&inpo.losses, &ipo.losses, "losses"),
+            (&inpo.chosen_rewards, &ipo.chosen_rewards, "chosen rewards"),
+            (
+                &inpo.rejected_rewards,
+                &ipo.rejected_rewards,
+                "rejected rewards",
+            ),
+        ] {
+            let err = max_error(&values(a), &values(b), what);
+            assert!(err <= 1e-9, "eta {eta}: {what} differ by {err}");
+        }
+    }
+}
+
+#[test]
+fn inpo_is_minimal_at_h_one_over_two_eta_with_zero_gradient() {
+    for (eta, tau) in [(1.0, 0.1), (0.25, 0.0), (2.0, 1.5)] {
+        let target = 1.0 / (2.0 * eta);
+        // The reference and the iterate margins are 0.5 and -0.3; for log pi(y_w) = x and
+        // log pi(y_l) = -2, h = x + 2 - (tau/eta) 0.5 - (1 - tau/eta)(-0.3) = x + offset.
+        let offset = 2.0 - (tau / eta) * 0.5 + (1.0 - tau / eta) * 0.3;
+        let at = |h: f64| {
+            let pc = t(&[h - offset]).set_requires_grad(true);
+            let (pr, rc, rr, ic, ir, len) = (
+                t(&[-2.0]),
+                t(&[-1.0]),
+                t(&[-1.5]),
+                t(&[-4.0]),
+                t(&[-3.7]),
+                t(&[5.0]),
+            );
+            let batch = PreferenceBatch {
+                policy_chosen_logp: &pc,
+                policy_rejected_logp: &pr,
+                reference_chosen_logp: Some(&rc),
+                reference_rejected_logp: Some(&rr),
+                iterate_chosen_logp: Some(&ic),
+                iterate_rejected_logp: Some(&ir),
+                chosen_len: &len,
+                rejected_len: &len,
+            };
+            let out = inpo_loss(&batch, &InpoConfig { eta, tau }).expect("inpo");
+            close(out.metrics["h"], h, 1e-9, "h as set up");
+            out.loss.backward();
+            (out.loss.double_value(&[]), pc.grad().double_value(&[0]))
+        };
+        let (minimum, slope) = at(target);
+        close(minimum, 0.0, 1e-12, "INPO at its minimum");
+        close(slope, 0.0, 1e-9, "INPO's gradient at its minimum");
+        assert!(at(target - 0.1).0 > 1e-3 && at(target + 0.1).0 > 1e-3);
+        close(
+            at(target - 0.3).0,
+            at(target + 0.3).0,
+            1e-9,
+            "INPO symmetric about its minimum",
+        );
+    }
+}
+
+#[test]
+fn seppo_without_flips_is_dpo() {
+    // Every anchor log-ratio positive: s = +1 throughout, the loss is DPO's on (y+, y_ref).
+    let p = Pairs::new(
+        &[-10.0, -23.0, -7.0, -38.0],
+        &REF_R,
+        &REF_C,
+        &[-12.0, -20.5, -8.1, -30.0],
+        &LEN_C,
+        &LEN_R,
+    );
+    for beta in [0.1, 0.7] {
+        let seppo = seppo_loss(&p.batch(), &SeppoConfig { beta }).expect("seppo");
+        let dpo = sigmoid_loss(
+            &p.batch(),
+            &SigmoidConfig {
+                beta,
+                label_smoothing: 0.0,
+            },
+        )
+        .expect("dpo");
+        assert_eq!(seppo.metrics["flip_fraction"], 0.0);
+        let err = max_error(&values(&seppo.losses), &values(&dpo.losses), "losses");
+        assert!(err <= 1e-12, "beta {beta}: SePPO and DPO differ by {err}");
+    }
+}
+
+#[test]
+fn seppo_flip_pulls_the_reference_sample_up() {
+    // d_pos < 0: s = -1, so the loss falls as log pi(y_ref) rises (DPO would push it down).
+    let p = Pairs::new(&[-11.0], &[-9.0], &[-10.0], &[-9.5], &[1.0], &[1.0]);
+    let pr = t(&[-9.0]).set_requires_grad(true);
+    let mut batch = p.batch();
+    batch.policy_rejected_logp = &pr;
+    let out = seppo_loss(&batch, &SeppoConfig::default()).expect("seppo");
+    assert_eq!(out.metrics["flip_fraction"], 1.0);
+    out.loss.backward();
+    assert!(pr.grad().double_value(&[0]) < 0.0);
+}
+
 // ---- registry and errors ------------------------------------------------------------------
 
 #[test]
@@ -651,6 +984,12 @@ fn out_of_range_and_unknown_settings_name_the_key() {
         ),
         ("sigmoid", "betta = 0.1", "preference.sigmoid"),
         ("rpo", "nll = \"mean\"", "preference.rpo.nll"),
+        ("orpo", "beta = 0.0", "preference.orpo.beta"),
+        ("inpo", "eta = 0.0", "preference.inpo.eta"),
+        ("inpo", "eta = 0.5\ntau = 0.6", "preference.inpo.tau"),
+        ("inpo", "tau = -0.1", "preference.inpo.tau"),
+        ("inpo", "beta = 0.1", "preference.inpo"),
+        ("seppo", "beta = -1.0", "preference.seppo.beta"),
     ] {
         let err = build_preference_loss(name, Some(&table(settings)))
             .err()
@@ -687,4 +1026,51 @@ fn wrong_data_kind_missing_reference_and_bad_lengths_are_errors() {
         hinge_loss(&batch, &HingeConfig::default()),
         Err(MethodError::Shape { .. })
     ));
+}
+
+#[test]
+fn inpo_needs_reference_and_iterate_and_seppo_the_reference() {
+    let p = fixture_like_pairs().with_iterate(&ITER_C, &ITER_R);
+    inpo_loss(&p.batch(), &InpoConfig::default()).expect("complete batch");
+    let expect_missing = |batch: &PreferenceBatch, what: &str| {
+        let err = inpo_loss(batch, &InpoConfig::default())
+            .err()
+            .unwrap_or_else(|| panic!("inpo ran without {what}"));
+        assert!(err.to_string().contains(what), "{what}: {err}");
+    };
+    let mut batch = p.batch();
+    batch.iterate_chosen_logp = None;
+    expect_missing(&batch, "iterate_chosen_logp");
+    let mut batch = p.batch();
+    batch.iterate_rejected_logp = None;
+    expect_missing(&batch, "iterate_rejected_logp");
+    let mut batch = p.batch();
+    batch.reference_chosen_logp = None;
+    expect_missing(&batch, "reference_chosen_logp");
+    let short = t(&[-1.0, -2.0]);
+    let mut batch = p.batch();
+    batch.iterate_rejected_logp = Some(&short);
+    assert!(matches!(
+        inpo_loss(&batch, &InpoConfig::default()),
+        Err(MethodError::Shape { .. })
+    ));
+    let mut batch = p.batch();
+    batch.reference_rejected_logp = None;
+    let err = seppo_loss(&batch, &SeppoConfig::default())
+        .err()
+        .expect("seppo needs the reference");
+    assert!(err.to_string().contains("reference_rejected_logp"), "{err}");
+    for name in ["orpo", "inpo", "seppo"] {
+        let loss = build_preference_loss(name, None).expect("defaults");
+        let (r_w, r_l) = (t(&[1.0]), t(&[0.0]));
+        let rewards = PreferenceData::Rewards(RewardPairs {
+            chosen_reward: &r_w,
+            rejected_reward: &r_l,
+            margin: None,
+        });
+        assert!(matches!(
+            loss.loss(&rewards),
+            Err(MethodError::Unsupported { .. })
+        ));
+    }
 }

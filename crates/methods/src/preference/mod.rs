@@ -1,5 +1,5 @@
-//! Preference losses (issue 15): DPO and its loss types, SimPO, KTO, RPO and the
-//! Bradley–Terry reward-model loss, as pure functions over one tensor contract.
+//! Preference losses (issue 15): DPO and its loss types, SimPO, ORPO, KTO, RPO, INPO, SePPO
+//! and the Bradley–Terry reward-model loss, as pure functions over one tensor contract.
 //!
 //! Inputs are per-sequence numbers, not tokens: summed response log-probs `[B]` under the
 //! policy and (for reference-based losses) the frozen reference, and response token counts
@@ -9,13 +9,16 @@
 //! [`PREFERENCE_LOSSES`]; no loss knows where its log-probs came from.
 //!
 //! One file per loss: [`sigmoid`] (DPO, label smoothing / conservative DPO), [`ipo`],
-//! [`hinge`], [`robust`], [`simpo`], [`kto`], [`rpo`], [`bt`].
+//! [`hinge`], [`robust`], [`simpo`], [`orpo`], [`kto`], [`rpo`], [`inpo`], [`seppo`], [`bt`].
 pub mod bt;
 pub mod hinge;
+pub mod inpo;
 pub mod ipo;
 pub mod kto;
+pub mod orpo;
 pub mod robust;
 pub mod rpo;
+pub mod seppo;
 pub mod sigmoid;
 pub mod simpo;
 mod support;
@@ -28,10 +31,13 @@ use crate::error::{unknown, MethodError};
 
 pub use bt::{bt_loss, BtConfig};
 pub use hinge::{hinge_loss, HingeConfig};
+pub use inpo::{inpo_loss, InpoConfig};
 pub use ipo::{ipo_loss, IpoConfig};
 pub use kto::{kto_loss, KtoConfig};
+pub use orpo::{orpo_loss, OrpoConfig};
 pub use robust::{robust_loss, RobustConfig};
 pub use rpo::{rpo_loss, RpoConfig, RpoNll};
+pub use seppo::{seppo_loss, SeppoConfig};
 pub use sigmoid::{sigmoid_loss, SigmoidConfig};
 pub use simpo::{simpo_loss, SimpoConfig};
 
@@ -39,12 +45,18 @@ pub use simpo::{simpo_loss, SimpoConfig};
 /// Every tensor is `[B]`. Log-probs are summed over response tokens; the reference ones must be
 /// detached (they are treated as constants). `chosen_len`/`rejected_len` are response token
 /// counts (> 0), used only by length-normalised losses.
+///
+/// For `seppo` the pair is not a human preference: "chosen" is the positive sample `y+` and
+/// "rejected" the reference model's own sample `y_ref` (see [`seppo`]).
 pub struct PreferenceBatch<'a> {
     pub policy_chosen_logp: &'a Tensor,
     pub policy_rejected_logp: &'a Tensor,
-    /// Required by every loss except `simpo`, which ignores it.
+    /// Required by every loss except `simpo` and `orpo`, which ignore it.
     pub reference_chosen_logp: Option<&'a Tensor>,
     pub reference_rejected_logp: Option<&'a Tensor>,
+    /// The previous iterate `pi_t`, for INPO; other losses ignore them. Detached, `[B]`.
+    pub iterate_chosen_logp: Option<&'a Tensor>,
+    pub iterate_rejected_logp: Option<&'a Tensor>,
     pub chosen_len: &'a Tensor,
     pub rejected_len: &'a Tensor,
 }
@@ -159,6 +171,13 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         build: |t| support::build::<SimpoConfig>("simpo", t),
     },
     PreferenceLossEntry {
+        name: "orpo",
+        description: "ORPO: reference-free, chosen NLL - lambda * log sigmoid(log odds ratio)",
+        spec: "none (Hong et al. 2024 and TRL ORPOTrainer)",
+        input: InputKind::Paired,
+        build: |t| support::build::<OrpoConfig>("orpo", t),
+    },
+    PreferenceLossEntry {
         name: "kto",
         description:
             "KTO: unpaired desirable/undesirable, KL reference point from mismatched pairs",
@@ -172,6 +191,22 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         spec: "rpo.md",
         input: InputKind::Paired,
         build: |t| support::build::<RpoConfig>("rpo", t),
+    },
+    PreferenceLossEntry {
+        name: "inpo",
+        description: "INPO: (h - 1/(2 eta))^2 against reference and previous iterate \
+                      (paper values unverified)",
+        spec: "inpo.md",
+        input: InputKind::Paired,
+        build: |t| support::build::<InpoConfig>("inpo", t),
+    },
+    PreferenceLossEntry {
+        name: "seppo",
+        description: "SePPO: DPO on (positive, reference sample) with the anchor's sign flip \
+                      (reconstructed)",
+        spec: "seppo.md",
+        input: InputKind::Paired,
+        build: |t| support::build::<SeppoConfig>("seppo", t),
     },
     PreferenceLossEntry {
         name: "bt",
