@@ -40,6 +40,8 @@ fn train(rpo_coef: Option<f64>) -> Outcome {
             policy_rejected_logp: &logp.index_select(0, &l),
             reference_chosen_logp: Some(&ref_logp),
             reference_rejected_logp: Some(&ref_logp),
+            iterate_chosen_logp: None,
+            iterate_rejected_logp: None,
             chosen_len: &ones,
             rejected_len: &ones,
         };

@@ -91,7 +91,8 @@ pub fn export_pairs(
 ) -> Result<usize, TrainError> {
     let task = task_from(config, "rl", &config.task.rl)?;
     let how = config.method.preference.synthetic_rejected;
-    let pairs = crate::preference::pairs::synthetic_pairs(task.as_ref(), split, n, config.run.seed, how);
+    let pairs =
+        crate::preference::pairs::synthetic_pairs(task.as_ref(), split, n, config.run.seed, how);
     let mut bytes = Vec::new();
     for p in &pairs {
         let row = serde_json::json!({

@@ -57,7 +57,7 @@ fn assert_trains_and_resumes(preset: &str, dense: bool) {
 
 #[test]
 fn offline_presets_train_and_resume_exactly() {
-    for preset in ["dpo", "ipo", "simpo", "kto", "rpo", "rm"] {
+    for preset in ["dpo", "ipo", "simpo", "kto", "orpo", "rpo", "rm"] {
         assert_trains_and_resumes(preset, false);
     }
 }
@@ -65,7 +65,7 @@ fn offline_presets_train_and_resume_exactly() {
 #[test]
 fn online_presets_train_and_resume_exactly() {
     // A dense reward gives the tiny policy's groups unequal rewards, hence pairs.
-    for preset in ["online_dpo", "seppo"] {
+    for preset in ["online_dpo", "inpo", "seppo"] {
         assert_trains_and_resumes(preset, true);
     }
 }
@@ -172,13 +172,21 @@ fn preference_presets_train_a_hf_model() {
         sets.extend(extra.map(String::from));
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let cfg = common::own_config(dir.path(), name, "tiny_math.jsonl", &sets);
-        let summary = train(&cfg, TrainOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let summary =
+            train(&cfg, TrainOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(summary.steps_done, 4, "{name}");
         assert_eq!(summary.nan_events, 0, "{name}");
         let last = &summary.final_metrics;
-        assert!(last.contains_key("eval/pass@1") && last.contains_key("eval/pref_accuracy"), "{name}: {last:?}");
+        assert!(
+            last.contains_key("eval/pass@1") && last.contains_key("eval/pref_accuracy"),
+            "{name}: {last:?}"
+        );
         let ckpt = summary.run_dir.join("checkpoints/step-000004");
-        let weights = if extra.is_some() { "adapter_model.safetensors" } else { "model.safetensors" };
+        let weights = if extra.is_some() {
+            "adapter_model.safetensors"
+        } else {
+            "model.safetensors"
+        };
         assert!(ckpt.join(weights).is_file(), "{name}: {weights} missing");
     }
 }

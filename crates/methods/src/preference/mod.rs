@@ -127,6 +127,10 @@ pub struct PreferenceLossEntry {
     pub description: &'static str,
     pub spec: &'static str,
     pub input: InputKind,
+    /// Reads the frozen reference's log-probs (a run without it needs no reference model).
+    pub uses_reference: bool,
+    /// Reads the previous iterate's log-probs (INPO): the loop then keeps a snapshot pi_t.
+    pub uses_iterate: bool,
     pub build: BuildLoss,
 }
 
@@ -140,6 +144,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "DPO: -log sigmoid(beta * log-ratio margin), optional label smoothing (cDPO)",
         spec: "preference-baselines.md#dpo",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<SigmoidConfig>("sigmoid", t),
     },
     PreferenceLossEntry {
@@ -147,6 +153,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "IPO: (log-ratio margin - 1/(2 beta))^2",
         spec: "preference-baselines.md#ipo",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<IpoConfig>("ipo", t),
     },
     PreferenceLossEntry {
@@ -154,6 +162,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "SLiC hinge: relu(1 - beta * log-ratio margin)",
         spec: "none (TRL loss_type = \"hinge\")",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<HingeConfig>("hinge", t),
     },
     PreferenceLossEntry {
@@ -161,6 +171,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "robust DPO (Chowdhury et al. 2024): unbiased under label-flip rate eps",
         spec: "none (TRL loss_type = \"robust\")",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<RobustConfig>("robust", t),
     },
     PreferenceLossEntry {
@@ -168,6 +180,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "SimPO: reference-free, length-normalised, target margin gamma",
         spec: "preference-baselines.md#simpo",
         input: InputKind::Paired,
+        uses_reference: false,
+        uses_iterate: false,
         build: |t| support::build::<SimpoConfig>("simpo", t),
     },
     PreferenceLossEntry {
@@ -175,6 +189,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "ORPO: reference-free, chosen NLL - lambda * log sigmoid(log odds ratio)",
         spec: "none (Hong et al. 2024 and TRL ORPOTrainer)",
         input: InputKind::Paired,
+        uses_reference: false,
+        uses_iterate: false,
         build: |t| support::build::<OrpoConfig>("orpo", t),
     },
     PreferenceLossEntry {
@@ -183,6 +199,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
             "KTO: unpaired desirable/undesirable, KL reference point from mismatched pairs",
         spec: "preference-baselines.md#kto",
         input: InputKind::Unpaired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<KtoConfig>("kto", t),
     },
     PreferenceLossEntry {
@@ -190,6 +208,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "RPO: DPO + coef * NLL of the chosen response (partly reconstructed)",
         spec: "rpo.md",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<RpoConfig>("rpo", t),
     },
     PreferenceLossEntry {
@@ -198,6 +218,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
                       (paper values unverified)",
         spec: "inpo.md",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: true,
         build: |t| support::build::<InpoConfig>("inpo", t),
     },
     PreferenceLossEntry {
@@ -206,6 +228,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
                       (reconstructed)",
         spec: "seppo.md",
         input: InputKind::Paired,
+        uses_reference: true,
+        uses_iterate: false,
         build: |t| support::build::<SeppoConfig>("seppo", t),
     },
     PreferenceLossEntry {
@@ -213,6 +237,8 @@ pub const PREFERENCE_LOSSES: &[PreferenceLossEntry] = &[
         description: "Bradley-Terry reward model: -log sigmoid(r_chosen - r_rejected - margin)",
         spec: "preference-baselines.md#bradleyterry-reward-model",
         input: InputKind::Rewards,
+        uses_reference: false,
+        uses_iterate: false,
         build: |t| support::build::<BtConfig>("bt", t),
     },
 ];

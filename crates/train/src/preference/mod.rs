@@ -21,7 +21,9 @@ use std::path::Path;
 
 use polopt_envs::data::DataOrder;
 use polopt_envs::text::{Split, Task};
-use polopt_methods::preference::{build_preference_loss, PreferenceObjective};
+use polopt_methods::preference::{
+    build_preference_loss, InputKind, PreferenceObjective, PREFERENCE_LOSSES,
+};
 use polopt_methods::{PreferenceConfig, RolloutKind};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +63,8 @@ pub struct PreferenceDriver {
     head: Option<RewardHead>,
     /// The loss reads the previous iterate's log-probs (INPO).
     tracks_iterate: bool,
+    /// The loss reads the reference's log-probs (all but SimPO, ORPO and the reward model).
+    uses_reference: bool,
     seed: u64,
 }
 
@@ -78,8 +82,14 @@ impl PreferenceDriver {
         let m = &config.method;
         let settings = m.preference.clone();
         let loss = build_preference_loss(&settings.loss, settings.losses.get(&settings.loss))?;
+        let entry = PREFERENCE_LOSSES
+            .iter()
+            .find(|e| e.name == settings.loss)
+            .ok_or_else(|| {
+                TrainError::Config(format!("unknown preference loss {}", settings.loss))
+            })?;
         let positions = config.model.max_position_embeddings as usize;
-        let unpaired = loss.input() == polopt_methods::preference::InputKind::Unpaired;
+        let unpaired = loss.input() == InputKind::Unpaired;
         let (train_text, eval_text) = match files {
             Some((train, eval)) => (train, eval),
             None => {
@@ -130,7 +140,7 @@ impl PreferenceDriver {
             )?,
             _ => TokenSet::Paired(Vec::new()),
         };
-        let head = (loss.input() == polopt_methods::preference::InputKind::Rewards)
+        let head = (loss.input() == InputKind::Rewards)
             .then(|| RewardHead::new(policy.config.hidden_size, policy.device(), config.rl.lr));
         if policy.lora.is_some()
             && settings.reference != polopt_methods::ReferenceSchedule::WarmStart
@@ -143,7 +153,8 @@ impl PreferenceDriver {
         }
         Ok(Self {
             kind: m.rollout.kind,
-            tracks_iterate: settings.loss == "inpo",
+            tracks_iterate: entry.uses_iterate,
+            uses_reference: entry.uses_reference,
             loss,
             train,
             order,
@@ -205,12 +216,16 @@ impl StepDriver for PreferenceDriver {
         Ok(())
     }
 
+    /// Always: besides the losses that read it, the held-out preference accuracy and the
+    /// implicit KL are measured against the warm start (reference-free losses skip it in
+    /// their steps).
     fn needs_reference(&self) -> bool {
         true
     }
 
+    /// SePPO's reference pairs sample from the reference; the other kinds read log-probs.
     fn reference_logprobs_only(&self) -> bool {
-        true
+        self.kind != RolloutKind::ReferencePairs
     }
 
     fn evaluate(

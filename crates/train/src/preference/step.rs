@@ -90,7 +90,10 @@ pub(super) fn run(
         row.insert("updates".into(), 0.0);
         return Ok(row);
     }
-    let refs = Refs { reference, iterate };
+    let refs = Refs {
+        reference: reference.filter(|_| d.uses_reference),
+        iterate,
+    };
     row.extend(update(
         ctx,
         d.loss.as_ref(),
@@ -236,8 +239,8 @@ fn chunk_loss(
                 policy_rejected_logp: &logp.narrow(0, n, n),
                 reference_chosen_logp: rc.as_ref(),
                 reference_rejected_logp: rr.as_ref(),
-                //TMP iterate_chosen_logp: ic.as_ref(),
-                //TMP iterate_rejected_logp: ir.as_ref(),
+                iterate_chosen_logp: ic.as_ref(),
+                iterate_rejected_logp: ir.as_ref(),
                 chosen_len: &chosen_len,
                 rejected_len: &rejected_len,
             });
