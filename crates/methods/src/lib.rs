@@ -18,6 +18,7 @@
 //!
 //! A method is data ([`MethodConfig`]); the training loop never branches on a method's name.
 pub mod credit;
+pub mod games;
 pub mod loops;
 pub mod objective;
 pub mod parts;
