@@ -7,6 +7,7 @@ pub(crate) mod adora;
 pub(crate) mod aspo;
 mod bnpo;
 pub(crate) mod clip_advantage;
+pub(crate) mod win_rate;
 pub(crate) mod copo;
 pub(crate) mod dcpo;
 mod egae;

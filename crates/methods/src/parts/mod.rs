@@ -252,6 +252,7 @@ pub fn to_table<T: Serialize>(settings: &T, key: &str) -> Result<toml::Value, Me
 
 /// Every part, by name. Adding one is its file and one line here.
 pub const PARTS: &[PartEntry] = &[
+    crate::credit::win_rate::ENTRY,
     crate::select::r3::ENTRY,
     crate::credit::aspo::ENTRY,
     crate::credit::adora::ENTRY,

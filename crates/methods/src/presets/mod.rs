@@ -62,6 +62,7 @@ pub const PRESETS: &[Preset] = &[
     preference::RPO,
     preference::INPO,
     preference::SEPPO,
+    preference::SPO_SELFPLAY,
     preference::DEMO_REG,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
