@@ -8,12 +8,19 @@
 //! - [`bt_fit`]: the Bradley–Terry reward-model baseline that SPO is compared against.
 //! - [`inpo_game`]: one INPO iteration on a softmax policy, the exact OMD step it targets and
 //!   the regularised Nash equilibrium (inpo.md's small-scale check).
+//! - [`demo_reg`]: behaviour cloning, the KL-to-BC regularised backup, soft value iteration and
+//!   the optimistic online planner (demo-regularized-rl.md).
 pub mod bt_fit;
+pub mod demo_reg;
 pub mod inpo_game;
 pub mod oracle;
 pub mod selfplay;
 
 pub use bt_fit::{fit_bradley_terry, Comparison};
+pub use demo_reg::{
+    kl_regularised_optimum, laplace_bc, policy_value, soft_value_iteration, EmpiricalModel,
+    TabularMdp, TabularPolicy,
+};
 pub use inpo_game::{
     inpo_game_iteration, inpo_h, inpo_loss_and_grad, inpo_pair_loss, log_softmax, omd_step,
     regularised_nash, InpoGameConfig, PreferencePair,
