@@ -1,4 +1,4 @@
-//! Exact, small-scale cores of seed preference methods (issue 15), in plain f64 over
+//! Exact, small-scale cores of four seed preference methods (issue 15), in plain f64 over
 //! item ids, bandits and tabular MDPs: the synthetic games the specs check them on, and the
 //! pure functions a text loop reuses (the oracle contract, SPO's win-rate reward).
 //!
@@ -10,10 +10,12 @@
 //!   the regularised Nash equilibrium (inpo.md's small-scale check).
 //! - [`demo_reg`]: behaviour cloning, the KL-to-BC regularised backup, soft value iteration and
 //!   the optimistic online planner (demo-regularized-rl.md).
+//! - [`parl`]: A-PARL's implicit hypergradient on the spec's two-action bandit (parl.md).
 pub mod bt_fit;
 pub mod demo_reg;
 pub mod inpo_game;
 pub mod oracle;
+pub mod parl;
 pub mod selfplay;
 
 pub use bt_fit::{fit_bradley_terry, Comparison};
@@ -26,4 +28,5 @@ pub use inpo_game::{
     regularised_nash, InpoGameConfig, PreferencePair,
 };
 pub use oracle::{CyclicOracle, PreferenceOracle, RockPaperScissors, ScoreOracle};
+pub use parl::{run_parl, Hypergradient, LowerSolver, ParlBandit, ParlRun, UpperGradient};
 pub use selfplay::{exploitability, win_probabilities, win_rates};
