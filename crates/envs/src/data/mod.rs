@@ -1,10 +1,13 @@
 //! Datasets from files ("bring your own data"): JSON lines and Parquet rows turned into
-//! [`Problem`]s, and a resumable epoch order over them (docs/data.md).
+//! [`Problem`]s or [`PreferenceExample`]s, and a resumable epoch order over them (docs/data.md).
 //!
 //! Map of the module:
 //! - this file: the contract — [`load`], [`FieldMap`], [`OnBadRow`], [`DataReport`], [`DataError`];
 //!   and the [`Collector`] that applies the bad-row policy to whatever a [`RowParser`] makes.
-//! - `row`: one row's columns to one [`Problem`], shared by both formats.
+//! - `row`: one row's columns to one [`Problem`], shared by both formats; the prompt, answer and
+//!   chat-message parsing that preference rows reuse.
+//! - `preference`: [`load_preferences`], pairwise (`chosen`/`rejected`) and unpaired
+//!   (`completion`/`label`) preference rows, and [`split_unpaired`].
 //! - `jsonl`, `parquet`: the two readers; they only turn bytes into columns.
 //! - [`DataOrder`]: which rows each batch takes, epoch after epoch, from a serializable cursor;
 //!   [`InOrder`]: file-order batches for eval sets.
@@ -14,6 +17,7 @@
 mod jsonl;
 mod order;
 mod parquet;
+mod preference;
 mod row;
 
 use std::fmt;
@@ -25,6 +29,9 @@ use serde_json::{Map, Value};
 use crate::text::Problem;
 
 pub use order::{DataOrder, InOrder};
+pub use preference::{
+    load_preferences, split_unpaired, Preference, PreferenceExample, PreferenceFields,
+};
 
 /// Which columns of a row hold the prompt and the reference answer; every other column is
 /// copied into [`Problem::meta`] under its own name.
@@ -188,7 +195,8 @@ pub fn load(
     read_rows(path, row::ProblemRows { fields }, on_bad_row)
 }
 
-/// What one row's columns become, so that other row types can share the readers. The readers, the bad-row policy and the report are shared.
+/// What one row's columns become: the part that differs between [`load`] and
+/// [`load_preferences`]. The readers, the bad-row policy and the report are shared.
 pub(crate) trait RowParser {
     type Item;
 
