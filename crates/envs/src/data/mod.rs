@@ -3,7 +3,7 @@
 //!
 //! Map of the module:
 //! - this file: the contract — [`load`], [`FieldMap`], [`OnBadRow`], [`DataReport`], [`DataError`];
-//!   and the [`Collector`] that applies the bad-row policy to whatever a [`RowParser`] makes.
+//!   and the `Collector` that applies the bad-row policy to whatever a `RowParser` makes.
 //! - `row`: one row's columns to one [`Problem`], shared by both formats; the prompt, answer and
 //!   chat-message parsing that preference rows reuse.
 //! - `preference`: [`load_preferences`], pairwise (`chosen`/`rejected`) and unpaired
