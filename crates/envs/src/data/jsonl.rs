@@ -5,12 +5,13 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::row::{kind, Fault, Source};
-use super::{Collector, DataError, RowRef};
+use super::row::{kind, Fault};
+use super::{Collector, DataError, RowParser, RowRef};
 
-pub(super) fn read(path: &Path, source: &Source, rows: &mut Collector) -> Result<(), DataError> {
+pub(super) fn read<P: RowParser>(path: &Path, rows: &mut Collector<P>) -> Result<(), DataError> {
+    let shown = rows.source.path.to_string();
     let io_error = |e| DataError::Io {
-        path: source.path.to_string(),
+        path: shown.clone(),
         source: e,
     };
     let mut reader = BufReader::new(File::open(path).map_err(io_error)?);
@@ -24,11 +25,11 @@ pub(super) fn read(path: &Path, source: &Source, rows: &mut Collector) -> Result
             return Ok(());
         }
         line_number += 1;
+        let at = RowRef::Line(line_number);
         let line = match std::str::from_utf8(&bytes) {
             Ok(text) => text,
             Err(e) => {
-                let fault = Fault::whole_row(format!("not valid UTF-8 ({e})"));
-                rows.push(Err(source.bad_row(RowRef::Line(line_number), fault)))?;
+                rows.unreadable(at, Fault::whole_row(format!("not valid UTF-8 ({e})")))?;
                 index += 1;
                 continue;
             }
@@ -44,20 +45,25 @@ pub(super) fn read(path: &Path, source: &Source, rows: &mut Collector) -> Result
         }
         if index == 0 && line.starts_with('[') {
             return Err(DataError::Format {
-                path: source.path.to_string(),
+                path: shown,
                 message: "this is one JSON array, not JSON lines (one object per line); \
                           convert it with `jq -c '.[]' in.json > out.jsonl`"
                     .to_string(),
             });
         }
-        let problem = parse_line(line, index, source)
-            .map_err(|fault| source.bad_row(RowRef::Line(line_number), fault));
-        rows.push(problem)?;
+        match parse_line(line, rows.parser.answer_column()) {
+            Ok((columns, answer_text)) => rows.row(index, at, columns, answer_text)?,
+            Err(fault) => rows.unreadable(at, fault)?,
+        }
         index += 1;
     }
 }
 
-fn parse_line(line: &str, index: usize, source: &Source) -> Result<crate::text::Problem, Fault> {
+/// The line's columns, and the answer column's number as written when it is one.
+fn parse_line(
+    line: &str,
+    answer_column: Option<&str>,
+) -> Result<(Map<String, Value>, Option<String>), Fault> {
     let columns: Map<String, Value> = match serde_json::from_str::<Value>(line) {
         Ok(Value::Object(columns)) => columns,
         Ok(other) => {
@@ -68,14 +74,11 @@ fn parse_line(line: &str, index: usize, source: &Source) -> Result<crate::text::
         }
         Err(e) => return Err(Fault::whole_row(format!("not valid JSON: {e}"))),
     };
-    let answer_text = source
-        .fields
-        .answer
-        .as_deref()
+    let answer_text = answer_column
         .filter(|name| matches!(columns.get(*name), Some(Value::Number(_))))
         .and_then(|name| raw_member(line, name))
         .map(str::to_string);
-    source.problem(index, columns, answer_text)
+    Ok((columns, answer_text))
 }
 
 /// The text of the top-level member `name` of the JSON object `text`, exactly as written; the

@@ -1,9 +1,13 @@
 //! Datasets from files ("bring your own data"): JSON lines and Parquet rows turned into
-//! [`Problem`]s, and a resumable epoch order over them (docs/data.md).
+//! [`Problem`]s or [`PreferenceExample`]s, and a resumable epoch order over them (docs/data.md).
 //!
 //! Map of the module:
-//! - this file: the contract — [`load`], [`FieldMap`], [`OnBadRow`], [`DataReport`], [`DataError`].
-//! - `row`: one row's columns to one [`Problem`], shared by both formats.
+//! - this file: the contract — [`load`], [`FieldMap`], [`OnBadRow`], [`DataReport`], [`DataError`];
+//!   and the `Collector` that applies the bad-row policy to whatever a `RowParser` makes.
+//! - `row`: one row's columns to one [`Problem`], shared by both formats; the prompt, answer and
+//!   chat-message parsing that preference rows reuse.
+//! - `preference`: [`load_preferences`], pairwise (`chosen`/`rejected`) and unpaired
+//!   (`completion`/`label`) preference rows, and [`split_unpaired`].
 //! - `jsonl`, `parquet`: the two readers; they only turn bytes into columns.
 //! - [`DataOrder`]: which rows each batch takes, epoch after epoch, from a serializable cursor;
 //!   [`InOrder`]: file-order batches for eval sets.
@@ -13,16 +17,21 @@
 mod jsonl;
 mod order;
 mod parquet;
+mod preference;
 mod row;
 
 use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 use crate::text::Problem;
 
 pub use order::{DataOrder, InOrder};
+pub use preference::{
+    load_preferences, split_unpaired, Preference, PreferenceExample, PreferenceFields,
+};
 
 /// Which columns of a row hold the prompt and the reference answer; every other column is
 /// copied into [`Problem::meta`] under its own name.
@@ -183,6 +192,41 @@ pub fn load(
     on_bad_row: OnBadRow,
 ) -> Result<(Vec<Problem>, DataReport), DataError> {
     fields.validate()?;
+    read_rows(path, row::ProblemRows { fields }, on_bad_row)
+}
+
+/// What one row's columns become: the part that differs between [`load`] and
+/// [`load_preferences`]. The readers, the bad-row policy and the report are shared.
+pub(crate) trait RowParser {
+    type Item;
+
+    /// The column whose numbers keep the text the file writes (JSON parsing would turn `1.50`
+    /// into `1.5`), if any.
+    fn answer_column(&self) -> Option<&str>;
+
+    /// Checks a Parquet schema's top-level column names before any row is read: a column every
+    /// row needs and the schema lacks is one error for the file, not one bad row per row.
+    fn check_columns(&mut self, source: &row::Source, names: &[&str]) -> Result<(), DataError>;
+
+    /// Row `index` (0-based among the file's rows, at `at` in the file) from its columns.
+    /// `answer_text` is [`RowParser::answer_column`]'s number as written, when the reader could
+    /// recover it.
+    fn parse(
+        &mut self,
+        source: &row::Source,
+        index: usize,
+        at: RowRef,
+        columns: Map<String, Value>,
+        answer_text: Option<String>,
+    ) -> Result<Self::Item, row::Fault>;
+}
+
+/// Reads `path` with the reader its extension picks, turning each row into `P::Item`.
+fn read_rows<P: RowParser>(
+    path: &Path,
+    parser: P,
+    on_bad_row: OnBadRow,
+) -> Result<(Vec<P::Item>, DataReport), DataError> {
     let shown = path.display().to_string();
     let extension = path
         .extension()
@@ -192,18 +236,18 @@ pub fn load(
         .file_name()
         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
     let mut rows = Collector {
+        source: row::Source {
+            path: &shown,
+            file_name: &file_name,
+        },
+        parser,
         on_bad_row,
-        problems: Vec::new(),
+        items: Vec::new(),
         report: DataReport::default(),
     };
-    let source = row::Source {
-        path: &shown,
-        file_name: &file_name,
-        fields,
-    };
     match extension.as_str() {
-        "jsonl" | "json" => jsonl::read(path, &source, &mut rows)?,
-        "parquet" => parquet::read(path, &source, &mut rows)?,
+        "jsonl" | "json" => jsonl::read(path, &mut rows)?,
+        "parquet" => parquet::read(path, &mut rows)?,
         _ => {
             return Err(DataError::UnknownFormat {
                 path: shown,
@@ -215,31 +259,55 @@ pub fn load(
             })
         }
     }
-    if rows.problems.is_empty() {
+    let (items, report) = (rows.items, rows.report);
+    if items.is_empty() {
         return Err(DataError::Empty {
             path: shown,
-            rows_read: rows.report.rows_read,
-            skipped: rows.report.skipped,
-            first_skip: rows.report.first_skips.first().cloned(),
+            rows_read: report.rows_read,
+            skipped: report.skipped,
+            first_skip: report.first_skips.first().cloned(),
         });
     }
-    Ok((rows.problems, rows.report))
+    Ok((items, report))
 }
 
-/// Applies the bad-row policy to each row a reader produces.
-pub(crate) struct Collector {
+/// Turns each row a reader produces into an item and applies the bad-row policy.
+pub(crate) struct Collector<'a, P: RowParser> {
+    source: row::Source<'a>,
+    parser: P,
     on_bad_row: OnBadRow,
-    problems: Vec<Problem>,
+    items: Vec<P::Item>,
     report: DataReport,
 }
 
-impl Collector {
+impl<P: RowParser> Collector<'_, P> {
+    /// Parses a row that was read as columns.
+    fn row(
+        &mut self,
+        index: usize,
+        at: RowRef,
+        columns: Map<String, Value>,
+        answer_text: Option<String>,
+    ) -> Result<(), DataError> {
+        let item = self
+            .parser
+            .parse(&self.source, index, at, columns, answer_text)
+            .map_err(|fault| self.source.bad_row(at, fault));
+        self.push(item)
+    }
+
+    /// A row that could not even be read as columns (not UTF-8, not a JSON object).
+    fn unreadable(&mut self, at: RowRef, fault: row::Fault) -> Result<(), DataError> {
+        let e = self.source.bad_row(at, fault);
+        self.push(Err(e))
+    }
+
     /// Keeps a good row; skips or returns the error of a bad one, as the policy says.
-    fn push(&mut self, row: Result<Problem, DataError>) -> Result<(), DataError> {
+    fn push(&mut self, row: Result<P::Item, DataError>) -> Result<(), DataError> {
         self.report.rows_read += 1;
         match row {
-            Ok(problem) => {
-                self.problems.push(problem);
+            Ok(item) => {
+                self.items.push(item);
                 self.report.rows_kept += 1;
             }
             Err(e) => match self.on_bad_row {

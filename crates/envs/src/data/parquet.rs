@@ -1,6 +1,6 @@
 //! Parquet, as Hugging Face `datasets` (`Dataset.to_parquet`, the Hub's parquet exports),
 //! pandas and polars write it. Read through the crate's row API: rows become JSON columns, and
-//! from there the same [`Source::problem`] as JSON lines applies.
+//! from there the same [`super::RowParser`] as JSON lines applies.
 use std::fs::File;
 use std::path::Path;
 
@@ -8,24 +8,30 @@ use ::parquet::file::reader::{FileReader, SerializedFileReader};
 use ::parquet::record::{Field, Row};
 use serde_json::{Map, Number, Value};
 
-use super::row::Source;
-use super::{Collector, DataError, RowRef};
+use super::{Collector, DataError, RowParser, RowRef};
 
 /// The codecs compiled in (crates/envs/Cargo.toml), for the error a file with another one gets.
 const CODECS: &str = "uncompressed, snappy, gzip and zstd";
 
-pub(super) fn read(path: &Path, source: &Source, rows: &mut Collector) -> Result<(), DataError> {
+pub(super) fn read<P: RowParser>(path: &Path, rows: &mut Collector<P>) -> Result<(), DataError> {
+    let shown = rows.source.path.to_string();
     let format_error = |message: String| DataError::Format {
-        path: source.path.to_string(),
+        path: shown.clone(),
         message,
     };
     let file = File::open(path).map_err(|e| DataError::Io {
-        path: source.path.to_string(),
+        path: shown.clone(),
         source: e,
     })?;
     let reader = SerializedFileReader::new(file)
         .map_err(|e| format_error(format!("not a readable Parquet file: {e}")))?;
-    check_columns(&reader, source)?;
+    let schema = reader.metadata().file_metadata().schema();
+    let names: Vec<&str> = if schema.is_group() {
+        schema.get_fields().iter().map(|f| f.name()).collect()
+    } else {
+        Vec::new()
+    };
+    rows.parser.check_columns(&rows.source, &names)?;
     let iter = reader
         .get_row_iter(None)
         .map_err(|e| format_error(explain(e)))?;
@@ -33,37 +39,7 @@ pub(super) fn read(path: &Path, source: &Source, rows: &mut Collector) -> Result
         // A row that fails to decode means a damaged file or an unsupported codec, which no
         // skipping can fix: it ends the load whatever the bad-row policy.
         let row = row.map_err(|e| format_error(format!("row {index}: {}", explain(e))))?;
-        let problem = source
-            .problem(index, columns(&row), None)
-            .map_err(|fault| source.bad_row(RowRef::Row(index), fault));
-        rows.push(problem)?;
-    }
-    Ok(())
-}
-
-/// A column the field map names but the schema lacks is missing from every row: one error for
-/// the file says so better than a bad row per row.
-fn check_columns(reader: &SerializedFileReader<File>, source: &Source) -> Result<(), DataError> {
-    let schema = reader.metadata().file_metadata().schema();
-    let names: Vec<&str> = if schema.is_group() {
-        schema.get_fields().iter().map(|f| f.name()).collect()
-    } else {
-        Vec::new()
-    };
-    let fields = source.fields;
-    let wanted = [
-        ("prompt", Some(fields.prompt.as_str())),
-        ("answer", fields.answer.as_deref()),
-    ];
-    for (role, column) in wanted {
-        if let Some(column) = column.filter(|c| !names.contains(c)) {
-            return Err(DataError::MissingColumn {
-                path: source.path.to_string(),
-                column: column.to_string(),
-                role,
-                columns: names.join(", "),
-            });
-        }
+        rows.row(index, RowRef::Row(index), columns(&row), None)?;
     }
     Ok(())
 }
