@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use polopt_envs::data::{self, DataOrder, DataReport, FieldMap, OnBadRow};
+use polopt_envs::data::{self, DataOrder, DataReport, FieldMap, OnBadRow, PreferenceFields};
 use polopt_envs::text::{extract_answer, math_reward, sample_batch, Problem, Split, Task, Verdict};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -26,6 +26,9 @@ pub struct DataSection {
     pub eval: Option<String>,
     #[serde(default)]
     pub fields: FieldMap,
+    /// The columns of a preference file (`method.rollout.kind = "pairs"`): TRL's names.
+    #[serde(default)]
+    pub preference_fields: PreferenceFields,
     #[serde(default)]
     pub on_bad_row: OnBadRow,
     /// Prompt length limit in tokens; 0 = the model's positions minus `rl.max_new_tokens`.

@@ -7,7 +7,6 @@ pub(crate) mod adora;
 pub(crate) mod aspo;
 mod bnpo;
 pub(crate) mod clip_advantage;
-pub(crate) mod win_rate;
 pub(crate) mod copo;
 pub(crate) mod dcpo;
 mod egae;
@@ -19,6 +18,7 @@ mod reinforce_pp;
 mod riskpo;
 mod rloo;
 mod spo;
+pub(crate) mod win_rate;
 
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
 pub use aspo::{add_bias, aspo_bias, AspoConfig};

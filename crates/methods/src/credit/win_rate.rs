@@ -92,7 +92,10 @@ impl Part for WinRate {
             }
         }
         let n = batch.len().max(1) as f64;
-        metrics.insert("win_rate/mean_outcome_reward", batch.rewards.iter().sum::<f64>() / n);
+        metrics.insert(
+            "win_rate/mean_outcome_reward",
+            batch.rewards.iter().sum::<f64>() / n,
+        );
         Ok(Some(rewards))
     }
 }
@@ -112,7 +115,12 @@ pub const ENTRY: PartEntry = PartEntry {
 mod tests {
     use super::*;
 
-    fn shaped(config: WinRateConfig, rewards: &[f64], lens: &[usize], groups: &[usize]) -> Vec<f64> {
+    fn shaped(
+        config: WinRateConfig,
+        rewards: &[f64],
+        lens: &[usize],
+        groups: &[usize],
+    ) -> Vec<f64> {
         let batch = CreditBatch {
             rewards,
             group_ids: groups,

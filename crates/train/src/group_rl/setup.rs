@@ -13,10 +13,11 @@ use crate::codec::{Codec, PromptFormat};
 use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::policy::Policy;
-use crate::preference::pairs::PreferenceSet;
-use crate::prompts::{DatasetTask, Prompts};
+use crate::preference::pairs::{load_file, PreferenceSet};
+use crate::prompts::{DataSection, DatasetTask, Prompts};
 use crate::reward::{RewardFn, VerifierReward};
 use crate::seeds::with_torch_seed;
+use polopt_methods::RolloutKind;
 
 /// The run's config with `model.*` sizes read from `model.path` when one is given, so that
 /// every loop reads the model's real limits (positions) from one place.
@@ -105,6 +106,9 @@ pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainErro
             preference_files: None,
         });
     };
+    if config.method.rollout.kind == RolloutKind::Pairs {
+        return preference_problems(data, config);
+    }
     let limit = (config.model.max_position_embeddings - config.rl.max_new_tokens).max(1) as usize;
     let train = data.load("train", &data.train, codec, limit)?;
     tracing::info!(
@@ -133,6 +137,40 @@ pub fn problems(config: &RunConfig, codec: &Codec) -> Result<Problems, TrainErro
         prompts: Prompts::from_rows(rows, config.run.seed)?,
         eval,
         preference_files: None,
+    })
+}
+
+/// A pairs run on `[data]`: `data.train` (and `data.eval`) are preference files; their
+/// prompts are the run's prompts, and the eval prompts with an `answer` column its held-out
+/// task problems.
+fn preference_problems(data: &DataSection, config: &RunConfig) -> Result<Problems, TrainError> {
+    let fields = &data.preference_fields;
+    let train = load_file("train", &data.train, fields, data.on_bad_row)?;
+    let eval_set = match &data.eval {
+        Some(file) => Some(load_file("eval", file, fields, data.on_bad_row)?),
+        None => {
+            tracing::warn!("no data.eval: the run has no held-out preference accuracy");
+            None
+        }
+    };
+    let mut eval: Vec<Problem> = eval_set
+        .as_ref()
+        .map(|e| {
+            e.problems()
+                .into_iter()
+                .filter(|p| !p.answer.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if config.eval.problems > 0 {
+        eval.truncate(config.eval.problems);
+    }
+    let rows = Arc::new(train.problems());
+    Ok(Problems {
+        task: Box::new(DatasetTask::new(Arc::clone(&rows), &data.train)),
+        prompts: Prompts::from_rows(rows, config.run.seed)?,
+        eval,
+        preference_files: Some((train, eval_set)),
     })
 }
 

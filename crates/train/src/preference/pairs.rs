@@ -1,6 +1,11 @@
 //! The preference data a step trains on, as text and as token ids: pairs (chosen, rejected)
 //! or unpaired examples (completion, desirable), from a file or made from the task with a
 //! known ground truth (synthetic pairs: the solution against a wrong or a padded one).
+use std::path::Path;
+
+use polopt_envs::data::{
+    load_preferences, OnBadRow, Preference, PreferenceExample, PreferenceFields,
+};
 use polopt_envs::text::{eval_set, sample_batch, Problem, Split, Task};
 use polopt_methods::SyntheticRejected;
 use rand::RngExt;
@@ -68,6 +73,73 @@ impl PreferenceSet {
                 .collect(),
         }
     }
+}
+
+impl PreferenceSet {
+    /// The examples of one preference file (the loader gives one layout per file).
+    pub fn from_examples(examples: Vec<PreferenceExample>) -> Self {
+        let mut pairs = Vec::new();
+        let mut unpaired = Vec::new();
+        for e in examples {
+            match e.response {
+                Preference::Paired { chosen, rejected } => pairs.push(TextPair {
+                    problem: e.prompt,
+                    chosen,
+                    rejected,
+                }),
+                Preference::Unpaired {
+                    completion,
+                    desirable,
+                } => unpaired.push(TextExample {
+                    problem: e.prompt,
+                    completion,
+                    desirable,
+                }),
+            }
+        }
+        match pairs.is_empty() {
+            true => PreferenceSet::Unpaired(unpaired),
+            false => PreferenceSet::Paired(pairs),
+        }
+    }
+
+    /// The prompts of the set, each once, in file order.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut seen = std::collections::BTreeSet::new();
+        let all: Vec<&Problem> = match self {
+            PreferenceSet::Paired(p) => p.iter().map(|p| &p.problem).collect(),
+            PreferenceSet::Unpaired(u) => u.iter().map(|e| &e.problem).collect(),
+        };
+        all.into_iter()
+            .filter(|p| {
+                seen.insert(
+                    p.key
+                        .rsplit_once('/')
+                        .map_or(p.key.as_str(), |k| k.0)
+                        .to_string(),
+                )
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// A preference file (`data.train` / `data.eval` of a pairs run); errors name the config key.
+pub fn load_file(
+    key: &str,
+    file: &str,
+    fields: &PreferenceFields,
+    on_bad_row: OnBadRow,
+) -> Result<PreferenceSet, TrainError> {
+    let (examples, report) = load_preferences(Path::new(file), fields, on_bad_row)
+        .map_err(|e| TrainError::Config(format!("config key `data.{key}`: {e}")))?;
+    tracing::info!(
+        file,
+        rows = report.rows_kept,
+        skipped = report.skipped,
+        "preference data"
+    );
+    Ok(PreferenceSet::from_examples(examples))
 }
 
 /// Synthetic pairs from `n` problems of `split`: the solution is chosen; the rejected one is
