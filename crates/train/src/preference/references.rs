@@ -44,7 +44,7 @@ impl Snapshots {
     /// ...) the current policy becomes a snapshot.
     pub fn before_step(&mut self, policy: &Policy, step: usize) -> Result<(), TrainError> {
         let at = step - 1;
-        if at % self.refresh_every != 0 {
+        if !at.is_multiple_of(self.refresh_every) {
             return Ok(());
         }
         let dir = save_dir_atomic(&self.root, &checkpoint_name(at), |dir| policy.save(dir))?;

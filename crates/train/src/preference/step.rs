@@ -343,7 +343,7 @@ fn update(
     metrics.remove("loss");
     let grad_clip = ctx.config.rl.grad_clip;
     let outcome = ctx.opt.guarded_accumulated_step(value, grad_clip);
-    if let Some(h) = head.as_deref_mut() {
+    if let Some(h) = head {
         match outcome {
             StepOutcome::Applied { .. } => {
                 h.opt.guarded_accumulated_step(value, grad_clip);
