@@ -13,6 +13,10 @@
 //! - [`preference`]: preference losses over summed sequence log-probs ([`preference::PreferenceBatch`]
 //!   -> [`preference::PreferenceLoss`]): DPO (sigmoid, IPO, hinge, robust), SimPO, KTO, RPO and the
 //!   Bradley–Terry reward-model loss, registered in [`preference::PREFERENCE_LOSSES`].
+//!   ORPO, INPO and SePPO join them; `preference_config` holds the preference loops' knobs.
+//! - `games`: exact small-scale cores of the seed preference methods in plain f64: preference
+//!   oracles, SPO's win rates and exploitability, INPO's game iteration, demonstration-regularised
+//!   soft value iteration, A-PARL's bandit hypergradient.
 //! - [`presets`]: named methods (`grpo`, `dapo`, ...) as choices over the parts above.
 //! - [`loops`]: the rollout kinds and the knobs of the loops with a value model.
 //!
