@@ -148,7 +148,7 @@ fn bad_preference_settings_name_their_key() {
 }
 
 /// A Hugging Face model (the tiny Qwen2 fixture with its chat template) trains under the
-/// preference kinds: pairs made from a dataset's answers, online pairs scored by the registry
+/// preference kinds: pairs from a preference file, online pairs scored by the registry
 /// rewards, SePPO's reference samples; DPO also with LoRA, whose reference is the base model.
 #[test]
 fn preference_presets_train_a_hf_model() {
@@ -171,7 +171,13 @@ fn preference_presets_train_a_hf_model() {
         sets.push(format!("method.preset=\"{preset}\""));
         sets.extend(extra.map(String::from));
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-        let cfg = common::own_config(dir.path(), name, "tiny_math.jsonl", &sets);
+        let mut cfg = common::own_config(dir.path(), name, "tiny_math.jsonl", &sets);
+        if cfg.method.rollout.kind == polopt_methods::RolloutKind::Pairs {
+            // A pairs run on [data] reads preference files (TRL's fields).
+            let data = cfg.data.as_mut().expect("[data]");
+            data.train = fixture("tiny_pairs.jsonl");
+            data.eval = Some(fixture("tiny_pairs.jsonl"));
+        }
         let summary =
             train(&cfg, TrainOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(summary.steps_done, 4, "{name}");
