@@ -42,11 +42,7 @@ impl<'a> DriverCtx<'a> {
     /// Where reference log-probs come from: the frozen warm start, or in a LoRA run the
     /// policy with its adapters off; `None` when the run has no reference.
     pub fn reference_source(&self) -> Option<ReferenceSource<'a>> {
-        match (self.reference, self.policy.lora.is_some()) {
-            (Some(r), _) => Some(ReferenceSource::Frozen(r)),
-            (None, true) => Some(ReferenceSource::Base(self.policy)),
-            (None, false) => None,
-        }
+        ReferenceSource::of(self.reference, self.policy)
     }
 
     /// The optimizer and the run's NaN policy together, for one update's guarded steps.

@@ -75,7 +75,17 @@ pub enum ReferenceSource<'a> {
     Base(&'a Policy),
 }
 
-impl ReferenceSource<'_> {
+impl<'a> ReferenceSource<'a> {
+    /// The frozen `reference` when there is one, else a LoRA policy's base model; `None` for a
+    /// full policy without a reference.
+    pub fn of(reference: Option<&'a Policy>, policy: &'a Policy) -> Option<Self> {
+        match (reference, policy.lora.is_some()) {
+            (Some(r), _) => Some(ReferenceSource::Frozen(r)),
+            (None, true) => Some(ReferenceSource::Base(policy)),
+            (None, false) => None,
+        }
+    }
+
     pub fn logps(&self, packed: &Packed) -> Tensor {
         match self {
             ReferenceSource::Frozen(p) => frozen_sequence_logps(p, packed),

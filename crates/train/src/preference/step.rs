@@ -374,11 +374,9 @@ pub(super) fn evaluate(
     if pairs.is_empty() {
         return Ok(Row::new());
     }
-    let reference = match (reference, policy.lora.is_some()) {
-        (Some(r), _) => ReferenceSource::Frozen(r),
-        (None, true) => ReferenceSource::Base(policy),
-        (None, false) => ReferenceSource::Frozen(policy),
-    };
+    // Before there is a reference the policy is its own: every margin 0, accuracy chance.
+    let reference =
+        ReferenceSource::of(reference, policy).unwrap_or(ReferenceSource::Frozen(policy));
     let pad = tok.pad_id();
     let mut sums = [0.0f64; 4];
     for chunk in pairs.chunks(64) {
