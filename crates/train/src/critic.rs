@@ -119,59 +119,95 @@ impl Critic {
     /// Weights and optimizer moments as `critic.safetensors` and `critic_optimizer.safetensors`
     /// (the optimizer's step counter is the caller's to keep, with its other state).
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        let weights: BTreeMap<String, Tensor> = self.vs.variables().into_iter().collect();
-        for (file, tensors) in [
-            ("critic.safetensors", weights),
-            ("critic_optimizer.safetensors", self.opt.state_tensors()),
-        ] {
-            let path = dir.join(file);
-            checkpoint::save_tensors(&path, &tensors).map_err(|e| TrainError::Checkpoint {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
-        }
-        Ok(())
+        save_with_moments(dir, CRITIC_FILES, &self.vs, &self.opt)
     }
 
     pub fn load(&mut self, dir: &Path, optimizer_step: i64) -> Result<(), TrainError> {
-        let device = self.vs.device();
-        let read = |file: &str| {
-            let path = dir.join(file);
-            checkpoint::load_tensors(&path, device)
-                .map(|t| (path.clone(), t))
-                .map_err(|e| TrainError::Checkpoint {
-                    path,
-                    detail: e.to_string(),
-                })
+        let names = ModuleNames {
+            files: CRITIC_FILES,
+            what: "critic weight",
+            expected: "the configured critic",
+            hint: " (was method.critic changed?)",
         };
-        let (path, weights) = read("critic.safetensors")?;
-        for (name, mut var) in self.vs.variables() {
-            let saved = weights.get(&name).ok_or_else(|| TrainError::Checkpoint {
-                path: path.clone(),
-                detail: format!("lacks critic weight `{name}` (was method.critic changed?)"),
-            })?;
-            if saved.size() != var.size() {
-                return Err(TrainError::Checkpoint {
-                    path,
-                    detail: format!(
-                        "critic weight `{name}` has shape {:?}, the configured critic {:?}",
-                        saved.size(),
-                        var.size()
-                    ),
-                });
-            }
-            tch::no_grad(|| var.copy_(saved));
-        }
-        let (path, moments) = read("critic_optimizer.safetensors")?;
-        self.opt
-            .load_state_tensors(&moments, optimizer_step)
-            .map_err(|detail| TrainError::Checkpoint { path, detail })
+        load_with_moments(dir, &names, &self.vs, &mut self.opt, optimizer_step)
     }
 
     /// Stops training the critic (step-level DAPO freezes it after fitting).
     pub fn freeze(&mut self) {
         self.vs.freeze();
     }
+}
+
+const CRITIC_FILES: (&str, &str) = ("critic.safetensors", "critic_optimizer.safetensors");
+
+/// A small module trained by its own AdamW (the critic, the reward head): which files hold its
+/// weights and moments, and how its errors name it.
+pub(crate) struct ModuleNames {
+    pub files: (&'static str, &'static str),
+    pub what: &'static str,
+    pub expected: &'static str,
+    pub hint: &'static str,
+}
+
+/// Writes the weights of `vs` and the moments of `opt` (its step counter is the caller's).
+pub(crate) fn save_with_moments(
+    dir: &Path,
+    files: (&str, &str),
+    vs: &VarStore,
+    opt: &AdamW,
+) -> Result<(), TrainError> {
+    let weights: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    for (file, tensors) in [(files.0, weights), (files.1, opt.state_tensors())] {
+        let path = dir.join(file);
+        checkpoint::save_tensors(&path, &tensors).map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads what [`save_with_moments`] wrote back into `vs` and `opt`, checking names and shapes.
+pub(crate) fn load_with_moments(
+    dir: &Path,
+    names: &ModuleNames,
+    vs: &VarStore,
+    opt: &mut AdamW,
+    optimizer_step: i64,
+) -> Result<(), TrainError> {
+    let device = vs.device();
+    let read = |file: &str| {
+        let path = dir.join(file);
+        checkpoint::load_tensors(&path, device)
+            .map(|t| (path.clone(), t))
+            .map_err(|e| TrainError::Checkpoint {
+                path,
+                detail: e.to_string(),
+            })
+    };
+    let (path, weights) = read(names.files.0)?;
+    for (name, mut var) in vs.variables() {
+        let saved = weights.get(&name).ok_or_else(|| TrainError::Checkpoint {
+            path: path.clone(),
+            detail: format!("lacks {} `{name}`{}", names.what, names.hint),
+        })?;
+        if saved.size() != var.size() {
+            return Err(TrainError::Checkpoint {
+                path,
+                detail: format!(
+                    "{} `{name}` has shape {:?}, {} {:?}",
+                    names.what,
+                    saved.size(),
+                    names.expected,
+                    var.size()
+                ),
+            });
+        }
+        tch::no_grad(|| var.copy_(saved));
+    }
+    let (path, moments) = read(names.files.1)?;
+    opt.load_state_tensors(&moments, optimizer_step)
+        .map_err(|detail| TrainError::Checkpoint { path, detail })
 }
 
 #[cfg(test)]

@@ -2,19 +2,20 @@
 //! a scalar head on the hidden state of the response's last token (its `<eos>`), as TRL's
 //! `AutoModelForSequenceClassification` with one label. The trunk trains with the run's
 //! optimizer; the head has its own AdamW, saved next to it in every checkpoint.
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use polopt_models::checkpoint;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
+use crate::critic::{load_with_moments, save_with_moments, ModuleNames};
 use crate::error::TrainError;
 use crate::optim::AdamW;
 use crate::packing::Packed;
 use crate::policy::Policy;
 
-const WEIGHTS: &str = "reward_head.safetensors";
-const MOMENTS: &str = "reward_head_optimizer.safetensors";
+const FILES: (&str, &str) = (
+    "reward_head.safetensors",
+    "reward_head_optimizer.safetensors",
+);
 
 pub struct RewardHead {
     vs: VarStore,
@@ -59,49 +60,16 @@ impl RewardHead {
     }
 
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        let weights: BTreeMap<String, Tensor> = self.vs.variables().into_iter().collect();
-        for (file, tensors) in [(WEIGHTS, weights), (MOMENTS, self.opt.state_tensors())] {
-            let path = dir.join(file);
-            checkpoint::save_tensors(&path, &tensors).map_err(|e| TrainError::Checkpoint {
-                path: path.clone(),
-                detail: e.to_string(),
-            })?;
-        }
-        Ok(())
+        save_with_moments(dir, FILES, &self.vs, &self.opt)
     }
 
     pub fn load(&mut self, dir: &Path, optimizer_step: i64) -> Result<(), TrainError> {
-        let device = self.vs.device();
-        let read = |file: &str| {
-            let path = dir.join(file);
-            checkpoint::load_tensors(&path, device)
-                .map(|t| (path.clone(), t))
-                .map_err(|e| TrainError::Checkpoint {
-                    path,
-                    detail: e.to_string(),
-                })
+        let names = ModuleNames {
+            files: FILES,
+            what: "reward-head weight",
+            expected: "the model's",
+            hint: "",
         };
-        let (path, weights) = read(WEIGHTS)?;
-        for (name, mut var) in self.vs.variables() {
-            let saved = weights.get(&name).ok_or_else(|| TrainError::Checkpoint {
-                path: path.clone(),
-                detail: format!("lacks reward-head weight `{name}`"),
-            })?;
-            if saved.size() != var.size() {
-                return Err(TrainError::Checkpoint {
-                    path,
-                    detail: format!(
-                        "reward-head weight `{name}` has shape {:?}, the model's {:?}",
-                        saved.size(),
-                        var.size()
-                    ),
-                });
-            }
-            tch::no_grad(|| var.copy_(saved));
-        }
-        let (path, moments) = read(MOMENTS)?;
-        self.opt
-            .load_state_tensors(&moments, optimizer_step)
-            .map_err(|detail| TrainError::Checkpoint { path, detail })
+        load_with_moments(dir, &names, &self.vs, &mut self.opt, optimizer_step)
     }
 }
