@@ -1,8 +1,10 @@
 //! polopt-envs: the bottom layer. Environments and tasks in pure Rust, with no tensors.
 //!
+//! - [`agent`]: multi-turn text environments (TextHouse, MiniShop, SearchQA) for LM agents.
 //! - [`classic`]: Gymnasium-exact classic-control environments and a vectorised wrapper.
 //! - [`text`]: verifiable text tasks (generators with disjoint splits, verifiers).
 //! - [`data`]: datasets from JSONL and Parquet files as text-task problems, and their epoch order.
+pub mod agent;
 pub mod classic;
 pub mod data;
 pub mod text;

@@ -15,6 +15,7 @@ fn batch<'a>(rewards: &'a [f64], groups: &'a [usize], lens: &'a [usize]) -> Cred
         response_lens: lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     }
 }
 

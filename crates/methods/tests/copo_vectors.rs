@@ -16,6 +16,7 @@ fn batch<'a>(lens: &'a [usize]) -> CreditBatch<'a> {
         response_lens: lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn selected_subsets_of_standardized_groups_have_variance_at_least_one() {
         response_lens: &lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let a = group_relative_advantage(&batch, true, 0, 0.0);
     for n in [4, 8, 16, 24] {
@@ -93,6 +94,7 @@ fn d3s_plan(config: &MethodConfig, progress: f64) -> (Vec<Vec<f64>>, PlannedLoss
         response_lens: &lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let runtime = MethodRuntime::new(config).expect("valid");
     assert!(runtime.needs_old_entropy());
@@ -135,6 +137,7 @@ fn every_fraction_at_one_is_the_base_method_exactly() {
         response_lens: &lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let loss = |config: &MethodConfig| {
         let plan = MethodRuntime::new(config)

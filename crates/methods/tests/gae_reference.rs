@@ -99,6 +99,7 @@ fn registry_gae_matches_the_direct_sum_reference_with_truncation_bootstrap() {
         response_lens: &ones,
         token_kl: None,
         trajectories: Some(&traj),
+        episodes: None,
     };
     let Advantages::Sequence(adv) = estimator(&config).unwrap().estimate(&batch).unwrap() else {
         panic!("gae gives one advantage per step");
@@ -191,6 +192,7 @@ fn mismatched_lengths_name_the_estimator() {
         response_lens: &[1, 1],
         token_kl: None,
         trajectories: Some(&traj),
+        episodes: None,
     };
     let err = estimator(&config).unwrap().estimate(&batch).unwrap_err();
     assert!(err.to_string().contains("gae"), "{err}");

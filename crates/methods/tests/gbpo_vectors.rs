@@ -58,6 +58,7 @@ fn median_baseline_matches_the_spec() {
         response_lens: &[1; 5],
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let adv = estimator(&config)
         .expect("registered")

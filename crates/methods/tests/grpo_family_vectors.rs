@@ -24,6 +24,7 @@ fn advantages(
         response_lens: lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     match estimator(&config)
         .expect("registered")
@@ -133,6 +134,7 @@ fn nan_reward_is_an_error_that_names_the_index() {
         response_lens: &[1, 1],
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let err = estimator(&config)
         .unwrap()

@@ -70,6 +70,7 @@ fn ccr_plan(alpha: f64) -> Vec<f64> {
         response_lens: &lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let mut config = r3_config();
     config.select.parts.set("r3", "alpha", alpha);
@@ -109,6 +110,7 @@ fn without_replays_and_serr_the_plan_is_grpo_exactly() {
         response_lens: &lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let flags = [false; 8];
     let grpo = MethodRuntime::new(&MethodConfig::default()).expect("valid");
@@ -149,6 +151,7 @@ fn serr_shapes_truncated_responses_of_all_negative_groups_only() {
         response_lens: &lens,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let config = R3Config {
         peak_ratio: 0.5,
@@ -177,6 +180,7 @@ fn serr_without_entropy_is_an_error_not_a_silent_skip() {
         response_lens: &[1, 1],
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let err = runtime.plan(&batch, &StepContext::default()).unwrap_err();
     assert!(

@@ -18,6 +18,7 @@ fn batch() -> CreditBatch<'static> {
         response_lens: &LENS,
         token_kl: None,
         trajectories: None,
+        episodes: None,
     }
 }
 

@@ -131,6 +131,7 @@ fn self_play(
             response_lens: &lens,
             token_kl: None,
             trajectories: None,
+            episodes: None,
         };
         let advantages = group_relative_advantage(&batch, true, 1, 1e-6);
         for (i, &a) in items.iter().enumerate() {

@@ -172,6 +172,7 @@ fn the_spo_estimator_refuses_a_plain_group_batch() {
         response_lens: &[2, 2],
         token_kl: None,
         trajectories: None,
+        episodes: None,
     };
     let err = estimator(&m.credit)
         .unwrap()

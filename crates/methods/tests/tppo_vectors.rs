@@ -122,6 +122,7 @@ fn registry_estimator_matches_the_window_function() {
         response_lens: &[1; 8],
         token_kl: None,
         trajectories: Some(&traj),
+        episodes: None,
     };
     let Advantages::Sequence(a) = est.estimate(&batch).unwrap() else {
         panic!("egae gives one advantage per step");

@@ -143,6 +143,7 @@ pub fn window_advantages(
         response_lens: &vec![1; steps],
         token_kl: None,
         trajectories: Some(&trajectories),
+        episodes: None,
     };
     let Advantages::Sequence(flat) = estimator.estimate(&batch)? else {
         return Err(TrainError::Config(format!(

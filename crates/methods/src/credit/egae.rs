@@ -107,6 +107,7 @@ impl AdvantageEstimator for Egae {
         }
         .estimate(&CreditBatch {
             trajectories: Some(&inner),
+            episodes: None,
             ..*batch
         })
     }

@@ -156,6 +156,7 @@ mod tests {
             response_lens: &[1],
             token_kl: None,
             trajectories: None,
+            episodes: None,
         };
         let err = Gae {
             gamma: 0.99,

@@ -18,6 +18,7 @@ mod reinforce_pp;
 mod riskpo;
 mod rloo;
 mod spo;
+pub mod turns;
 pub(crate) mod win_rate;
 
 pub use adora::{adora_group_weights, is_temporarily_advantageous, scale_advantages, AdoraConfig};
@@ -62,6 +63,9 @@ pub struct CreditBatch<'a> {
     /// Optional per-step critic data for step-level estimators (GAE); then `rewards` holds one
     /// reward per environment step, time-major `[T * N]`.
     pub trajectories: Option<&'a Trajectories<'a>>,
+    /// Turn structure of multi-turn episodes (`[B]`, one per response row), for turn-level
+    /// estimators; `None` for single-turn rollouts.
+    pub episodes: Option<&'a [turns::Episode]>,
 }
 
 impl CreditBatch<'_> {

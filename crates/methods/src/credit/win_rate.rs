@@ -127,6 +127,7 @@ mod tests {
             response_lens: lens,
             token_kl: None,
             trajectories: None,
+            episodes: None,
         };
         let ctx = StepContext::default();
         let mut metrics = BTreeMap::new();

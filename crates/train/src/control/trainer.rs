@@ -268,6 +268,7 @@ impl Trainer<'_> {
             response_lens: &ones,
             token_kl: None,
             trajectories: Some(&traj),
+            episodes: None,
         })?;
         let advantages = credit.per_sequence();
         let returns: Vec<f64> = advantages

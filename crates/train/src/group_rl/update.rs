@@ -24,6 +24,7 @@ impl Loop<'_> {
             response_lens: &lens,
             token_kl: None,
             trajectories: None,
+            episodes: None,
         };
         let prompts: Vec<&[i64]> = seqs.iter().map(|s| s.prompt.as_slice()).collect();
         let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();
