@@ -9,6 +9,8 @@
 //!
 //! Splits: instance seeds are disjoint by construction ([`nth_seed`], [`split_of_seed`]), so a
 //! test instance is never trained on.
+pub mod bm25;
+
 use crate::text::Split;
 
 /// What the environment writes before each action.
