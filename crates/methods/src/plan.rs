@@ -122,6 +122,12 @@ impl MethodRuntime {
         self.parts.iter().map(|(_, p)| p.as_ref())
     }
 
+    /// The estimator reads [`crate::credit::turns::Episode::gold_probs`] (IGPO): the agent
+    /// rollout then probes the policy's belief in the gold answer before every turn.
+    pub fn needs_gold_probe(&self) -> bool {
+        self.estimator.needs_gold_probe()
+    }
+
     /// What the enabled parts need from the loop.
     pub fn needs(&self) -> Needs {
         needs_of(self.each())

@@ -45,7 +45,8 @@ pub use logprobs::{response_logits, response_logprobs, scaled_log_softmax, token
 pub use lora::{Lora, LoraConfig};
 pub use rollout::Rollout;
 pub use sampling::{
-    generate, generate_adaptive, generate_until, AdaptiveTemperature, SamplingConfig,
+    generate, generate_adaptive, generate_until, generate_until_any, AdaptiveTemperature,
+    SamplingConfig,
 };
 pub use tokenizer::CharTokenizer;
 pub use transformer::Transformer;

@@ -128,8 +128,19 @@ pub fn generate_until(
     cfg: &SamplingConfig,
     stop: &[i64],
 ) -> Result<Rollout, ModelError> {
+    generate_until_any(model, prompts, cfg, &[stop])
+}
+
+/// [`generate_until`] with several stop sequences: a row ends right after it emits any of them
+/// (an agent's turn ends at a newline or at one of its closing tags).
+pub fn generate_until_any(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    cfg: &SamplingConfig,
+    stops: &[&[i64]],
+) -> Result<Rollout, ModelError> {
     let p = validate_inputs(model, prompts, cfg)?;
-    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None, stop)))
+    tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None, stops)))
 }
 
 /// Fills a fresh cache (room for `max_new` more slots) with left-padded prompts `[B, P]`;
@@ -228,7 +239,7 @@ fn decode(
     p: i64,
     cfg: &SamplingConfig,
     adaptive: Option<&AdaptiveTemperature>,
-    stop: &[i64],
+    stops: &[&[i64]],
 ) -> Rollout {
     let device = model.device();
     let b = prompts.len() as i64;
@@ -275,9 +286,15 @@ fn decode(
         .unsqueeze(1);
 
     let mut alive = Tensor::ones([b], (Kind::Bool, device));
-    // The last `stop.len()` sampled tokens per row (-1 before any), compared on the device.
-    let stop_pattern = (!stop.is_empty()).then(|| Tensor::from_slice(stop).to_device(device));
-    let mut window = Tensor::full([b, stop.len() as i64], -1, (Kind::Int64, device));
+    // The last `longest` sampled tokens per row (-1 before any); each stop is compared with
+    // its own tail of that window, on the device.
+    let patterns: Vec<(i64, Tensor)> = stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| (s.len() as i64, Tensor::from_slice(s).to_device(device)))
+        .collect();
+    let longest = patterns.iter().map(|(len, _)| *len).max().unwrap_or(0);
+    let mut window = Tensor::full([b, longest], -1, (Kind::Int64, device));
     let (mut tokens, mut logps, mut masks) = (Vec::new(), Vec::new(), Vec::new());
     let mut temperatures = Vec::new();
     for step in 0..max_new {
@@ -298,16 +315,13 @@ fn decode(
         masks.push(alive.shallow_clone());
         logps.push(logp.where_scalarother(&alive, 0.0));
         alive = alive.logical_and(&token.ne(cfg.eos_token_id));
-        if let Some(pattern) = &stop_pattern {
-            window = Tensor::cat(
-                &[
-                    window.narrow(1, 1, stop.len() as i64 - 1),
-                    token.unsqueeze(1),
-                ],
-                1,
-            );
-            let hit = window.eq_tensor(&pattern.unsqueeze(0)).all_dim(1, false);
-            alive = alive.logical_and(&hit.logical_not());
+        if !patterns.is_empty() {
+            window = Tensor::cat(&[window.narrow(1, 1, longest - 1), token.unsqueeze(1)], 1);
+            for (len, pattern) in &patterns {
+                let tail = window.narrow(1, longest - len, *len);
+                let hit = tail.eq_tensor(&pattern.unsqueeze(0)).all_dim(1, false);
+                alive = alive.logical_and(&hit.logical_not());
+            }
         }
         let is_last = step + 1 == max_new;
         // One host sync per step; it lets a batch whose rows all ended stop early.

@@ -44,6 +44,14 @@ impl CharTokenizer {
         Self::from_chars(chars).expect("the built-in vocabulary has unique non-special characters")
     }
 
+    /// The text tasks' vocabulary followed by `extra` (characters it lacks, in order), so that
+    /// every id of the text tasks' vocabulary keeps its meaning.
+    pub fn with_extra(extra: &str) -> Result<Self, ModelError> {
+        let mut chars = Self::new().chars;
+        chars.extend(extra.chars());
+        Self::from_chars(chars)
+    }
+
     /// A vocabulary of the three specials followed by `chars` (unique).
     pub fn from_chars(chars: Vec<char>) -> Result<Self, ModelError> {
         let mut ascii = [-1i64; 128];

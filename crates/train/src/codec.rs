@@ -43,6 +43,13 @@ impl Codec {
         Codec::Char(Box::new(CharTokenizer::new()))
     }
 
+    /// The built-in vocabulary extended by a task's extra characters (agent environments).
+    pub fn builtin_with(extra: &str) -> Result<Self, TrainError> {
+        CharTokenizer::with_extra(extra)
+            .map(|t| Codec::Char(Box::new(t)))
+            .map_err(|e| TrainError::Task(format!("task characters {extra:?}: {e}")))
+    }
+
     /// The tokenizer of the model directory `dir`, with the model's special ids.
     pub fn from_model_dir(
         dir: &Path,

@@ -253,6 +253,7 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
 fn task_layer(name: &str) -> Option<&'static str> {
     match name {
         "calc" => Some(include_str!("../configs/tasks/calc.toml")),
+        "corridor" => Some(include_str!("../configs/tasks/corridor.toml")),
         _ => None,
     }
 }

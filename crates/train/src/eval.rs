@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use polopt_envs::text::{Problem, Task, Verdict};
 use polopt_models::SamplingConfig;
 
+use crate::agent_rollout::AgentStats;
 use crate::codec::Codec;
 use crate::error::TrainError;
 use crate::policy::Policy;
@@ -67,7 +68,16 @@ pub fn evaluate_with_samples(
         .iter()
         .map(|p| tok.encode_prompt(p))
         .collect::<Result<_, _>>()?;
-    let greedy = completions(policy, tok, spec.task, &prompts, 0.0, spec.max_new_tokens)?;
+    let problem_refs: Vec<&Problem> = spec.problems.iter().collect();
+    let greedy = completions(
+        policy,
+        tok,
+        spec.task,
+        &prompts,
+        &problem_refs,
+        0.0,
+        spec.max_new_tokens,
+    )?;
     let greedy_verdicts = score_all(reward, tok, spec.problems, 1, &greedy)?;
     let mut correct = 0usize;
     let mut total_len = 0usize;
@@ -75,12 +85,14 @@ pub fn evaluate_with_samples(
         enabled: spec.task.tool().is_some(),
         ..Default::default()
     };
+    let mut agent = AgentStats::default();
     for ((problem, (text, sampled)), verdict) in
         spec.problems.iter().zip(&greedy).zip(&greedy_verdicts)
     {
         correct += verdict.correct as usize;
         total_len += content_len(tok, &sampled.response);
         tools.add(sampled);
+        agent.add(sampled);
         if keep_samples {
             samples.push(sample_record(problem, text, verdict, true));
         }
@@ -90,6 +102,7 @@ pub fn evaluate_with_samples(
         tools
             .metrics()
             .into_iter()
+            .chain(agent.metrics())
             .map(|(k, v)| (format!("eval/{k}"), v)),
     );
     let n_problems = spec.problems.len().max(1) as f64;
@@ -104,12 +117,18 @@ pub fn evaluate_with_samples(
         .iter()
         .flat_map(|p| std::iter::repeat_n(p.clone(), n))
         .collect();
+    let repeated_problems: Vec<&Problem> = spec
+        .problems
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p, n))
+        .collect();
     let sampled = with_torch_seed(spec.seed, "eval-sampling", spec.index, || {
         completions(
             policy,
             tok,
             spec.task,
             &repeated,
+            &repeated_problems,
             spec.temperature,
             spec.max_new_tokens,
         )
@@ -189,7 +208,16 @@ pub fn greedy_pass1(
         .iter()
         .map(|p| tok.encode_prompt(p))
         .collect::<Result<_, _>>()?;
-    let greedy = completions(policy, tok, task, &prompts, 0.0, max_new_tokens)?;
+    let problem_refs: Vec<&Problem> = problems.iter().collect();
+    let greedy = completions(
+        policy,
+        tok,
+        task,
+        &prompts,
+        &problem_refs,
+        0.0,
+        max_new_tokens,
+    )?;
     let correct = problems
         .iter()
         .zip(&greedy)
@@ -204,6 +232,7 @@ fn completions(
     tok: &Codec,
     task: &dyn Task,
     prompts: &[Vec<i64>],
+    problems: &[&Problem],
     temperature: f64,
     max_new_tokens: i64,
 ) -> Result<Vec<(String, Sampled)>, TrainError> {
@@ -216,8 +245,8 @@ fn completions(
         stop_at_eos: true,
     };
     let mut out = Vec::with_capacity(prompts.len());
-    for chunk in prompts.chunks(CHUNK) {
-        for sampled in sample_responses(policy, tok, task, chunk, &sampling)? {
+    for (chunk, chunk_problems) in prompts.chunks(CHUNK).zip(problems.chunks(CHUNK)) {
+        for sampled in sample_responses(policy, tok, task, chunk, chunk_problems, &sampling)? {
             out.push((tok.decode(&sampled.response), sampled));
         }
     }

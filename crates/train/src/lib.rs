@@ -24,6 +24,7 @@
 //!   that every rollout kind shares.
 //! - [`optim`], [`run_dir`], [`seeds`]: AdamW with saveable state, checkpoints and metrics,
 //!   and the derived random streams that make resume exact.
+pub mod agent_rollout;
 pub mod codec;
 pub mod compare;
 pub mod config;

@@ -21,6 +21,8 @@ pub struct Sequence {
     pub env: Vec<bool>,
     /// Token position of the first tool call in the response, for shaping parts (ASPO).
     pub first_tool_call: Option<usize>,
+    /// The turns of a multi-turn episode (agent tasks), for turn-level credit.
+    pub episode: Option<polopt_methods::credit::turns::Episode>,
 }
 
 pub struct Packed {

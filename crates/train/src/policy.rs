@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use polopt_models::{
-    checkpoint, generate, generate_adaptive, generate_until, hf, response_logprobs,
-    AdaptiveTemperature, Lora, LoraConfig, Rollout, SamplingConfig, Transformer, TransformerConfig,
+    checkpoint, generate, generate_adaptive, generate_until, generate_until_any, hf,
+    response_logprobs, AdaptiveTemperature, Lora, LoraConfig, Rollout, SamplingConfig, Transformer,
+    TransformerConfig,
 };
 use tch::{nn::VarStore, Device, Tensor};
 
@@ -118,6 +119,17 @@ impl Policy {
         stop: &[i64],
     ) -> Result<Rollout, TrainError> {
         generate_until(&self.model, prompts, sampling, stop)
+            .map_err(|e| TrainError::Model(e.to_string()))
+    }
+
+    /// [`Policy::sample`], and a row also ends right after emitting any of `stops`.
+    pub fn sample_until_any(
+        &self,
+        prompts: &[Vec<i64>],
+        sampling: &SamplingConfig,
+        stops: &[&[i64]],
+    ) -> Result<Rollout, TrainError> {
+        generate_until_any(&self.model, prompts, sampling, stops)
             .map_err(|e| TrainError::Model(e.to_string()))
     }
 

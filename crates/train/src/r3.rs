@@ -129,6 +129,7 @@ impl R3Hook {
                     replayed: true,
                     env: Vec::new(),
                     first_tool_call: None,
+                    episode: None,
                 });
             }
         }
@@ -223,6 +224,7 @@ impl R3Hook {
                     replayed: false,
                     env: Vec::new(),
                     first_tool_call: None,
+                    episode: None,
                 });
             }
             if members.iter().any(|s| !s.reward.is_finite()) {

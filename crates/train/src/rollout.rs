@@ -8,6 +8,7 @@ use polopt_models::AdaptiveTemperature;
 use crate::codec::Codec;
 use crate::prompts::Prompts;
 
+use crate::agent_rollout::AgentStats;
 use crate::config::{OnNan, RlSection};
 use crate::error::TrainError;
 use crate::packing::Sequence;
@@ -35,6 +36,8 @@ pub struct StepExperience {
     pub temperature_sum: Option<f64>,
     /// Tool use over every generated response (tool tasks only).
     pub tool: ToolStats,
+    /// Turns, invalid actions and endings over every generated episode (agent tasks only).
+    pub agent: AgentStats,
 }
 
 impl StepExperience {
@@ -52,6 +55,7 @@ impl StepExperience {
             problems: Vec::new(),
             temperature_sum: None,
             tool,
+            agent: AgentStats::default(),
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct RolloutContext<'a> {
     pub on_nan: OnNan,
     /// Per-token sampling temperature (HAPO), from the previous step's entropy statistics.
     pub adaptive: Option<AdaptiveTemperature>,
+    /// Probe the policy's belief in the gold answer before every turn (IGPO's estimator).
+    pub gold_probe: bool,
 }
 
 pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, TrainError> {
@@ -103,11 +109,26 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
             .collect();
         let sampled = with_torch_seed(ctx.seed, "rl-sampling", index, || {
-            match ctx.task.tool() {
-                // Tool rounds resample from spliced prefixes; HAPO's per-token temperature
-                // applies to plain single-turn sampling only.
-                Some(_) => sample_responses(ctx.policy, ctx.tok, ctx.task, &repeated, &sampling),
-                None => {
+            let interactive = ctx.task.tool().is_some() || ctx.task.agent_env().is_some();
+            match interactive {
+                // Tool rounds and agent turns resample from spliced prefixes; HAPO's per-token
+                // temperature applies to plain single-turn sampling only.
+                true => {
+                    let instances: Vec<&Problem> = problems
+                        .iter()
+                        .flat_map(|p| std::iter::repeat_n(p, rl.group_size))
+                        .collect();
+                    let mut rows = sample_responses(
+                        ctx.policy, ctx.tok, ctx.task, &repeated, &instances, &sampling,
+                    )?;
+                    if ctx.gold_probe {
+                        crate::agent_rollout::probe_gold_answers(
+                            ctx.policy, ctx.tok, ctx.task, &repeated, &instances, &mut rows,
+                        )?;
+                    }
+                    Ok::<_, TrainError>(rows)
+                }
+                false => {
                     let chunk = match rl.generation_batch_size {
                         0 => repeated.len().max(1),
                         n => n,
@@ -155,6 +176,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                 exp.correct += score.correct as usize;
                 exp.truncated += truncated as usize;
                 exp.tool.add(sample);
+                exp.agent.add(sample);
                 members.push(Sequence {
                     group: 0,
                     prompt: prompt.clone(),
@@ -165,6 +187,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     replayed: false,
                     env: sample.env.clone(),
                     first_tool_call: sample.first_call,
+                    episode: sample.episode.clone(),
                 });
             }
             if has_nan {

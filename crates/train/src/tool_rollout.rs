@@ -10,7 +10,8 @@
 //! take one plain sampling round, exactly as before.
 use std::collections::BTreeMap;
 
-use polopt_envs::text::{Task, ToolProtocol};
+use polopt_envs::text::{Problem, Task, ToolProtocol};
+use polopt_methods::credit::turns::Episode;
 use polopt_models::{Rollout, SamplingConfig};
 
 use crate::codec::Codec;
@@ -30,6 +31,8 @@ pub struct Sampled {
     pub errors: usize,
     /// Token position of the first call's opening tag (its closing tag when none was opened).
     pub first_call: Option<usize>,
+    /// The turns of a multi-turn episode (agent tasks), for turn-level credit.
+    pub episode: Option<Episode>,
 }
 
 /// One [`Sampled`] per row of a single-turn rollout (no tool output in it).
@@ -47,14 +50,21 @@ pub fn samples_of(rollout: &Rollout) -> Vec<Sampled> {
 }
 
 /// Samples one response per prompt under `sampling`, answering tool calls when `task` has a
-/// tool. Call it inside `with_torch_seed`: every round draws from libtorch's generator.
+/// tool and playing episodes when it is an agent environment (`problems[i]` is the problem of
+/// `prompts[i]`). Call it inside `with_torch_seed`: every round draws from libtorch's generator.
 pub fn sample_responses(
     policy: &Policy,
     tok: &Codec,
     task: &dyn Task,
     prompts: &[Vec<i64>],
+    problems: &[&Problem],
     sampling: &SamplingConfig,
 ) -> Result<Vec<Sampled>, TrainError> {
+    if task.agent_env().is_some() {
+        return crate::agent_rollout::sample_episodes(
+            policy, tok, task, prompts, problems, sampling,
+        );
+    }
     let Some(tool) = task.tool() else {
         return Ok(samples_of(&policy.sample(prompts, sampling)?));
     };

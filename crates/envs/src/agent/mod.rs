@@ -10,6 +10,12 @@
 //! Splits: instance seeds are disjoint by construction ([`nth_seed`], [`split_of_seed`]), so a
 //! test instance is never trained on.
 pub mod bm25;
+pub mod corridor;
+mod task;
+
+pub use task::{
+    action_end, env_reply, make_env, replay, solution_env_mask, AgentTask, Replay, ENV_NAMES,
+};
 
 use crate::text::Split;
 
@@ -59,7 +65,7 @@ pub struct Step {
 /// Contract: `reset(seed)` followed by the same actions always gives the same observations
 /// (no hidden randomness after reset); `step` never panics on any text; after `terminated` or
 /// `truncated` further steps are invalid.
-pub trait AgentEnv: Send {
+pub trait AgentEnv: Send + Sync {
     /// The registry name.
     fn name(&self) -> &'static str;
     /// The resolved config, defaults filled in, for run manifests.
@@ -81,6 +87,11 @@ pub trait AgentEnv: Send {
     /// The gold answer, for environments that have one (SearchQA), else `None`.
     fn gold_answer(&self) -> Option<String> {
         None
+    }
+    /// The text after which the policy writes its answer (SearchQA: `<answer>`): IGPO's probe
+    /// scores the gold answer right after the history and this prefix.
+    fn answer_prefix(&self) -> &'static str {
+        ""
     }
     /// A fresh copy with the same config (episodes of a batch each get their own).
     fn boxed_clone(&self) -> Box<dyn AgentEnv>;

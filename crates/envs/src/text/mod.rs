@@ -203,6 +203,20 @@ pub trait Task: Send + Sync {
             error: true,
         }
     }
+
+    /// A fresh copy of the environment when the task is a multi-turn agent environment
+    /// ([`crate::agent::AgentTask`]): the rollout then plays each problem as an episode, turn
+    /// by turn. `None` (the default) for single-turn and tool tasks.
+    fn agent_env(&self) -> Option<Box<dyn crate::agent::AgentEnv>> {
+        None
+    }
+
+    /// Characters the task renders beyond [`CHARSET`]; the built-in character vocabulary of a
+    /// run on this task is extended by them (none for the text tasks, so their vocabulary and
+    /// the default run stay as they are).
+    fn extra_chars(&self) -> &'static str {
+        ""
+    }
 }
 
 /// How the policy calls a task's tool: `{call_open}BODY{call_close}`.
@@ -226,6 +240,9 @@ pub struct ToolReply {
 /// reply that follows a closed call verbatim (at most `max_calls` of them, as in a rollout). SFT
 /// uses it to keep tool output out of the loss of a canonical solution.
 pub fn tool_output_mask(task: &dyn Task, text: &str) -> Vec<bool> {
+    if let Some(env) = task.agent_env() {
+        return crate::agent::solution_env_mask(env.as_ref(), text);
+    }
     let mut mask = vec![false; text.chars().count()];
     let Some(tool) = task.tool() else {
         return mask;
@@ -334,9 +351,12 @@ pub fn make_task(name: &str, config: &serde_json::Value) -> Result<Box<dyn Task>
             config,
         )?)?)),
         calc::NAME => Ok(Box::new(Calc::new(parse_config(calc::NAME, config)?)?)),
+        env if crate::agent::ENV_NAMES.contains(&env) => Ok(Box::new(
+            crate::agent::AgentTask::new(crate::agent::make_env(env, config)?),
+        )),
         _ => Err(TaskError::UnknownTask {
             name: name.to_string(),
-            known: TASK_NAMES.join(", "),
+            known: [TASK_NAMES, crate::agent::ENV_NAMES].concat().join(", "),
         }),
     }
 }

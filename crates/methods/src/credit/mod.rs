@@ -180,6 +180,11 @@ impl Advantages {
 pub trait AdvantageEstimator: Send + Sync {
     fn name(&self) -> &'static str;
     fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError>;
+    /// Reads the policy's probability of the gold answer before each turn
+    /// ([`turns::Episode::gold_probs`]); the agent rollout computes it only when asked.
+    fn needs_gold_probe(&self) -> bool {
+        false
+    }
     /// Cross-step state for checkpoints (`Null` for stateless estimators), so that a resumed
     /// run continues exactly.
     fn state(&self) -> serde_json::Value {

@@ -428,6 +428,7 @@ impl Loop<'_> {
                     scale_pos: s.scale_pos,
                     scale_neg: s.scale_neg,
                 }),
+            gold_probe: self.method.needs_gold_probe(),
         };
         let collected = collect_step(&ctx, &cfg.method.parts(), step)?;
         let mut exp = collected.experience;
@@ -466,6 +467,7 @@ fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
     row.insert("gen_batches".into(), exp.fill.gen_batches as f64);
     row.insert("nan_reward_groups".into(), exp.nan_reward_groups as f64);
     row.extend(exp.tool.metrics());
+    row.extend(exp.agent.metrics());
     if let Some(sum) = exp.temperature_sum {
         let tokens = exp.generated_tokens.max(1) as f64;
         row.insert("sampling_temperature_mean".into(), sum / tokens);

@@ -56,7 +56,11 @@ pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, C
                 "config key `model.lora`: adapters need a pretrained model; set model.path".into(),
             ));
         }
-        let tok = Codec::builtin();
+        // An agent environment renders characters the text tasks do not ('$', ...).
+        let extra = polopt_envs::text::make_task(&config.task.name, &serde_json::Value::Null)
+            .map(|task| task.extra_chars())
+            .unwrap_or("");
+        let tok = Codec::builtin_with(extra)?;
         let policy = with_torch_seed(config.run.seed, "init", 0, || {
             Policy::new(model_config(config, &tok), device)
         })?;

@@ -18,13 +18,15 @@ impl Loop<'_> {
         let lens: Vec<usize> = seqs.iter().map(|s| s.response.len()).collect();
         let truncated: Vec<bool> = seqs.iter().map(|s| s.truncated).collect();
         let replayed: Vec<bool> = seqs.iter().map(|s| s.replayed).collect();
+        // Multi-turn rows hand their turns to credit; a batch is all episodes or none.
+        let episodes: Option<Vec<_>> = seqs.iter().map(|s| s.episode.clone()).collect();
         let batch = CreditBatch {
             rewards: &rewards,
             group_ids: &groups,
             response_lens: &lens,
             token_kl: None,
             trajectories: None,
-            episodes: None,
+            episodes: episodes.as_deref(),
         };
         let prompts: Vec<&[i64]> = seqs.iter().map(|s| s.prompt.as_slice()).collect();
         let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();

@@ -124,6 +124,7 @@ fn online_pairs(ctx: &DriverCtx, step: usize, row: &mut Row) -> Result<Vec<Token
         seed: config.run.seed,
         on_nan: config.run.on_nan,
         adaptive: None,
+        gold_probe: false,
     };
     let exp = collect(&rollout, step)?;
     let n = exp.generated.max(1) as f64;

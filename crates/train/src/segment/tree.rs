@@ -186,6 +186,7 @@ pub(super) fn collect(
                 replayed: false,
                 env: Vec::new(),
                 first_tool_call: None,
+                episode: None,
             });
         }
     }

@@ -1,0 +1,262 @@
+//! Multi-turn episodes for tasks that are agent environments ([`Task::agent_env`]), played turn
+//! by turn with the KV-cache sampler, as the tool rounds of `tool_rollout.rs` are.
+//!
+//! Each row is one episode: the prompt is the first observation, the response holds the
+//! policy's actions and the environment's replies (observation + turn prompt), the replies
+//! carrying `env` = true so that the loss masks them out. A round samples every live row until
+//! one of the environment's action stops (a newline, a closing tag), `<eos>` or the round's
+//! length; the action is played, and the reply appended for the next round. The prompt and the
+//! history are re-fed as one prefix each round (the sampler prefills them in one pass).
+//!
+//! Stop rules: an episode ends when the environment terminates or truncates (its horizon), when
+//! the policy writes `<eos>` (the text before it is played as the last action), or at the
+//! context budget `rl.max_new_tokens` (actions and replies together: the width the loss sees).
+//! Budget rule, the same as [`polopt_envs::agent::replay`]'s: a turn cut by the budget is
+//! played as the last action; a reply cut by it ends the episode. Turn spans, per-turn rewards
+//! and the observation hashes go to credit as [`Episode`]s.
+use std::collections::BTreeMap;
+
+use polopt_envs::agent::{env_reply, normalize_action, AgentEnv, AgentTask};
+use polopt_envs::text::{fnv1a64, Problem, Task};
+use polopt_methods::credit::turns::Episode;
+use polopt_models::SamplingConfig;
+
+use crate::codec::Codec;
+use crate::error::TrainError;
+use crate::policy::Policy;
+use crate::tool_rollout::Sampled;
+
+/// One live episode.
+struct Live {
+    env: Box<dyn AgentEnv>,
+    /// Token position in the response where the current turn's action began.
+    turn_start: usize,
+    /// Hash of the observation the current action is taken from.
+    state: u64,
+    done: bool,
+}
+
+/// Plays one episode per prompt; `problems[i]` is the instance of `prompts[i]` (rows of one
+/// group share it). Call it inside `with_torch_seed`: every round draws from libtorch.
+pub fn sample_episodes(
+    policy: &Policy,
+    tok: &Codec,
+    task: &dyn Task,
+    prompts: &[Vec<i64>],
+    problems: &[&Problem],
+    sampling: &SamplingConfig,
+) -> Result<Vec<Sampled>, TrainError> {
+    let budget = sampling.max_new_tokens as usize;
+    let mut rows: Vec<Sampled> = vec![Sampled::default(); prompts.len()];
+    let mut live = Vec::with_capacity(prompts.len());
+    for problem in problems {
+        let mut env = task.agent_env().ok_or_else(|| {
+            TrainError::Task(format!(
+                "task `{}` is not an agent environment",
+                task.name()
+            ))
+        })?;
+        let seed = AgentTask::seed_of(problem).ok_or_else(|| {
+            TrainError::Task(format!(
+                "problem {:?} has no instance seed (meta.seed): agent problems come from the \
+                 environment's generator",
+                problem.key
+            ))
+        })?;
+        let reset = env.reset(seed);
+        live.push(Live {
+            env,
+            turn_start: 0,
+            state: fnv1a64(&reset.observation),
+            done: false,
+        });
+    }
+    for row in &mut rows {
+        row.episode = Some(Episode::default());
+    }
+    let stop_texts: Vec<&'static str> = live
+        .first()
+        .map(|l| l.env.action_stops().to_vec())
+        .unwrap_or_default();
+    let stop_ids: Vec<Vec<i64>> = stop_texts
+        .iter()
+        .map(|s| tok.encode(s))
+        .collect::<Result<_, _>>()
+        .map_err(|e| TrainError::Task(format!("action stop: {e}")))?;
+    let stops: Vec<&[i64]> = stop_ids.iter().map(Vec::as_slice).collect();
+    let max_positions = policy.config.max_position_embeddings as usize;
+    let mut active: Vec<usize> = (0..prompts.len()).collect();
+    while !active.is_empty() {
+        let prefixes: Vec<Vec<i64>> = active
+            .iter()
+            .map(|&i| [prompts[i].as_slice(), &rows[i].response].concat())
+            .collect();
+        let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
+        let room = active
+            .iter()
+            .map(|&i| budget - rows[i].response.len())
+            .max()
+            .unwrap_or(1)
+            .min(max_positions.saturating_sub(longest))
+            .max(1);
+        let round = SamplingConfig {
+            max_new_tokens: room as i64,
+            ..sampling.clone()
+        };
+        let rollout = policy.sample_until_any(&prefixes, &round, &stops)?;
+        let mut next = Vec::new();
+        for ((&i, new), &cut) in active
+            .iter()
+            .zip(rollout.response_ids_with_eos())
+            .zip(&rollout.truncated)
+        {
+            let (row, episode) = (&mut rows[i], &mut live[i]);
+            let left = budget - row.response.len();
+            let take = new.len().min(left);
+            row.response.extend_from_slice(&new[..take]);
+            row.env.resize(row.response.len(), false);
+            let out_of_budget = take < new.len() || row.response.len() >= budget;
+            if cut && !out_of_budget {
+                next.push(i);
+                continue;
+            }
+            let eos = row.response.last() == Some(&sampling.eos_token_id) && !cut;
+            let action_end = row.response.len() - eos as usize;
+            let stop = stops
+                .iter()
+                .zip(&stop_texts)
+                .find(|(ids, _)| !eos && row.response[..action_end].ends_with(ids))
+                .map(|(_, text)| *text);
+            let action = tok.decode(&row.response[episode.turn_start..action_end]);
+            let step = episode.env.step(&action);
+            let turns = row.episode.get_or_insert_with(Episode::default);
+            turns.spans.push((episode.turn_start, row.response.len()));
+            turns.rewards.push(step.reward);
+            turns.states.push(episode.state);
+            let normalized = normalize_action(&action, episode.env.action_stops());
+            turns.actions.push(fnv1a64(&normalized));
+            turns.invalid.push(step.invalid);
+            turns.terminated = step.terminated;
+            episode.state = fnv1a64(&step.observation);
+            let ends = step.terminated || step.truncated || eos || out_of_budget || stop.is_none();
+            if ends {
+                row.truncated = out_of_budget && !step.terminated;
+                episode.done = true;
+                continue;
+            }
+            let reply = env_reply(stop.unwrap_or(""), &step.observation);
+            let ids = tok
+                .encode(&reply)
+                .map_err(|e| TrainError::Task(format!("observation {reply:?}: {e}")))?;
+            let room = budget - row.response.len();
+            let fits = ids.len().min(room);
+            row.response.extend_from_slice(&ids[..fits]);
+            row.env.resize(row.response.len(), true);
+            if fits < ids.len() || fits == room {
+                row.truncated = true;
+                episode.done = true;
+                continue;
+            }
+            episode.turn_start = row.response.len();
+            next.push(i);
+        }
+        active = next;
+    }
+    debug_assert!(live.iter().all(|l| l.done));
+    Ok(rows)
+}
+
+/// Agent statistics over a step's (or an evaluation's) episodes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentStats {
+    pub episodes: usize,
+    pub turns: usize,
+    pub invalid: usize,
+    pub terminated: usize,
+    pub env_tokens: usize,
+}
+
+impl AgentStats {
+    pub fn add(&mut self, s: &Sampled) {
+        let Some(episode) = &s.episode else {
+            return;
+        };
+        self.episodes += 1;
+        self.turns += episode.turns();
+        self.invalid += episode.invalid.iter().filter(|&&b| b).count();
+        self.terminated += episode.terminated as usize;
+        self.env_tokens += s.env.iter().filter(|&&e| e).count();
+    }
+
+    /// `agent/*` metrics: turns per episode (episode length), the share of invalid actions,
+    /// the share of episodes the environment ended (goal, purchase, answer), and environment
+    /// tokens per episode. Success is `accuracy` (`eval/pass@1` held out). Empty when no
+    /// episode was played.
+    pub fn metrics(&self) -> BTreeMap<String, f64> {
+        let mut row = BTreeMap::new();
+        if self.episodes == 0 {
+            return row;
+        }
+        let n = self.episodes as f64;
+        row.insert("agent/turns".into(), self.turns as f64 / n);
+        row.insert(
+            "agent/invalid_rate".into(),
+            self.invalid as f64 / self.turns.max(1) as f64,
+        );
+        row.insert("agent/terminated_frac".into(), self.terminated as f64 / n);
+        row.insert("agent/env_tokens".into(), self.env_tokens as f64 / n);
+        row
+    }
+}
+
+/// IGPO's probe (igpo.md, step 1): for every turn `t` of every episode, the policy's
+/// length-normalised probability of the gold answer, teacher-forced after the history before
+/// that turn's action and the environment's answer prefix: `exp(mean_j log pi(a_j | ...))`.
+/// Detached, at temperature 1, with the weights that sampled the episodes (the old policy).
+/// Fills [`Episode::gold_probs`]; rows without an episode or a gold answer are left alone.
+pub fn probe_gold_answers(
+    policy: &Policy,
+    tok: &Codec,
+    task: &dyn Task,
+    prompts: &[Vec<i64>],
+    problems: &[&Problem],
+    rows: &mut [Sampled],
+) -> Result<(), TrainError> {
+    let Some(env) = task.agent_env() else {
+        return Ok(());
+    };
+    let prefix = tok
+        .encode(env.answer_prefix())
+        .map_err(|e| TrainError::Task(format!("answer prefix: {e}")))?;
+    // (row, context ids, gold ids) for every turn of every episode with a gold answer.
+    let mut queries: Vec<(usize, Vec<i64>, Vec<i64>)> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let (Some(episode), false) = (&row.episode, problems[i].answer.is_empty()) else {
+            continue;
+        };
+        let gold = tok
+            .encode(&problems[i].answer)
+            .map_err(|e| TrainError::Task(format!("gold answer {:?}: {e}", problems[i].answer)))?;
+        for &(start, _) in &episode.spans {
+            let context = [prompts[i].as_slice(), &row.response[..start], &prefix].concat();
+            queries.push((i, context, gold.clone()));
+        }
+    }
+    const CHUNK: usize = 64;
+    for chunk in queries.chunks(CHUNK) {
+        let contexts: Vec<&[i64]> = chunk.iter().map(|(_, c, _)| c.as_slice()).collect();
+        let golds: Vec<&[i64]> = chunk.iter().map(|(_, _, g)| g.as_slice()).collect();
+        let packed = crate::packing::pack(&contexts, &golds, tok.pad_id(), policy.device());
+        let (logp, _) = tch::no_grad(|| policy.logprobs(&packed, 1.0, false));
+        let sums = (logp * &packed.response_mask).sum_dim_intlist(1, false, tch::Kind::Double);
+        let sums = Vec::<f64>::try_from(sums.to_device(tch::Device::Cpu))
+            .map_err(|e| TrainError::Model(e.to_string()))?;
+        for ((i, _, gold), sum) in chunk.iter().zip(sums) {
+            let p = (sum / gold.len().max(1) as f64).exp();
+            if let Some(episode) = rows[*i].episode.as_mut() {
+                episode.gold_probs.push(p);
+            }
+        }
+    }
+    Ok(())
+}

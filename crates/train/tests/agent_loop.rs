@@ -1,0 +1,133 @@
+//! Multi-turn episodes through the real loop, on CorridorKeys (the smallest agent
+//! environment): the rollout's turns must agree with a replay of the text, the environment's
+//! replies must stay out of the loss, and a multi-turn run must resume exactly.
+mod common;
+
+use polopt_envs::agent::{replay, AgentTask};
+use polopt_envs::text::{make_task, Problem, Split, Task};
+use polopt_train::agent_rollout::sample_episodes;
+use polopt_train::codec::Codec;
+use polopt_train::group_rl::model_config;
+use polopt_train::policy::Policy;
+use polopt_train::seeds::with_torch_seed;
+use rand::SeedableRng;
+
+const CORRIDOR: [&str; 6] = [
+    "task.name=corridor",
+    "sft.steps=150",
+    "model.hidden_size=48",
+    "sft.lr=5e-3",
+    "rl.steps=4",
+    "eval.every=2",
+];
+
+fn corridor() -> Box<dyn Task> {
+    make_task("corridor", &serde_json::json!({"horizon": 6})).expect("corridor builds")
+}
+
+#[test]
+fn rollout_turns_agree_with_a_replay_of_their_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(dir.path(), "probe", &CORRIDOR);
+    let task = corridor();
+    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
+    let policy = with_torch_seed(3, "init", 0, || {
+        Policy::new(model_config(&config, &tok), tch::Device::Cpu)
+    })
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let problems: Vec<Problem> = (0..6)
+        .map(|_| task.sample(Split::Train, &mut rng))
+        .collect();
+    let prompts: Vec<Vec<i64>> = problems
+        .iter()
+        .map(|p| tok.encode_prompt(p).unwrap())
+        .collect();
+    let refs: Vec<&Problem> = problems.iter().collect();
+    // A random policy at a high temperature writes long, mostly invalid actions: the budget,
+    // the horizon and `<eos>` all end episodes here.
+    let mut sampling = config.rl.sampling(&tok, 48);
+    sampling.temperature = 1.0;
+    let rows = with_torch_seed(5, "agent-test", 0, || {
+        sample_episodes(&policy, &tok, task.as_ref(), &prompts, &refs, &sampling)
+    })
+    .unwrap();
+    let mut ended = [0usize; 2];
+    for (row, problem) in rows.iter().zip(&problems) {
+        let episode = row
+            .episode
+            .as_ref()
+            .expect("an agent row carries its turns");
+        assert!(episode.turns() >= 1 && episode.turns() <= 6, "{episode:?}");
+        assert!(row.response.len() <= 48);
+        assert_eq!(row.env.len(), row.response.len());
+        // Every token is either the environment's or in exactly one turn's span.
+        let mut owner = vec![0u8; row.response.len()];
+        for &(start, end) in &episode.spans {
+            assert!(start < end && end <= row.response.len());
+            for o in &mut owner[start..end] {
+                *o += 1;
+            }
+        }
+        for (t, (&o, &env)) in owner.iter().zip(&row.env).enumerate() {
+            assert_eq!(o as usize + env as usize, 1, "token {t} of {row:?}");
+        }
+        // The replay of the decoded text gives the same turns, rewards and mask.
+        let text = tok.decode(&row.response);
+        let mut env = task.agent_env().unwrap();
+        let played = replay(env.as_mut(), AgentTask::seed_of(problem).unwrap(), &text);
+        assert!(!played.diverged, "{text:?}");
+        assert_eq!(played.turns, episode.turns(), "{text:?}");
+        assert_eq!(played.reward, episode.rewards.iter().sum::<f64>());
+        let env_chars: Vec<bool> = row.env[..played.env_mask.len()].to_vec();
+        assert_eq!(played.env_mask, env_chars, "{text:?}");
+        assert_eq!(
+            played.invalid,
+            episode.invalid.iter().filter(|&&b| b).count()
+        );
+        // Turn 0 acts from the first observation; each later state is an observation hash.
+        let first = polopt_envs::text::fnv1a64(problem.prompt.trim_end_matches("\n> "));
+        assert_eq!(episode.states[0], first);
+        ended[row.truncated as usize] += 1;
+    }
+    assert!(
+        ended[1] > 0,
+        "some episodes must run out of budget: {ended:?}"
+    );
+}
+
+#[test]
+fn multi_turn_grpo_trains_masks_replies_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    common::straight_and_resumed(
+        dir.path(),
+        &CORRIDOR,
+        2,
+        polopt_train::TrainOptions::default,
+        |_| {},
+    );
+    let straight = common::metric_rows(&dir.path().join("straight"), &[]);
+    let split = common::metric_rows(&dir.path().join("split"), &[]);
+    assert_eq!(straight, split, "resume must continue exactly");
+    assert_eq!(straight.len(), 5);
+    let warm = &straight[0];
+    let success = warm["eval/pass@1"].as_f64().unwrap();
+    assert!(
+        success > 0.0,
+        "the warm start must solve some held-out corridors: {warm}"
+    );
+    for row in &straight[1..] {
+        for key in [
+            "agent/turns",
+            "agent/invalid_rate",
+            "agent/terminated_frac",
+            "agent/env_tokens",
+        ] {
+            let v = row[key].as_f64().unwrap_or(f64::NAN);
+            assert!(v.is_finite() && v >= 0.0, "{key} = {v} in {row}");
+        }
+        assert!(row["agent/env_tokens"].as_f64().unwrap() > 0.0);
+        assert!(row["loss"].as_f64().unwrap().is_finite(), "{row}");
+    }
+    assert!(straight[2]["eval/agent/turns"].as_f64().is_some());
+}
