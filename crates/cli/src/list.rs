@@ -106,6 +106,13 @@ pub fn listing() -> String {
     );
     let _ = writeln!(
         s,
+        "\nAGENT ENVIRONMENTS (task.name; multi-turn episodes, docs/agents.md)"
+    );
+    for name in polopt_envs::agent::env_names() {
+        let _ = writeln!(s, "  {name}");
+    }
+    let _ = writeln!(
+        s,
         "\nREWARDS ([[reward]] name = ..., weight = ...)  (docs/rewards/README.md)"
     );
     for (name, summary) in polopt_train::rewards::reward_names() {

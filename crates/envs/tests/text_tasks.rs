@@ -850,11 +850,13 @@ fn unreachable_targets_are_caught_at_construction() {
 #[test]
 fn unknown_task_names_list_the_known_ones() {
     let e = build_error("sorting", json!({}));
+    let agents = polopt_envs::agent::env_names().join(", ");
     assert_eq!(
         e.to_string(),
-        "unknown task `sorting`; known tasks: addition, countdown, calc"
+        format!("unknown task `sorting`; known tasks: addition, countdown, calc, {agents}")
     );
     assert_eq!(TASK_NAMES, &["addition", "countdown", "calc"]);
+    assert!(agents.contains("corridor"), "{agents}");
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //! end of an action and the end of the next [`TURN_PROMPT`]; the policy writes the rest. A
 //! completion's trailing text (cut by `<eos>` or by the response budget) is played as its last
 //! action, in the rollout and in [`replay`] alike, so the two always agree.
+use std::sync::RwLock;
+
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
@@ -18,14 +20,59 @@ use crate::text::{Problem, Split, Task, TaskError, Verdict};
 /// The environments `task.name` accepts besides the text tasks, in `polopt list` order.
 pub const ENV_NAMES: &[&str] = &[super::corridor::NAME];
 
+/// Builds an environment from its `task.rl` / `task.sft` table (JSON; `null` for defaults).
+pub type EnvBuilder = fn(&serde_json::Value) -> Result<Box<dyn AgentEnv>, TaskError>;
+
+/// Environments registered at run time by programs that use polopt as a library
+/// ([`register_env`]). A list behind a lock rather than a const table like [`ENV_NAMES`]:
+/// a user's environment lives in the user's crate, which this crate cannot name.
+static USER_ENVS: RwLock<Vec<(&'static str, EnvBuilder)>> = RwLock::new(Vec::new());
+
+/// Makes `name` a `task.name` that every loop, the warm start and the evaluation accept,
+/// built by `build` (docs/agents.md, "Your own environment"). Registering a name again
+/// replaces its builder; a built-in name cannot be taken.
+pub fn register_env(name: &'static str, build: EnvBuilder) -> Result<(), TaskError> {
+    if ENV_NAMES.contains(&name) || crate::text::TASK_NAMES.contains(&name) {
+        return Err(TaskError::Invalid {
+            field: "task.name".into(),
+            message: format!("`{name}` is a built-in task; register your environment under another name"),
+        });
+    }
+    let mut envs = USER_ENVS.write().unwrap_or_else(|e| e.into_inner());
+    envs.retain(|(n, _)| *n != name);
+    envs.push((name, build));
+    Ok(())
+}
+
+/// Every agent environment name: the built-in ones, then those registered at run time.
+pub fn env_names() -> Vec<&'static str> {
+    let envs = USER_ENVS.read().unwrap_or_else(|e| e.into_inner());
+    ENV_NAMES
+        .iter()
+        .copied()
+        .chain(envs.iter().map(|(n, _)| *n))
+        .collect()
+}
+
 /// Builds an agent environment by name from a JSON config (`null` gives the defaults).
 pub fn make_env(name: &str, config: &serde_json::Value) -> Result<Box<dyn AgentEnv>, TaskError> {
     match name {
         super::corridor::NAME => Ok(Box::new(super::corridor::Corridor::from_json(config)?)),
-        _ => Err(TaskError::UnknownTask {
-            name: name.to_string(),
-            known: ENV_NAMES.join(", "),
-        }),
+        _ => {
+            let user = USER_ENVS
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, build)| *build);
+            match user {
+                Some(build) => build(config),
+                None => Err(TaskError::UnknownTask {
+                    name: name.to_string(),
+                    known: env_names().join(", "),
+                }),
+            }
+        }
     }
 }
 

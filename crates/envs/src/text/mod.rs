@@ -351,12 +351,12 @@ pub fn make_task(name: &str, config: &serde_json::Value) -> Result<Box<dyn Task>
             config,
         )?)?)),
         calc::NAME => Ok(Box::new(Calc::new(parse_config(calc::NAME, config)?)?)),
-        env if crate::agent::ENV_NAMES.contains(&env) => Ok(Box::new(
+        env if crate::agent::env_names().contains(&env) => Ok(Box::new(
             crate::agent::AgentTask::new(crate::agent::make_env(env, config)?),
         )),
         _ => Err(TaskError::UnknownTask {
             name: name.to_string(),
-            known: [TASK_NAMES, crate::agent::ENV_NAMES].concat().join(", "),
+            known: [TASK_NAMES, &crate::agent::env_names()].concat().join(", "),
         }),
     }
 }
