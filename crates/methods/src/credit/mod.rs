@@ -12,12 +12,16 @@ pub(crate) mod dcpo;
 mod egae;
 mod gae;
 mod gbpo;
+mod gigpo;
 mod grpo;
 mod hapo;
+mod hgpo;
 mod reinforce_pp;
 mod riskpo;
 mod rloo;
+mod salt;
 mod spo;
+pub mod turn_groups;
 pub mod turns;
 pub(crate) mod win_rate;
 
@@ -32,14 +36,26 @@ pub use dcpo::{
 pub use egae::{egae, Egae, EgaeBootstrap, WindowEnd};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
+pub use gigpo::{
+    add_step_advantage, anchor_step_advantages, episode_advantages, episode_credit,
+    gigpo_turn_advantages, EpisodeCredit, Gigpo, GigpoConfig,
+};
 pub use grpo::{group_relative_advantage, GroupNorm};
 pub use hapo::{token_group_mean_advantage, TokenGroupMean, TOKEN_MEAN_FALLBACK};
+pub use hgpo::{
+    context_key, hgpo_turn_advantages, hierarchical_step_advantages, hierarchy_weighted_advantage,
+    level_advantages, Hgpo, HgpoConfig,
+};
 pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
 pub use riskpo::{
     bundle_advantages, mixed_var, quantile, QuantileMode, QuantileTracker, RiskCredit, RiskPo,
     RiskpoConfig,
 };
 pub use rloo::{leave_one_out_advantage, Rloo};
+pub use salt::{
+    graph_edge_advantages, graph_edge_key, salt_turn_advantages, NodeMerge, Salt, SaltBase,
+    SaltConfig,
+};
 pub use spo::{
     chain_cutpoints, chain_token_advantages, edge_advantages, probability_keep, whiten_masked,
     SegmentCredit, SpoConfig, TreeAdvantage,
@@ -105,21 +121,7 @@ impl CreditBatch<'_> {
 
     /// Indices of each group's members, in order of first appearance.
     pub fn groups(&self) -> Vec<Vec<usize>> {
-        let mut order: Vec<usize> = Vec::new();
-        let mut members: std::collections::HashMap<usize, Vec<usize>> = Default::default();
-        for (i, &g) in self.group_ids.iter().enumerate() {
-            members
-                .entry(g)
-                .or_insert_with(|| {
-                    order.push(g);
-                    Vec::new()
-                })
-                .push(i);
-        }
-        order
-            .into_iter()
-            .map(|g| members.remove(&g).unwrap_or_default())
-            .collect()
+        turn_groups::bucket_by(self.group_ids.iter().copied())
     }
 }
 
@@ -331,6 +333,48 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             // The segment rollouts read these settings; building checks them.
             let _: SpoConfig = c.settings("spo")?;
             Ok(Box::new(SegmentCredit))
+        },
+    },
+    EstimatorEntry {
+        name: "gigpo",
+        description:
+            "GiGPO over turns: episode advantage + omega * anchor-state step advantage (agent rollout)",
+        spec: "gigpo.md",
+        table: Some("gigpo"),
+        build: |c| {
+            Ok(Box::new(Gigpo {
+                config: c.settings("gigpo")?,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            }))
+        },
+    },
+    EstimatorEntry {
+        name: "hgpo",
+        description:
+            "HGPO over turns: episode advantage + weighted hierarchy of k-step context groups (agent rollout)",
+        spec: "hgpo.md",
+        table: Some("hgpo"),
+        build: |c| {
+            Ok(Box::new(Hgpo {
+                config: c.settings("hgpo")?,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            }))
+        },
+    },
+    EstimatorEntry {
+        name: "salt",
+        description:
+            "SALT over turns: mean base advantage of the trajectories through each graph edge (agent rollout) [reconstructed]",
+        spec: "salt.md",
+        table: Some("salt"),
+        build: |c| {
+            Ok(Box::new(Salt {
+                config: c.settings("salt")?,
+                std_ddof: c.std_ddof,
+                eps: c.eps,
+            }))
         },
     },
 ];
