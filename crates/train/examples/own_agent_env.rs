@@ -126,8 +126,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = polopt_train::train(&config, polopt_train::TrainOptions::default())?;
     println!(
         "success on held-out secrets: {:.2} after the warm start, {:.2} after RL ({})",
-        summary.warmstart.get("eval/pass@1").copied().unwrap_or(f64::NAN),
-        summary.final_metrics.get("eval/pass@1").copied().unwrap_or(f64::NAN),
+        summary
+            .warmstart
+            .get("eval/pass@1")
+            .copied()
+            .unwrap_or(f64::NAN),
+        summary
+            .final_metrics
+            .get("eval/pass@1")
+            .copied()
+            .unwrap_or(f64::NAN),
         summary.run_dir.display()
     );
     Ok(())

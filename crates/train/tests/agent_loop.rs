@@ -131,3 +131,58 @@ fn multi_turn_grpo_trains_masks_replies_and_resumes_exactly() {
     }
     assert!(straight[2]["eval/agent/turns"].as_f64().is_some());
 }
+
+/// The presets whose estimator reads turns: each trains on CorridorKeys without NaN.
+#[test]
+fn every_turn_level_preset_trains_on_an_agent_environment() {
+    use polopt_methods::credit::ESTIMATORS;
+    use polopt_methods::presets::PRESETS;
+    let dir = tempfile::tempdir().unwrap();
+    let turn_presets: Vec<&str> = PRESETS
+        .iter()
+        .filter(|p| {
+            let estimator = (p.build)().credit.estimator;
+            ESTIMATORS.iter().any(|e| e.name == estimator && e.turns)
+        })
+        .map(|p| p.name)
+        .collect();
+    assert!(turn_presets.len() >= 3, "{turn_presets:?}");
+    for preset in turn_presets {
+        let sets = [
+            "task.name=corridor",
+            "sft.steps=40",
+            "rl.steps=2",
+            "eval.every=0",
+            "eval.problems=4",
+        ];
+        let mut sets: Vec<&str> = sets.to_vec();
+        let preset_set = format!("method.preset={preset}");
+        sets.push(&preset_set);
+        let config = common::tiny_config(dir.path(), preset, &sets);
+        let summary = polopt_train::train(&config, polopt_train::TrainOptions::default())
+            .unwrap_or_else(|e| panic!("{preset}: {e}"));
+        let rows = common::metric_rows(&summary.run_dir, &[]);
+        for row in &rows[1..] {
+            for (k, v) in row.as_object().unwrap() {
+                if let Some(x) = v.as_f64() {
+                    assert!(x.is_finite(), "{preset}: {k} = {x}");
+                }
+            }
+            assert!(row["agent/turns"].as_f64().unwrap() >= 1.0, "{preset}");
+        }
+    }
+}
+
+#[test]
+fn a_turn_level_estimator_on_a_single_turn_task_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(dir.path(), "refused", &["method.preset=gigpo"]);
+    let e = polopt_train::train(&config, polopt_train::TrainOptions::default())
+        .err()
+        .expect("gigpo on addition must be refused")
+        .to_string();
+    assert!(
+        e.contains("method.credit.estimator") && e.contains("corridor"),
+        "{e}"
+    );
+}

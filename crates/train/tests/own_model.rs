@@ -14,6 +14,13 @@ fn group_presets() -> Vec<&'static str> {
         .iter()
         .filter(|p| p.family == Family::GroupRl)
         .filter(|p| (p.build)().rollout.kind == RolloutKind::Group)
+        // Turn-level estimators need an agent environment, not a dataset (agent_loop.rs).
+        .filter(|p| {
+            let estimator = (p.build)().credit.estimator;
+            !polopt_methods::credit::ESTIMATORS
+                .iter()
+                .any(|e| e.name == estimator && e.turns)
+        })
         .map(|p| p.name)
         .collect()
 }

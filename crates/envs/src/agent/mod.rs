@@ -14,8 +14,8 @@ pub mod corridor;
 mod task;
 
 pub use task::{
-    action_end, env_names, env_reply, make_env, register_env, replay, solution_env_mask,
-    AgentTask, EnvBuilder, Replay, ENV_NAMES,
+    action_end, env_names, env_reply, make_env, register_env, replay, solution_env_mask, AgentTask,
+    EnvBuilder, Replay, ENV_NAMES,
 };
 
 use crate::text::Split;

@@ -35,7 +35,9 @@ pub fn register_env(name: &'static str, build: EnvBuilder) -> Result<(), TaskErr
     if ENV_NAMES.contains(&name) || crate::text::TASK_NAMES.contains(&name) {
         return Err(TaskError::Invalid {
             field: "task.name".into(),
-            message: format!("`{name}` is a built-in task; register your environment under another name"),
+            message: format!(
+                "`{name}` is a built-in task; register your environment under another name"
+            ),
         });
     }
     let mut envs = USER_ENVS.write().unwrap_or_else(|e| e.into_inner());

@@ -205,6 +205,9 @@ pub struct EstimatorEntry {
     pub description: &'static str,
     pub spec: &'static str,
     pub table: Option<&'static str>,
+    /// Reads the turns of multi-turn episodes ([`CreditBatch::episodes`]): it runs only on an
+    /// agent environment, and a run on another task is refused when its config is checked.
+    pub turns: bool,
     pub build: fn(&CreditConfig) -> Result<Box<dyn AdvantageEstimator>, MethodError>,
 }
 
@@ -215,6 +218,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "group-normalized: (R - mean) / (std + eps)",
         spec: "grpo-family.md",
         table: None,
+        turns: false,
         build: |c| Ok(Box::new(GroupNorm::of(c, true))),
     },
     EstimatorEntry {
@@ -222,6 +226,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "group mean baseline without std division (Dr. GRPO)",
         spec: "grpo-family.md",
         table: None,
+        turns: false,
         build: |c| Ok(Box::new(GroupNorm::of(c, false))),
     },
     EstimatorEntry {
@@ -229,6 +234,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "leave-one-out group baseline",
         spec: "grpo-family.md",
         table: None,
+        turns: false,
         build: |_| Ok(Box::new(Rloo)),
     },
     EstimatorEntry {
@@ -236,6 +242,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "per-token discounted return with KL in reward, whitened over the batch",
         spec: "grpo-family.md",
         table: None,
+        turns: false,
         build: |c| {
             Ok(Box::new(ReinforcePP {
                 gamma: c.gamma,
@@ -249,6 +256,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "group mean baseline, then whitened over all tokens of the batch",
         spec: "grpo-family.md",
         table: None,
+        turns: false,
         build: |c| Ok(Box::new(ReinforcePPBaseline { eps: c.eps })),
     },
     EstimatorEntry {
@@ -257,6 +265,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "GAE(gamma, lambda) over environment steps with a critic; truncation bootstraps",
         spec: "ppo-baseline.md",
         table: None,
+        turns: false,
         build: |c| {
             Ok(Box::new(Gae {
                 gamma: c.gamma,
@@ -270,6 +279,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "extended GAE over response windows: truncated windows bootstrap V(s_T) [reconstructed]",
         spec: "tppo-egae.md",
         table: None,
+        turns: false,
         build: |c| {
             Ok(Box::new(Egae {
                 gamma: c.gamma,
@@ -284,6 +294,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "Beta-density normalization, (R - p) / BetaPdf(p; alpha, beta) fitted per batch",
         spec: "bnpo.md",
         table: Some("bnpo"),
+        turns: false,
         build: |c| {
             Ok(Box::new(Bnpo {
                 config: c.settings("bnpo")?,
@@ -295,6 +306,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "group median baseline R - median(R) [reconstructed]",
         spec: "brrl-bpo-gbpo.md",
         table: Some("gbpo"),
+        turns: false,
         build: |c| {
             let gbpo: GbpoConfig = c.settings("gbpo")?;
             Ok(Box::new(MedianBaseline {
@@ -310,6 +322,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "length-weighted group mean/std (HAPO token-level group average), GRPO if |A| >= 5",
         spec: "hapo.md",
         table: None,
+        turns: false,
         build: |c| {
             Ok(Box::new(TokenGroupMean {
                 std_ddof: c.std_ddof,
@@ -322,6 +335,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "mixed value-at-risk over bundles of prompts, tracked quantiles (stateful)",
         spec: "riskpo.md",
         table: Some("riskpo"),
+        turns: false,
         build: |c| Ok(Box::new(RiskPo::new(c.settings("riskpo")?))),
     },
     EstimatorEntry {
@@ -329,6 +343,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         description: "segment values V(c_k) - V(c_{k-1}) from the SPO chain/tree rollout",
         spec: "spo-segment.md",
         table: Some("spo"),
+        turns: false,
         build: |c| {
             // The segment rollouts read these settings; building checks them.
             let _: SpoConfig = c.settings("spo")?;
@@ -341,6 +356,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "GiGPO over turns: episode advantage + omega * anchor-state step advantage (agent rollout)",
         spec: "gigpo.md",
         table: Some("gigpo"),
+        turns: true,
         build: |c| {
             Ok(Box::new(Gigpo {
                 config: c.settings("gigpo")?,
@@ -355,6 +371,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "HGPO over turns: episode advantage + weighted hierarchy of k-step context groups (agent rollout)",
         spec: "hgpo.md",
         table: Some("hgpo"),
+        turns: true,
         build: |c| {
             Ok(Box::new(Hgpo {
                 config: c.settings("hgpo")?,
@@ -369,6 +386,7 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             "SALT over turns: mean base advantage of the trajectories through each graph edge (agent rollout) [reconstructed]",
         spec: "salt.md",
         table: Some("salt"),
+        turns: true,
         build: |c| {
             Ok(Box::new(Salt {
                 config: c.settings("salt")?,

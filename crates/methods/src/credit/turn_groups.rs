@@ -138,8 +138,9 @@ pub fn agent_episodes<'a>(
     batch.check(part)?;
     let episodes = batch.episodes.ok_or_else(|| MethodError::Shape {
         part,
-        detail: "needs the turns of multi-turn episodes, which only the agent rollout \
-                 (method.rollout.kind = \"agent\") provides; this batch has none"
+        detail: "needs the turns of multi-turn episodes, which only an agent environment \
+                 provides (task.name = texthouse, minishop, searchqa, corridor or one of \
+                 your own, docs/agents.md); this batch has none"
             .into(),
     })?;
     if episodes.len() != batch.len() {

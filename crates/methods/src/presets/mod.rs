@@ -1,6 +1,7 @@
 //! Named methods as presets over the parts (after AReaL's algorithm table): each is a
 //! function from the default [`MethodConfig`] to the method's choices, plus a description
 //! and the spec it follows. Adding a method is one file and one line in [`PRESETS`].
+mod agents;
 mod baselines;
 mod control;
 mod preference;
@@ -52,6 +53,9 @@ pub const PRESETS: &[Preset] = &[
     variants::SPO_CHAIN,
     variants::SPO_TREE,
     variants::ASPO,
+    agents::GIGPO,
+    agents::HGPO,
+    agents::SALT,
     preference::DPO,
     preference::IPO,
     preference::SIMPO,

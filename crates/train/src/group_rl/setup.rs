@@ -22,6 +22,7 @@ use polopt_methods::RolloutKind;
 /// The run's config with `model.*` sizes read from `model.path` when one is given, so that
 /// every loop reads the model's real limits (positions) from one place.
 pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
+    check_turn_credit(config)?;
     let mut config = config.clone();
     if let Some(dir) = config.model.path.clone() {
         let hf = checkpoint::read_config(Path::new(&dir))
@@ -209,4 +210,23 @@ pub fn task_label(config: &RunConfig, task: &dyn Task) -> String {
         Some(data) => format!("data:{}", data.train),
         None => task.name().to_string(),
     }
+}
+
+/// A turn-level estimator (GiGPO, HGPO, ...) reads the turns of agent episodes; on a
+/// single-turn task it would fail at the first step, so the config is refused up front.
+fn check_turn_credit(config: &RunConfig) -> Result<(), TrainError> {
+    let name = &config.method.credit.estimator;
+    let turns = polopt_methods::credit::ESTIMATORS
+        .iter()
+        .any(|e| e.name == name && e.turns);
+    let agent = config.data.is_none()
+        && polopt_envs::agent::env_names().contains(&config.task.name.as_str());
+    if turns && !agent {
+        return Err(TrainError::Config(format!(
+            "config key `method.credit.estimator`: `{name}` assigns credit over the turns of \
+             multi-turn episodes; set task.name to an agent environment ({}), docs/agents.md",
+            polopt_envs::agent::env_names().join(", ")
+        )));
+    }
+    Ok(())
 }
