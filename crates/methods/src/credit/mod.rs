@@ -9,11 +9,13 @@ mod bnpo;
 pub(crate) mod clip_advantage;
 pub(crate) mod copo;
 pub(crate) mod dcpo;
+mod eapo;
 mod egae;
 mod gae;
 mod gbpo;
 mod grpo;
 mod hapo;
+mod igpo;
 mod reinforce_pp;
 mod riskpo;
 mod rloo;
@@ -29,11 +31,16 @@ pub use dcpo::{
     accuracy, dcpo_advantages, mixing_weight, target_ratio, target_temperature, DcpoConfig,
     DcpoState, EntropyEstimate,
 };
+pub use eapo::{downsample_to_multiple, round_advantages, round_rewards, Eapo, EapoConfig};
 pub use egae::{egae, Egae, EgaeBootstrap, WindowEnd};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
 pub use hapo::{token_group_mean_advantage, TokenGroupMean, TOKEN_MEAN_FALLBACK};
+pub use igpo::{
+    igpo_group_advantages, igpo_turn_rewards, information_gain, normalise_group_rewards, Igpo,
+    IgpoConfig, InfoGain, RewardNorm,
+};
 pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
 pub use riskpo::{
     bundle_advantages, mixed_var, quantile, QuantileMode, QuantileTracker, RiskCredit, RiskPo,
@@ -326,6 +333,30 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
             // The segment rollouts read these settings; building checks them.
             let _: SpoConfig = c.settings("spo")?;
             Ok(Box::new(SegmentCredit))
+        },
+    },
+    EstimatorEntry {
+        name: "igpo",
+        description:
+            "per-turn information gain P_t - P_{t-1} plus outcome, group z-score, discounted turn sums",
+        spec: "igpo.md",
+        table: Some("igpo"),
+        build: |c| {
+            Ok(Box::new(Igpo {
+                config: c.settings("igpo")?,
+            }))
+        },
+    },
+    EstimatorEntry {
+        name: "eapo",
+        description:
+            "round rewards gamma^(T-t) R_T, z-scored over the group's round-samples [reconstructed]",
+        spec: "eapo-iterresearch.md",
+        table: Some("eapo"),
+        build: |c| {
+            Ok(Box::new(Eapo {
+                config: c.settings("eapo")?,
+            }))
         },
     },
 ];
