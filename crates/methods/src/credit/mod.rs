@@ -15,6 +15,7 @@ mod gae;
 mod gbpo;
 mod grpo;
 mod hapo;
+mod hiper;
 mod igpo;
 mod reinforce_pp;
 mod riskpo;
@@ -37,6 +38,10 @@ pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
 pub use grpo::{group_relative_advantage, GroupNorm};
 pub use hapo::{token_group_mean_advantage, TokenGroupMean, TOKEN_MEAN_FALLBACK};
+pub use hiper::{
+    hae_episode, hiper_turn_rewards, hiper_value_targets, HaeEpisode, HaeTargets, Hiper,
+    HiperConfig, PlanTurns,
+};
 pub use igpo::{
     igpo_group_advantages, igpo_turn_rewards, information_gain, normalise_group_rewards, Igpo,
     IgpoConfig, InfoGain, RewardNorm,
@@ -356,6 +361,18 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         build: |c| {
             Ok(Box::new(Eapo {
                 config: c.settings("eapo")?,
+            }))
+        },
+    },
+    EstimatorEntry {
+        name: "hiper",
+        description:
+            "two-time-scale GAE over plan segments (HAE): A^lo actions, A^hi subgoals, A^term switches",
+        spec: "hiper-hae.md",
+        table: Some("hiper"),
+        build: |c| {
+            Ok(Box::new(Hiper {
+                config: c.settings("hiper")?,
             }))
         },
     },

@@ -7,6 +7,8 @@
 use super::{mean_std, Advantages, CreditBatch};
 use crate::error::MethodError;
 
+pub use super::hiper::PlanTurns;
+
 /// One episode as credit sees it. All per-turn vectors have one entry per turn the policy took.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Episode {
@@ -26,6 +28,9 @@ pub struct Episode {
     pub gold_probs: Vec<f64>,
     /// The episode ended by the environment's rule (not by the horizon or the context budget).
     pub terminated: bool,
+    /// HiPER's plan-execute structure (switch decisions, subgoal spans, the critic's heads);
+    /// `None` unless the rollout parses plans.
+    pub plan: Option<PlanTurns>,
 }
 
 impl Episode {
@@ -34,7 +39,7 @@ impl Episode {
     }
 
     /// Checks that every per-turn vector has one entry per turn (`gold_probs` and `invalid`
-    /// may be empty).
+    /// may be empty), and the plan's too when there is one.
     pub fn check(&self, part: &'static str, index: usize) -> Result<(), MethodError> {
         let t = self.turns();
         let lens = [self.rewards.len(), self.states.len(), self.actions.len()];
@@ -62,7 +67,10 @@ impl Episode {
                 value,
             });
         }
-        Ok(())
+        match &self.plan {
+            Some(plan) => plan.check(part, index, t),
+            None => Ok(()),
+        }
     }
 }
 
