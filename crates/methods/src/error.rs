@@ -25,6 +25,14 @@ pub enum MethodError {
         value: String,
         detail: String,
     },
+    /// An estimator ran on a batch that lacks what only one rollout makes (turn structure,
+    /// probes, plans).
+    #[error("{part} needs the `{rollout}` rollout: {detail}")]
+    MissingRollout {
+        part: &'static str,
+        rollout: &'static str,
+        detail: String,
+    },
     #[error("{part}: input lengths disagree: {detail}")]
     Shape { part: &'static str, detail: String },
     #[error("{part}: saved state does not fit this method: {detail}")]

@@ -17,9 +17,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::turn_groups::{
-    agent_episodes, by_episode_group, flat_turns, keyed_advantages, penalized_rewards, unflatten,
-    Relative, RelativeNorm,
+    by_episode_group, flat_turns, keyed_advantages, penalized_rewards, unflatten, Relative,
+    RelativeNorm,
 };
+use super::turns::agent_episodes;
 use super::turns::{discounted_returns, turn_token_advantages, Episode};
 use super::{AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::gigpo::{add_step_advantage, check_episode_knobs, episode_credit};
 use super::turn_groups::{
-    agent_episodes, by_episode_group, flat_turns, keyed_advantages, unflatten, Relative,
-    RelativeNorm,
+    by_episode_group, flat_turns, keyed_advantages, unflatten, Relative, RelativeNorm,
 };
+use super::turns::agent_episodes;
 use super::turns::{turn_token_advantages, Episode};
 use super::{AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};

@@ -9,6 +9,7 @@ mod bnpo;
 pub(crate) mod clip_advantage;
 pub(crate) mod copo;
 pub(crate) mod dcpo;
+mod eapo;
 mod egae;
 mod gae;
 mod gbpo;
@@ -16,6 +17,8 @@ mod gigpo;
 mod grpo;
 mod hapo;
 mod hgpo;
+mod hiper;
+mod igpo;
 mod reinforce_pp;
 mod riskpo;
 mod rloo;
@@ -33,6 +36,7 @@ pub use dcpo::{
     accuracy, dcpo_advantages, mixing_weight, target_ratio, target_temperature, DcpoConfig,
     DcpoState, EntropyEstimate,
 };
+pub use eapo::{downsample_to_multiple, round_advantages, round_rewards, Eapo, EapoConfig};
 pub use egae::{egae, Egae, EgaeBootstrap, WindowEnd};
 pub use gae::{gae, Gae, Trajectories};
 pub use gbpo::{group_median_advantage, median, GbpoConfig, MedianBaseline};
@@ -45,6 +49,14 @@ pub use hapo::{token_group_mean_advantage, TokenGroupMean, TOKEN_MEAN_FALLBACK};
 pub use hgpo::{
     context_key, hgpo_turn_advantages, hierarchical_step_advantages, hierarchy_weighted_advantage,
     level_advantages, Hgpo, HgpoConfig,
+};
+pub use hiper::{
+    hae_episode, hiper_turn_rewards, hiper_value_targets, HaeEpisode, HaeTargets, Hiper,
+    HiperConfig, PlanTurns,
+};
+pub use igpo::{
+    igpo_group_advantages, igpo_turn_rewards, information_gain, normalise_group_rewards, Igpo,
+    IgpoConfig, InfoGain, RewardNorm,
 };
 pub use reinforce_pp::{discounted_token_returns, whiten_tokens, ReinforcePP, ReinforcePPBaseline};
 pub use riskpo::{
@@ -366,6 +378,19 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         },
     },
     EstimatorEntry {
+        name: "igpo",
+        description:
+            "per-turn information gain P_t - P_{t-1} plus outcome, group z-score, discounted turn sums",
+        spec: "igpo.md",
+        table: Some("igpo"),
+        turns: true,
+        build: |c| {
+            Ok(Box::new(Igpo {
+                config: c.settings("igpo")?,
+            }))
+        },
+    },
+    EstimatorEntry {
         name: "hgpo",
         description:
             "HGPO over turns: episode advantage + weighted hierarchy of k-step context groups (agent rollout)",
@@ -381,6 +406,19 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
         },
     },
     EstimatorEntry {
+        name: "eapo",
+        description:
+            "round rewards gamma^(T-t) R_T, z-scored over the group's round-samples [reconstructed]",
+        spec: "eapo-iterresearch.md",
+        table: Some("eapo"),
+        turns: true,
+        build: |c| {
+            Ok(Box::new(Eapo {
+                config: c.settings("eapo")?,
+            }))
+        },
+    },
+    EstimatorEntry {
         name: "salt",
         description:
             "SALT over turns: mean base advantage of the trajectories through each graph edge (agent rollout) [reconstructed]",
@@ -392,6 +430,19 @@ pub const ESTIMATORS: &[EstimatorEntry] = &[
                 config: c.settings("salt")?,
                 std_ddof: c.std_ddof,
                 eps: c.eps,
+            }))
+        },
+    },
+    EstimatorEntry {
+        name: "hiper",
+        description:
+            "two-time-scale GAE over plan segments (HAE): A^lo actions, A^hi subgoals, A^term switches",
+        spec: "hiper-hae.md",
+        table: Some("hiper"),
+        turns: true,
+        build: |c| {
+            Ok(Box::new(Hiper {
+                config: c.settings("hiper")?,
             }))
         },
     },

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::grpo::group_relative_advantage;
 use super::rloo::leave_one_out_advantage;
-use super::turn_groups::{agent_episodes, bucket_by, by_episode_group, flat_turns, unflatten};
+use super::turn_groups::{bucket_by, by_episode_group, flat_turns, unflatten};
+use super::turns::agent_episodes;
 use super::turns::{turn_token_advantages, Episode};
 use super::{AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::turns::Episode;
 use super::{mean_std, CreditBatch};
-use crate::error::MethodError;
 
 /// How a value is compared with its group (GiGPO's `F_norm`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,50 +126,6 @@ pub fn penalized_rewards(episode: &Episode, invalid_penalty: f64) -> Vec<f64> {
             }
         })
         .collect()
-}
-
-/// The batch's episodes, checked: one per row, each consistent (`invalid` empty or one flag
-/// per turn), finite rewards. An estimator over turns cannot run without the agent rollout.
-pub fn agent_episodes<'a>(
-    batch: &CreditBatch<'a>,
-    part: &'static str,
-) -> Result<&'a [Episode], MethodError> {
-    batch.check(part)?;
-    let episodes = batch.episodes.ok_or_else(|| MethodError::Shape {
-        part,
-        detail: "needs the turns of multi-turn episodes, which only an agent environment \
-                 provides (task.name = texthouse, minishop, searchqa, corridor or one of \
-                 your own, docs/agents.md); this batch has none"
-            .into(),
-    })?;
-    if episodes.len() != batch.len() {
-        return Err(MethodError::Shape {
-            part,
-            detail: format!("{} episodes for {} rows", episodes.len(), batch.len()),
-        });
-    }
-    for (index, episode) in episodes.iter().enumerate() {
-        episode.check(part, index)?;
-        if !episode.invalid.is_empty() && episode.invalid.len() != episode.turns() {
-            return Err(MethodError::Shape {
-                part,
-                detail: format!(
-                    "episode {index}: {} turn spans, but {} invalid flags",
-                    episode.turns(),
-                    episode.invalid.len()
-                ),
-            });
-        }
-        if let Some(&value) = episode.rewards.iter().find(|r| !r.is_finite()) {
-            return Err(MethodError::NonFinite {
-                part,
-                what: "turn reward",
-                index,
-                value,
-            });
-        }
-    }
-    Ok(episodes)
 }
 
 /// Runs `per_group` on each episode group (its members' episodes, in batch order) and puts the

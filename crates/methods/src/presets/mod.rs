@@ -56,6 +56,8 @@ pub const PRESETS: &[Preset] = &[
     agents::GIGPO,
     agents::HGPO,
     agents::SALT,
+    agents::IGPO,
+    agents::EAPO,
     preference::DPO,
     preference::IPO,
     preference::SIMPO,
