@@ -181,6 +181,12 @@ impl AgentEnv for Corridor {
         actions.push("open".into());
         actions
     }
+    fn expert_subgoals(&self) -> Vec<String> {
+        let half = self.expert().len() / 2;
+        let mut subgoals = vec!["fetch the key".to_string(); half];
+        subgoals.resize(2 * half, "open the door".to_string());
+        subgoals
+    }
     fn boxed_clone(&self) -> Box<dyn AgentEnv> {
         Box::new(self.clone())
     }

@@ -11,6 +11,7 @@
 //! test instance is never trained on.
 pub mod bm25;
 pub mod corridor;
+pub mod plan;
 mod task;
 
 pub use task::{
@@ -85,6 +86,11 @@ pub trait AgentEnv: Send + Sync {
     /// The expert solver's actions for the instance of the last reset, computed from the state
     /// right after it. Played in order they succeed within the horizon.
     fn expert(&self) -> Vec<String>;
+    /// The expert's subgoal for each of its actions ([`AgentEnv::expert`]'s order), for
+    /// plan-execute turns ([`plan`]); empty when the environment names none (one segment).
+    fn expert_subgoals(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The gold answer, for environments that have one (SearchQA), else `None`.
     fn gold_answer(&self) -> Option<String> {
         None

@@ -56,8 +56,32 @@ pub fn env_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// Builds an agent environment by name from a JSON config (`null` gives the defaults).
+/// The task-table key that makes an environment's turns plan-execute turns
+/// ([`super::plan::PlanExecute`], HiPER); every other key is the environment's own.
+pub const PLAN_EXECUTE_KEY: &str = "plan_execute";
+
+/// Builds an agent environment by name from a JSON config (`null` gives the defaults);
+/// `plan_execute = true` wraps it in [`super::plan::PlanExecute`].
 pub fn make_env(name: &str, config: &serde_json::Value) -> Result<Box<dyn AgentEnv>, TaskError> {
+    let mut own = config.clone();
+    let plan = match own.as_object_mut().and_then(|m| m.remove(PLAN_EXECUTE_KEY)) {
+        None => false,
+        Some(serde_json::Value::Bool(b)) => b,
+        Some(other) => {
+            return Err(TaskError::Invalid {
+                field: format!("{name}.{PLAN_EXECUTE_KEY}"),
+                message: format!("must be true or false, got {other}"),
+            })
+        }
+    };
+    let env = make_plain_env(name, &own)?;
+    Ok(match plan {
+        true => Box::new(super::plan::PlanExecute::new(env)),
+        false => env,
+    })
+}
+
+fn make_plain_env(name: &str, config: &serde_json::Value) -> Result<Box<dyn AgentEnv>, TaskError> {
     match name {
         super::corridor::NAME => Ok(Box::new(super::corridor::Corridor::from_json(config)?)),
         _ => {
