@@ -19,7 +19,10 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(2.0);
-    println!("{:<10} {:>12} {:>12} {:>10}", "env", "steps/s", "episodes/s", "turns");
+    println!(
+        "{:<10} {:>12} {:>12} {:>10}",
+        "env", "steps/s", "episodes/s", "turns"
+    );
     for name in ENV_NAMES {
         let mut env = match make_env(name, &serde_json::Value::Null) {
             Ok(env) => env,

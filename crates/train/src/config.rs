@@ -254,6 +254,7 @@ fn task_layer(name: &str) -> Option<&'static str> {
     match name {
         "calc" => Some(include_str!("../configs/tasks/calc.toml")),
         "corridor" => Some(include_str!("../configs/tasks/corridor.toml")),
+        "minishop" => Some(include_str!("../configs/tasks/minishop.toml")),
         _ => None,
     }
 }

@@ -11,6 +11,7 @@
 //! test instance is never trained on.
 pub mod bm25;
 pub mod corridor;
+pub mod minishop;
 pub mod plan;
 mod task;
 
