@@ -16,9 +16,11 @@
 //! and the observation hashes go to credit as [`Episode`]s.
 use std::collections::BTreeMap;
 
-use polopt_envs::agent::{env_reply, normalize_action, AgentEnv, AgentTask};
+use polopt_envs::agent::plan::parse_plan_turn;
+use polopt_envs::agent::{env_reply, normalize_action, AgentEnv, AgentTask, PLAN_EXECUTE_KEY};
 use polopt_envs::text::{fnv1a64, Problem, Task};
 use polopt_methods::credit::turns::Episode;
+use polopt_methods::credit::PlanTurns;
 use polopt_models::SamplingConfig;
 
 use crate::codec::Codec;
@@ -85,6 +87,10 @@ pub fn sample_episodes(
         .map_err(|e| TrainError::Task(format!("action stop: {e}")))?;
     let stops: Vec<&[i64]> = stop_ids.iter().map(Vec::as_slice).collect();
     let max_positions = policy.config.max_position_embeddings as usize;
+    // Plan-execute turns (HiPER): each turn's decision, subgoal and action spans are recorded.
+    let plan_execute = live.first().is_some_and(|l| {
+        l.env.config_json().get(PLAN_EXECUTE_KEY) == Some(&serde_json::Value::Bool(true))
+    });
     let mut active: Vec<usize> = (0..prompts.len()).collect();
     while !active.is_empty() {
         let prefixes: Vec<Vec<i64>> = active
@@ -130,7 +136,11 @@ pub fn sample_episodes(
             let action = tok.decode(&row.response[episode.turn_start..action_end]);
             let step = episode.env.step(&action);
             let turns = row.episode.get_or_insert_with(Episode::default);
-            turns.spans.push((episode.turn_start, row.response.len()));
+            let span = (episode.turn_start, row.response.len());
+            match plan_execute {
+                true => record_plan_turn(turns, tok, &action, span),
+                false => turns.spans.push(span),
+            }
             turns.rewards.push(step.reward);
             turns.states.push(episode.state);
             let normalized = normalize_action(&action, episode.env.action_stops());
@@ -164,6 +174,43 @@ pub fn sample_episodes(
     }
     debug_assert!(live.iter().all(|l| l.done));
     Ok(rows)
+}
+
+/// Records one plan-execute turn whose tokens are `span` and text `text`: the action's span
+/// goes to [`Episode::spans`], the decision's and the subgoal's to the plan, with placeholder
+/// values that the plan critic fills before credit. A turn that does not parse is all action
+/// and keeps the current segment.
+fn record_plan_turn(episode: &mut Episode, tok: &Codec, text: &str, span: (usize, usize)) {
+    // Token offset of a byte position: exact for the character vocabulary, the prefix's
+    // token count for a subword one.
+    let at = |byte: usize| span.0 + tok.encode(&text[..byte]).map_or(byte, |ids| ids.len());
+    let plan = episode.plan.get_or_insert_with(|| PlanTurns {
+        v_term: Some(Vec::new()),
+        ..Default::default()
+    });
+    match parse_plan_turn(text) {
+        Some(turn) => {
+            plan.switch.push(turn.switch);
+            plan.switch_spans
+                .push((at(turn.decision.start), at(turn.decision.end)));
+            plan.subgoal_spans
+                .push((at(turn.subgoal.start), at(turn.subgoal.end)));
+            episode
+                .spans
+                .push((at(turn.action.start).min(span.1), span.1));
+        }
+        None => {
+            plan.switch.push(false);
+            plan.switch_spans.push((span.0, span.0));
+            plan.subgoal_spans.push((span.0, span.0));
+            episode.spans.push(span);
+        }
+    }
+    plan.v_low.push(0.0);
+    plan.v_high.push(0.0);
+    if let Some(v_term) = plan.v_term.as_mut() {
+        v_term.push(0.0);
+    }
 }
 
 /// Agent statistics over a step's (or an evaluation's) episodes.

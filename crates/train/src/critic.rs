@@ -32,11 +32,23 @@ impl Critic {
         tok: &Codec,
         device: Device,
     ) -> Result<Self, TrainError> {
+        Self::for_run_with_heads(config, tok, 1, device)
+    }
+
+    /// [`Critic::for_run`] with `heads` value heads on the one trunk (HiPER's planning,
+    /// execution and termination values).
+    pub fn for_run_with_heads(
+        config: &crate::config::RunConfig,
+        tok: &Codec,
+        heads: i64,
+        device: Device,
+    ) -> Result<Self, TrainError> {
         crate::seeds::with_torch_seed(config.run.seed, "critic-init", 0, || {
-            Critic::new(
+            Critic::with_heads(
                 &config.method.critic,
                 tok,
                 config.model.max_position_embeddings,
+                heads,
                 device,
             )
         })
@@ -47,6 +59,18 @@ impl Critic {
         config: &CriticConfig,
         tok: &Codec,
         max_positions: i64,
+        device: Device,
+    ) -> Result<Self, TrainError> {
+        Self::with_heads(config, tok, max_positions, 1, device)
+    }
+
+    /// A fresh critic with `heads` linear value heads (`[heads, hidden]`; one head is the
+    /// single-value critic, whose checkpoints keep their shape).
+    pub fn with_heads(
+        config: &CriticConfig,
+        tok: &Codec,
+        max_positions: i64,
+        heads: i64,
         device: Device,
     ) -> Result<Self, TrainError> {
         let tc = TransformerConfig::small(
@@ -69,8 +93,8 @@ impl Critic {
         let trunk = Transformer::new(&(&root / "critic"), &tc)
             .map_err(|e| TrainError::Model(format!("method.critic: {e}")))?;
         let head = &root / "value_head";
-        let head_weight = head.randn("weight", &[1, config.hidden_size], 0.0, 0.02);
-        let head_bias = head.zeros("bias", &[1]);
+        let head_weight = head.randn("weight", &[heads, config.hidden_size], 0.0, 0.02);
+        let head_bias = head.zeros("bias", &[heads]);
         let opt = AdamW::new(&vs, config.lr, config.weight_decay);
         Ok(Self {
             vs,
@@ -82,13 +106,31 @@ impl Critic {
         })
     }
 
-    /// `[B, T]` values: entry `t` is the value of the state after reading `tokens[:, ..=t]`.
+    /// `[B, T]` values: entry `t` is the value of the state after reading `tokens[:, ..=t]`
+    /// (the first head's, when there are several).
     pub fn values(&self, tokens: &Tensor, attention_mask: &Tensor) -> Tensor {
+        self.head_values(tokens, attention_mask).select(-1, 0)
+    }
+
+    /// `[B, T, heads]` values of every head.
+    pub fn head_values(&self, tokens: &Tensor, attention_mask: &Tensor) -> Tensor {
         let hidden = self.trunk.hidden_states(tokens, attention_mask);
         hidden
             .to_kind(Kind::Float)
             .linear(&self.head_weight, Some(&self.head_bias))
-            .squeeze_dim(-1)
+    }
+
+    /// `[B, R + 1, heads]`: [`Critic::state_values`] for every head.
+    pub fn state_head_values(&self, packed: &Packed) -> Tensor {
+        let width = packed.tokens.size()[1];
+        let p = packed.prompt_len;
+        self.head_values(&packed.tokens, &packed.attention_mask)
+            .narrow(1, p - 1, width - p + 1)
+    }
+
+    /// One AdamW step on a loss the caller built from [`Critic::state_head_values`].
+    pub fn step_on(&mut self, loss: &Tensor) -> StepOutcome {
+        self.opt.guarded_step(loss, self.grad_clip)
     }
 
     /// `[B, R + 1]` state values of a packed batch: column `t` is `V(s_t)`, the state before

@@ -17,7 +17,7 @@ mod task;
 
 pub use task::{
     action_end, env_names, env_reply, make_env, register_env, replay, solution_env_mask, AgentTask,
-    EnvBuilder, Replay, ENV_NAMES,
+    EnvBuilder, Replay, ENV_NAMES, PLAN_EXECUTE_KEY,
 };
 
 use crate::text::Split;
