@@ -211,11 +211,12 @@ impl TextHouse {
         &self.config
     }
 
-    /// The next candidate of the stream, kept when its expert plan fits `horizon - 5` steps.
+    /// The next candidate of the stream, kept when its expert plan solves it in at most
+    /// `horizon - 5` steps.
     fn fitting_candidate(&self, rng: &mut ChaCha8Rng) -> Option<(Scene, State, Vec<Action>)> {
         let limit = self.config.horizon.saturating_sub(EXPERT_SLACK);
         let (scene, state) = generate::draw_candidate(&self.config, rng);
-        let plan = generate::expert_plan(&scene, &state);
+        let plan = generate::expert_plan(&scene, &state)?;
         (plan.len() <= limit).then_some((scene, state, plan))
     }
 

@@ -84,9 +84,8 @@ pub(crate) fn draw_candidate(config: &Config, rng: &mut ChaCha8Rng) -> (Scene, S
     };
 
     let mut counts = [0usize; RecepKind::ALL.len()];
-    let index = |r: RecepKind| RecepKind::ALL.iter().position(|&k| k == r).unwrap_or(0);
     for required in [target, Some(source), appliance].into_iter().flatten() {
-        counts[index(required)] = 1;
+        counts[required as usize] = 1;
     }
     let required_receps: usize = counts.iter().sum();
     let n_receps = (between(
@@ -96,15 +95,18 @@ pub(crate) fn draw_candidate(config: &Config, rng: &mut ChaCha8Rng) -> (Scene, S
     ) as usize)
         .max(required_receps);
     for _ in required_receps..n_receps {
-        let room = |i: usize| RecepKind::ALL[i].max_count() - counts[i];
-        let total: usize = (0..counts.len()).map(room).sum();
-        let mut slot = below(rng, total as u64) as usize;
-        for i in 0..counts.len() {
-            if slot < room(i) {
-                counts[i] += 1;
+        let free: Vec<usize> = RecepKind::ALL
+            .iter()
+            .zip(&counts)
+            .map(|(kind, &n)| kind.max_count() - n)
+            .collect();
+        let mut slot = below(rng, free.iter().sum::<usize>() as u64) as usize;
+        for (count, free) in counts.iter_mut().zip(free) {
+            if slot < free {
+                *count += 1;
                 break;
             }
-            slot -= room(i);
+            slot -= free;
         }
     }
     let receps: Vec<RecepKind> = RecepKind::ALL
@@ -128,7 +130,7 @@ pub(crate) fn draw_candidate(config: &Config, rng: &mut ChaCha8Rng) -> (Scene, S
     for _ in required_objs..n_objs {
         objs.push(pick(rng, &placeable));
     }
-    objs.sort_by_key(|&o| ObjKind::ALL.iter().position(|&k| k == o));
+    objs.sort_by_key(|&o| o as usize);
 
     let mut state = State {
         agent_at: None,
@@ -176,7 +178,9 @@ pub(crate) fn draw_candidate(config: &Config, rng: &mut ChaCha8Rng) -> (Scene, S
 /// first returning to a receptacle already seen to hold a second object. Look-at-in-light takes
 /// the object to the desk lamp and uses it. The planner remembers what it has seen, never what
 /// it has not, so its demonstrations are behaviour a policy can imitate from the observations.
-pub(crate) fn expert_plan(scene: &Scene, start: &State) -> Vec<Action> {
+/// `None` when the plan does not reach the goal, which the generator's placement rules out; the
+/// generator rejects such a candidate like a too-long one.
+pub(crate) fn expert_plan(scene: &Scene, start: &State) -> Option<Vec<Action>> {
     let goal = scene.goal;
     let ids_of = |kind: RecepKind| {
         (0..scene.receps.len() as u8).filter(move |&r| scene.receps[r as usize] == kind)
@@ -234,8 +238,7 @@ pub(crate) fn expert_plan(scene: &Scene, start: &State) -> Vec<Action> {
                 }
             },
         };
-        // Unreachable for generated scenes (the generator places every task object in a
-        // candidate); the plan then simply stops short and the instance is rejected as unsolved.
+        // Out of candidates: unreachable for generated scenes, caught by the goal check below.
         let Some(source) = source else { break };
         visit(&mut state, source, &mut act);
         let Some(o) = holds_wanted(&state, source) else {
@@ -270,5 +273,5 @@ pub(crate) fn expert_plan(scene: &Scene, start: &State) -> Vec<Action> {
             act(&mut state, Action::Put(o, target));
         }
     }
-    plan
+    scene.goal_met(&state).then_some(plan)
 }

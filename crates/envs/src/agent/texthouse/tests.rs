@@ -59,6 +59,20 @@ fn rejected(scene: &Scene, state: &State, action: &str) -> bool {
 }
 
 #[test]
+fn type_tables_are_in_declaration_order() {
+    assert!(RecepKind::ALL
+        .iter()
+        .enumerate()
+        .all(|(i, &k)| k as usize == i));
+    assert!(ObjKind::ALL
+        .iter()
+        .enumerate()
+        .all(|(i, &k)| k as usize == i));
+    let caps: usize = RecepKind::ALL.iter().map(|k| k.max_count()).sum();
+    assert_eq!(caps, super::world::MAX_RECEPTACLES);
+}
+
+#[test]
 fn the_first_observation_follows_the_spec_template() {
     let (scene, _) = kitchen(
         TaskType::PickHeatThenPlace,
@@ -360,6 +374,7 @@ fn the_expert_solves_a_hand_built_pick_two() {
         Some(RecepKind::Fridge),
     );
     let plan: Vec<String> = expert_plan(&scene, &s)
+        .unwrap()
         .into_iter()
         .map(|a| scene.render(a))
         .collect();
@@ -421,7 +436,7 @@ fn a_tight_horizon_rejects_long_candidates_and_redraws() {
     for seed in 0..500 {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (scene, state) = draw_candidate(&config, &mut rng);
-        let first_fits = expert_plan(&scene, &state).len() <= limit;
+        let first_fits = expert_plan(&scene, &state).unwrap().len() <= limit;
         let drawn = env.draw(seed, 10_000);
         assert!(
             drawn

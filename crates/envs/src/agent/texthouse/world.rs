@@ -9,7 +9,8 @@ use std::fmt::Write;
 use super::TaskType;
 
 /// Receptacle types in the spec's order, which is also the order of receptacle ids (and so of
-/// the listing in the first observation).
+/// the listing in the first observation). `ALL` is in declaration order: `kind as usize`
+/// indexes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RecepKind {
     Countertop,
@@ -105,7 +106,8 @@ pub(crate) const MAX_RECEPTACLES: usize = 30;
 /// Upper bound of the object-count knob (the state keeps per-object flags in `u32` bit sets).
 pub(crate) const MAX_OBJECTS: usize = 32;
 
-/// Object types in the spec's order (the order of object ids, hence of every listing).
+/// Object types in the spec's order (the order of object ids, hence of every listing). `ALL`
+/// is in declaration order: `kind as usize` indexes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ObjKind {
     Apple,
