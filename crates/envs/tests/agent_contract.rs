@@ -100,3 +100,37 @@ fn instances_differ_across_seeds() {
         );
     }
 }
+
+#[test]
+fn texthouse_subgoals_follow_the_experts_phases() {
+    let mut env = make_env("texthouse", &serde_json::Value::Null).unwrap();
+    let mut phases_seen = HashSet::new();
+    for seed in 0..200 {
+        env.reset(seed);
+        let (actions, subgoals) = (env.expert(), env.expert_subgoals());
+        assert_eq!(actions.len(), subgoals.len(), "seed {seed}");
+        for (action, subgoal) in actions.iter().zip(&subgoals) {
+            // A take ends a find phase; a put is always part of placing.
+            if action.starts_with("take ") {
+                assert!(
+                    subgoal.starts_with("find "),
+                    "seed {seed}: {action} / {subgoal}"
+                );
+            }
+            if action.starts_with("put ") {
+                assert!(
+                    subgoal.starts_with("place "),
+                    "seed {seed}: {action} / {subgoal}"
+                );
+            }
+            phases_seen.insert(subgoal.split(' ').next().unwrap().to_string());
+        }
+        assert!(subgoals[0].starts_with("find "), "seed {seed}");
+    }
+    for phase in ["find", "place", "clean", "heat", "cool", "light"] {
+        assert!(
+            phases_seen.contains(phase),
+            "{phase} never seen: {phases_seen:?}"
+        );
+    }
+}

@@ -255,6 +255,7 @@ fn task_layer(name: &str) -> Option<&'static str> {
         "calc" => Some(include_str!("../configs/tasks/calc.toml")),
         "corridor" => Some(include_str!("../configs/tasks/corridor.toml")),
         "minishop" => Some(include_str!("../configs/tasks/minishop.toml")),
+        "texthouse" => Some(include_str!("../configs/tasks/texthouse.toml")),
         _ => None,
     }
 }

@@ -14,6 +14,7 @@ pub mod corridor;
 pub mod minishop;
 pub mod plan;
 mod task;
+pub mod texthouse;
 
 pub use task::{
     action_end, env_names, env_reply, make_env, register_env, replay, solution_env_mask, AgentTask,

@@ -18,7 +18,11 @@ use super::{nth_seed, AgentEnv, AGENT_EXTRA_CHARS, TURN_PROMPT};
 use crate::text::{Problem, Split, Task, TaskError, Verdict};
 
 /// The environments `task.name` accepts besides the text tasks, in `polopt list` order.
-pub const ENV_NAMES: &[&str] = &[super::minishop::NAME, super::corridor::NAME];
+pub const ENV_NAMES: &[&str] = &[
+    super::texthouse::NAME,
+    super::minishop::NAME,
+    super::corridor::NAME,
+];
 
 /// Builds an environment from its `task.rl` / `task.sft` table (JSON; `null` for defaults).
 pub type EnvBuilder = fn(&serde_json::Value) -> Result<Box<dyn AgentEnv>, TaskError>;
@@ -85,6 +89,7 @@ fn make_plain_env(name: &str, config: &serde_json::Value) -> Result<Box<dyn Agen
     match name {
         super::corridor::NAME => Ok(Box::new(super::corridor::Corridor::from_json(config)?)),
         super::minishop::NAME => Ok(Box::new(super::minishop::MiniShop::from_json(config)?)),
+        super::texthouse::NAME => Ok(Box::new(super::texthouse::TextHouse::from_json(config)?)),
         _ => {
             let user = USER_ENVS
                 .read()
