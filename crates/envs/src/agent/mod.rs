@@ -10,6 +10,7 @@
 //! Splits: instance seeds are disjoint by construction ([`nth_seed`], [`split_of_seed`]), so a
 //! test instance is never trained on.
 pub mod bm25;
+pub mod searchqa;
 
 use crate::text::Split;
 
