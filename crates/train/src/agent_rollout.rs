@@ -47,8 +47,17 @@ pub fn sample_episodes(
     prompts: &[Vec<i64>],
     problems: &[&Problem],
     sampling: &SamplingConfig,
+    max_turn_tokens: usize,
 ) -> Result<Vec<Sampled>, TrainError> {
     let budget = sampling.max_new_tokens as usize;
+    // What a row may still sample in its current turn: the budget, and the turn's limit.
+    let turn_cap = |row: &Sampled, live: &Live| {
+        let left = budget - row.response.len();
+        match max_turn_tokens {
+            0 => left,
+            cap => left.min((live.turn_start + cap).saturating_sub(row.response.len())),
+        }
+    };
     let mut rows: Vec<Sampled> = vec![Sampled::default(); prompts.len()];
     let mut live = Vec::with_capacity(prompts.len());
     for problem in problems {
@@ -100,7 +109,7 @@ pub fn sample_episodes(
         let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
         let room = active
             .iter()
-            .map(|&i| budget - rows[i].response.len())
+            .map(|&i| turn_cap(&rows[i], &live[i]))
             .max()
             .unwrap_or(1)
             .min(max_positions.saturating_sub(longest))
@@ -117,11 +126,12 @@ pub fn sample_episodes(
             .zip(&rollout.truncated)
         {
             let (row, episode) = (&mut rows[i], &mut live[i]);
-            let left = budget - row.response.len();
+            let left = turn_cap(row, episode);
             let take = new.len().min(left);
             row.response.extend_from_slice(&new[..take]);
             row.env.resize(row.response.len(), false);
-            let out_of_budget = take < new.len() || row.response.len() >= budget;
+            // Out of the budget, or of the turn's limit: this turn is the episode's last.
+            let out_of_budget = take < new.len() || turn_cap(row, episode) == 0;
             if cut && !out_of_budget {
                 next.push(i);
                 continue;
@@ -278,9 +288,16 @@ pub fn probe_gold_answers(
     // (row, context ids, gold ids) for every turn of every episode with a gold answer.
     let mut queries: Vec<(usize, Vec<i64>, Vec<i64>)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let (Some(episode), false) = (&row.episode, problems[i].answer.is_empty()) else {
+        let Some(episode) = &row.episode else {
             continue;
         };
+        if problems[i].answer.is_empty() {
+            return Err(TrainError::Config(format!(
+                "config key `method.credit.estimator`: the gold-answer probe (IGPO) needs an \
+                 environment with a gold answer (searchqa); `{}` has none",
+                task.name()
+            )));
+        }
         let gold = tok
             .encode(&problems[i].answer)
             .map_err(|e| TrainError::Task(format!("gold answer {:?}: {e}", problems[i].answer)))?;

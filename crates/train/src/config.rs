@@ -134,6 +134,11 @@ pub struct RlSection {
     /// dataset with epochs, as per-query methods like R³ assume); 0 = fresh problems each step.
     #[serde(default)]
     pub pool_size: usize,
+    /// Agent environments: tokens one turn's action may take (0 = no limit but the budget).
+    /// A longer turn is cut there and played as the episode's last action, so one rambling
+    /// row cannot hold every other row's turn for the whole budget.
+    #[serde(default)]
+    pub max_turn_tokens: usize,
     /// Completions sampled per generation call (0 = a step's whole batch at once): bounds the
     /// sampler's memory (KV cache) independently of the training batch.
     #[serde(default)]
@@ -256,6 +261,7 @@ fn task_layer(name: &str) -> Option<&'static str> {
         "corridor" => Some(include_str!("../configs/tasks/corridor.toml")),
         "minishop" => Some(include_str!("../configs/tasks/minishop.toml")),
         "texthouse" => Some(include_str!("../configs/tasks/texthouse.toml")),
+        "searchqa" => Some(include_str!("../configs/tasks/searchqa.toml")),
         _ => None,
     }
 }

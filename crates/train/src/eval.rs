@@ -18,6 +18,8 @@ pub struct EvalSpec<'a> {
     pub ks: &'a [usize],
     pub temperature: f64,
     pub max_new_tokens: i64,
+    /// `rl.max_turn_tokens`: an agent turn's length limit (0 = none).
+    pub max_turn_tokens: usize,
     pub seed: u64,
     /// Distinguishes evaluations of one run so each draws its own samples.
     pub index: u64,
@@ -77,6 +79,7 @@ pub fn evaluate_with_samples(
         &problem_refs,
         0.0,
         spec.max_new_tokens,
+        spec.max_turn_tokens,
     )?;
     let greedy_verdicts = score_all(reward, tok, spec.problems, 1, &greedy)?;
     let mut correct = 0usize;
@@ -131,6 +134,7 @@ pub fn evaluate_with_samples(
             &repeated_problems,
             spec.temperature,
             spec.max_new_tokens,
+            spec.max_turn_tokens,
         )
     })?;
     let verdicts = score_all(reward, tok, spec.problems, n, &sampled)?;
@@ -203,6 +207,7 @@ pub fn greedy_pass1(
     task: &dyn Task,
     problems: &[Problem],
     max_new_tokens: i64,
+    max_turn_tokens: usize,
 ) -> Result<f64, TrainError> {
     let prompts: Vec<Vec<i64>> = problems
         .iter()
@@ -217,6 +222,7 @@ pub fn greedy_pass1(
         &problem_refs,
         0.0,
         max_new_tokens,
+        max_turn_tokens,
     )?;
     let correct = problems
         .iter()
@@ -235,6 +241,7 @@ fn completions(
     problems: &[&Problem],
     temperature: f64,
     max_new_tokens: i64,
+    max_turn_tokens: usize,
 ) -> Result<Vec<(String, Sampled)>, TrainError> {
     let sampling = SamplingConfig {
         temperature,
@@ -246,7 +253,15 @@ fn completions(
     };
     let mut out = Vec::with_capacity(prompts.len());
     for (chunk, chunk_problems) in prompts.chunks(CHUNK).zip(problems.chunks(CHUNK)) {
-        for sampled in sample_responses(policy, tok, task, chunk, chunk_problems, &sampling)? {
+        for sampled in sample_responses(
+            policy,
+            tok,
+            task,
+            chunk,
+            chunk_problems,
+            &sampling,
+            max_turn_tokens,
+        )? {
             out.push((tok.decode(&sampled.response), sampled));
         }
     }

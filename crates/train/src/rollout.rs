@@ -119,7 +119,13 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                         .flat_map(|p| std::iter::repeat_n(p, rl.group_size))
                         .collect();
                     let mut rows = sample_responses(
-                        ctx.policy, ctx.tok, ctx.task, &repeated, &instances, &sampling,
+                        ctx.policy,
+                        ctx.tok,
+                        ctx.task,
+                        &repeated,
+                        &instances,
+                        &sampling,
+                        rl.max_turn_tokens,
                     )?;
                     if ctx.gold_probe {
                         crate::agent_rollout::probe_gold_answers(

@@ -27,6 +27,7 @@ pub struct WarmStartContext<'a> {
     pub on_nan: OnNan,
     pub reward: &'a dyn RewardFn,
     pub max_new_tokens: i64,
+    pub max_turn_tokens: usize,
 }
 
 /// Trains `policy` with teacher forcing on `<bos> prompt | solution <eos>`, the loss on the
@@ -115,6 +116,7 @@ pub fn warm_start(
                 task,
                 &check_problems,
                 ctx.max_new_tokens,
+                ctx.max_turn_tokens,
             )?;
             tracing::debug!(
                 step = step + 1,

@@ -59,10 +59,17 @@ pub fn sample_responses(
     prompts: &[Vec<i64>],
     problems: &[&Problem],
     sampling: &SamplingConfig,
+    max_turn_tokens: usize,
 ) -> Result<Vec<Sampled>, TrainError> {
     if task.agent_env().is_some() {
         return crate::agent_rollout::sample_episodes(
-            policy, tok, task, prompts, problems, sampling,
+            policy,
+            tok,
+            task,
+            prompts,
+            problems,
+            sampling,
+            max_turn_tokens,
         );
     }
     let Some(tool) = task.tool() else {

@@ -13,6 +13,7 @@ pub mod bm25;
 pub mod corridor;
 pub mod minishop;
 pub mod plan;
+pub mod searchqa;
 mod task;
 pub mod texthouse;
 

@@ -21,6 +21,7 @@ use crate::text::{Problem, Split, Task, TaskError, Verdict};
 pub const ENV_NAMES: &[&str] = &[
     super::texthouse::NAME,
     super::minishop::NAME,
+    super::searchqa::NAME,
     super::corridor::NAME,
 ];
 
@@ -90,6 +91,7 @@ fn make_plain_env(name: &str, config: &serde_json::Value) -> Result<Box<dyn Agen
         super::corridor::NAME => Ok(Box::new(super::corridor::Corridor::from_json(config)?)),
         super::minishop::NAME => Ok(Box::new(super::minishop::MiniShop::from_json(config)?)),
         super::texthouse::NAME => Ok(Box::new(super::texthouse::TextHouse::from_json(config)?)),
+        super::searchqa::NAME => Ok(Box::new(super::searchqa::SearchQa::from_json(config)?)),
         _ => {
             let user = USER_ENVS
                 .read()

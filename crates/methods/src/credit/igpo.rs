@@ -102,6 +102,9 @@ impl AdvantageEstimator for Igpo {
     fn name(&self) -> &'static str {
         "igpo"
     }
+    fn needs_gold_probe(&self) -> bool {
+        true
+    }
     fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError> {
         let episodes = agent_episodes(batch, "igpo")?;
         let mut per_turn = vec![Vec::new(); episodes.len()];

@@ -54,6 +54,7 @@ pub fn evaluate_weights(
         ks: &config.eval.k,
         temperature: config.eval.temperature,
         max_new_tokens: config.rl.max_new_tokens,
+        max_turn_tokens: config.rl.max_turn_tokens,
         seed: config.run.seed,
         index: u64::MAX,
         task: problems.task.as_ref(),

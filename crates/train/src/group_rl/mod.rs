@@ -262,6 +262,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
                         on_nan: config.run.on_nan,
                         reward: lp.reward.as_ref(),
                         max_new_tokens: config.rl.max_new_tokens,
+                        max_turn_tokens: config.rl.max_turn_tokens,
                     };
                     let sft = warm_start(&lp.policy, &lp.tok, &config.sft, &context, &bar)?;
                     bar.finish_and_clear();
@@ -376,6 +377,7 @@ impl Loop<'_> {
             ks: &self.config.eval.k,
             temperature: self.config.eval.temperature,
             max_new_tokens: self.config.rl.max_new_tokens,
+            max_turn_tokens: self.config.rl.max_turn_tokens,
             seed: self.config.run.seed,
             index,
             task: self.task.as_ref(),
