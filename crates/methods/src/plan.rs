@@ -128,6 +128,11 @@ impl MethodRuntime {
         self.estimator.needs_gold_probe()
     }
 
+    /// The estimator reads plan-execute turns with critic values (HiPER).
+    pub fn needs_plan(&self) -> bool {
+        self.estimator.needs_plan()
+    }
+
     /// What the enabled parts need from the loop.
     pub fn needs(&self) -> Needs {
         needs_of(self.each())

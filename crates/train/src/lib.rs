@@ -40,6 +40,7 @@ pub mod method_hooks;
 pub mod minibatch;
 pub mod optim;
 pub mod packing;
+pub mod plan_critic;
 pub mod policy;
 pub mod preference;
 pub mod prompts;

@@ -196,6 +196,9 @@ impl AdvantageEstimator for Hiper {
     fn name(&self) -> &'static str {
         "hiper"
     }
+    fn needs_plan(&self) -> bool {
+        true
+    }
     fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError> {
         let episodes = agent_episodes(batch, "hiper")?;
         let mut hae = hae_batch(episodes, &self.config)?;

@@ -199,6 +199,11 @@ pub trait AdvantageEstimator: Send + Sync {
     fn needs_gold_probe(&self) -> bool {
         false
     }
+    /// Reads plan-execute turns with critic values ([`turns::Episode::plan`], HiPER): the loop
+    /// then keeps a three-head critic that fills them before credit.
+    fn needs_plan(&self) -> bool {
+        false
+    }
     /// Cross-step state for checkpoints (`Null` for stateless estimators), so that a resumed
     /// run continues exactly.
     fn state(&self) -> serde_json::Value {

@@ -60,3 +60,13 @@ pub const EAPO: Preset = Preset {
     family: Family::GroupRl,
     build: || with_estimator("eapo"),
 };
+
+pub const HIPER: Preset = Preset {
+    name: "hiper",
+    description: "HiPER: plan-execute turns, two-time-scale GAE with a three-head critic (agents; \
+                  set task.rl.plan_execute and task.sft.plan_execute)",
+    spec: "hiper-hae.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || with_estimator("hiper"),
+};

@@ -58,6 +58,7 @@ pub const PRESETS: &[Preset] = &[
     agents::SALT,
     agents::IGPO,
     agents::EAPO,
+    agents::HIPER,
     preference::DPO,
     preference::IPO,
     preference::SIMPO,

@@ -35,6 +35,9 @@ impl Loop<'_> {
             if let Some(r3) = &self.r3 {
                 r3.save(dir)?;
             }
+            if let Some(critic) = &self.plan_critic {
+                critic.save(dir)?;
+            }
             write_atomic(&dir.join("state.json"), text.as_bytes())
         })?;
         Ok(())
@@ -52,6 +55,9 @@ impl Loop<'_> {
         self.policy.load_weights(dir)?;
         if let Some(r3) = self.r3.as_mut() {
             r3.load(dir)?;
+        }
+        if let Some(critic) = self.plan_critic.as_mut() {
+            critic.load(dir)?;
         }
         if let Some(driver) = self.driver.as_mut() {
             driver.load(dir)?;

@@ -29,6 +29,7 @@ use crate::eval::{evaluate, EvalSpec};
 use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
 use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Sequence};
+use crate::plan_critic::PlanCritic;
 use crate::policy::Policy;
 use crate::prompts::Prompts;
 use crate::r3::R3Hook;
@@ -132,6 +133,8 @@ struct Loop<'a> {
     r3: Option<R3Hook>,
     /// Replaces collect-and-update for loops with a value model (`method.rollout.kind`).
     driver: Option<Box<dyn StepDriver>>,
+    /// HiPER's three-head critic, when the estimator reads plan values.
+    plan_critic: Option<PlanCritic>,
     nan_events: usize,
 }
 
@@ -193,6 +196,10 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             preference_files: problems.preference_files.take(),
         },
     )?;
+    let plan_critic = match method.needs_plan() {
+        true => Some(PlanCritic::for_run(config, &tok, device)?),
+        false => None,
+    };
     let mut lp = Loop {
         config,
         tok,
@@ -208,6 +215,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         method,
         r3,
         driver,
+        plan_critic,
         nan_events: 0,
     };
     let bars = Bars::new(options.progress);
@@ -441,9 +449,15 @@ impl Loop<'_> {
         }
         let generation_s = started.elapsed().as_secs_f64();
         self.nan_events += exp.nan_reward_groups;
+        if let Some(critic) = &self.plan_critic {
+            critic.annotate(&mut exp.sequences)?;
+        }
         if !exp.sequences.is_empty() {
             let update = self.update(step, &exp.sequences, collected.plan)?;
             row.extend(update);
+        }
+        if let Some(critic) = self.plan_critic.as_mut() {
+            row.extend(critic.train(&exp.sequences)?);
         }
         let step_time = started.elapsed().as_secs_f64();
         row.insert("step_time_s".into(), step_time);

@@ -228,5 +228,21 @@ fn check_turn_credit(config: &RunConfig) -> Result<(), TrainError> {
             polopt_envs::agent::env_names().join(", ")
         )));
     }
+    // HiPER reads plan-execute turns: the RL task and the warm start's both write them.
+    let needs_plan = polopt_methods::credit::estimator(&config.method.credit)
+        .map(|e| e.needs_plan())
+        .unwrap_or(false);
+    if needs_plan {
+        let key = polopt_envs::agent::PLAN_EXECUTE_KEY;
+        for (which, table) in [("rl", &config.task.rl), ("sft", &config.task.sft)] {
+            if table.get(key).and_then(toml::Value::as_bool) != Some(true) {
+                return Err(TrainError::Config(format!(
+                    "config key `task.{which}.{key}`: `{name}` reads plan-execute turns \
+                     (\"switch|keep SUBGOAL => ACTION\"); set task.rl.{key} = true and \
+                     task.sft.{key} = true"
+                )));
+            }
+        }
+    }
     Ok(())
 }
