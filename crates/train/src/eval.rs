@@ -78,8 +78,7 @@ pub fn evaluate_with_samples(
         &prompts,
         &problem_refs,
         0.0,
-        spec.max_new_tokens,
-        spec.max_turn_tokens,
+        (spec.max_new_tokens, spec.max_turn_tokens),
     )?;
     let greedy_verdicts = score_all(reward, tok, spec.problems, 1, &greedy)?;
     let mut correct = 0usize;
@@ -133,8 +132,7 @@ pub fn evaluate_with_samples(
             &repeated,
             &repeated_problems,
             spec.temperature,
-            spec.max_new_tokens,
-            spec.max_turn_tokens,
+            (spec.max_new_tokens, spec.max_turn_tokens),
         )
     })?;
     let verdicts = score_all(reward, tok, spec.problems, n, &sampled)?;
@@ -221,8 +219,7 @@ pub fn greedy_pass1(
         &prompts,
         &problem_refs,
         0.0,
-        max_new_tokens,
-        max_turn_tokens,
+        (max_new_tokens, max_turn_tokens),
     )?;
     let correct = problems
         .iter()
@@ -240,8 +237,7 @@ fn completions(
     prompts: &[Vec<i64>],
     problems: &[&Problem],
     temperature: f64,
-    max_new_tokens: i64,
-    max_turn_tokens: usize,
+    (max_new_tokens, max_turn_tokens): (i64, usize),
 ) -> Result<Vec<(String, Sampled)>, TrainError> {
     let sampling = SamplingConfig {
         temperature,

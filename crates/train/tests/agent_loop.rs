@@ -190,10 +190,10 @@ fn every_turn_level_preset_trains_on_an_agent_environment() {
 fn a_turn_level_estimator_on_a_single_turn_task_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::tiny_config(dir.path(), "refused", &["method.preset=gigpo"]);
-    let e = polopt_train::train(&config, polopt_train::TrainOptions::default())
-        .err()
-        .expect("gigpo on addition must be refused")
-        .to_string();
+    let Err(e) = polopt_train::train(&config, polopt_train::TrainOptions::default()) else {
+        panic!("gigpo on addition must be refused");
+    };
+    let e = e.to_string();
     assert!(
         e.contains("method.credit.estimator") && e.contains("corridor"),
         "{e}"
@@ -255,9 +255,9 @@ fn hiper_without_plan_execute_turns_is_refused_naming_the_key() {
         "refused",
         &["task.name=corridor", "method.preset=hiper"],
     );
-    let e = polopt_train::train(&config, polopt_train::TrainOptions::default())
-        .err()
-        .expect("hiper without plan_execute must be refused")
-        .to_string();
+    let Err(e) = polopt_train::train(&config, polopt_train::TrainOptions::default()) else {
+        panic!("hiper without plan_execute must be refused");
+    };
+    let e = e.to_string();
     assert!(e.contains("task.rl.plan_execute"), "{e}");
 }

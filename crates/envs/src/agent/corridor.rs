@@ -51,7 +51,7 @@ pub struct Corridor {
 impl Corridor {
     pub fn new(config: Config) -> Result<Self, TaskError> {
         check_range("corridor.length", config.length, 3, 99)?;
-        if config.length % 2 == 0 {
+        if config.length.is_multiple_of(2) {
             return Err(TaskError::Invalid {
                 field: "corridor.length".into(),
                 message: format!(
