@@ -26,7 +26,7 @@ use polopt_models::SamplingConfig;
 use crate::codec::Codec;
 use crate::error::TrainError;
 use crate::policy::Policy;
-use crate::tool_rollout::Sampled;
+use crate::tool_rollout::{next_round, Sampled};
 
 /// One live episode.
 struct Live {
@@ -102,22 +102,9 @@ pub fn sample_episodes(
     });
     let mut active: Vec<usize> = (0..prompts.len()).collect();
     while !active.is_empty() {
-        let prefixes: Vec<Vec<i64>> = active
-            .iter()
-            .map(|&i| [prompts[i].as_slice(), &rows[i].response].concat())
-            .collect();
-        let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
-        let room = active
-            .iter()
-            .map(|&i| turn_cap(&rows[i], &live[i]))
-            .max()
-            .unwrap_or(1)
-            .min(max_positions.saturating_sub(longest))
-            .max(1);
-        let round = SamplingConfig {
-            max_new_tokens: room as i64,
-            ..sampling.clone()
-        };
+        let (prefixes, round) = next_round(prompts, &rows, &active, sampling, max_positions, |i| {
+            turn_cap(&rows[i], &live[i])
+        });
         let rollout = policy.sample_until_any(&prefixes, &round, &stops)?;
         let mut next = Vec::new();
         for ((&i, new), &cut) in active

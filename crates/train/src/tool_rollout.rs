@@ -88,24 +88,9 @@ pub fn sample_responses(
     let mut active: Vec<usize> = (0..prompts.len()).collect();
     let max_positions = policy.config.max_position_embeddings as usize;
     while !active.is_empty() {
-        let prefixes: Vec<Vec<i64>> = active
-            .iter()
-            .map(|&i| [prompts[i].as_slice(), &rows[i].response].concat())
-            .collect();
-        // The round is as long as the row with the most budget left needs, within the position
-        // limit for the longest prefix; a row the round cuts short of its own budget resumes.
-        let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
-        let room = active
-            .iter()
-            .map(|&i| budget - rows[i].response.len())
-            .max()
-            .unwrap_or(1)
-            .min(max_positions.saturating_sub(longest))
-            .max(1);
-        let round = SamplingConfig {
-            max_new_tokens: room as i64,
-            ..sampling.clone()
-        };
+        let (prefixes, round) = next_round(prompts, &rows, &active, sampling, max_positions, |i| {
+            budget - rows[i].response.len()
+        });
         let rollout = policy.sample_until(&prefixes, &round, &tags.close)?;
         let mut next = Vec::new();
         for ((&i, new), &cut) in active
@@ -133,6 +118,36 @@ pub fn sample_responses(
         active = next;
     }
     Ok(rows)
+}
+
+/// The next round of an interactive rollout: each active row's prompt and what it holds so far,
+/// and the sampling of a round as long as the row with the most room left needs (`room_of`),
+/// within the position limit for the longest prefix. A row the round cuts short resumes.
+pub(crate) fn next_round(
+    prompts: &[Vec<i64>],
+    rows: &[Sampled],
+    active: &[usize],
+    sampling: &SamplingConfig,
+    max_positions: usize,
+    room_of: impl Fn(usize) -> usize,
+) -> (Vec<Vec<i64>>, SamplingConfig) {
+    let prefixes: Vec<Vec<i64>> = active
+        .iter()
+        .map(|&i| [prompts[i].as_slice(), &rows[i].response].concat())
+        .collect();
+    let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
+    let room = active
+        .iter()
+        .map(|&i| room_of(i))
+        .max()
+        .unwrap_or(1)
+        .min(max_positions.saturating_sub(longest))
+        .max(1);
+    let round = SamplingConfig {
+        max_new_tokens: room as i64,
+        ..sampling.clone()
+    };
+    (prefixes, round)
 }
 
 struct Tags {

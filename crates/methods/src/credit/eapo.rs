@@ -21,6 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::turn_groups::by_episode_group;
 use super::turns::{agent_episodes, population_z_scores, turn_token_advantages};
 use super::{AdvantageEstimator, Advantages, CreditBatch};
 use crate::error::{check_range, MethodError};
@@ -83,20 +84,17 @@ impl AdvantageEstimator for Eapo {
     }
     fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError> {
         let episodes = agent_episodes(batch, "eapo")?;
-        let mut per_turn = vec![Vec::new(); episodes.len()];
-        for members in batch.groups() {
+        let per_turn = by_episode_group(batch, episodes, |members, group| {
             let rewards: Vec<Vec<f64>> = members
                 .iter()
-                .map(|&i| {
+                .zip(group)
+                .map(|(&i, episode)| {
                     let correct = batch.rewards[i] >= self.config.success_threshold;
-                    round_rewards(episodes[i].turns(), correct, self.config.gamma)
+                    round_rewards(episode.turns(), correct, self.config.gamma)
                 })
                 .collect();
-            let advantages = round_advantages(&rewards, self.config.eps);
-            for (&i, a) in members.iter().zip(advantages) {
-                per_turn[i] = a;
-            }
-        }
+            round_advantages(&rewards, self.config.eps)
+        });
         Ok(turn_token_advantages(
             episodes,
             &per_turn,

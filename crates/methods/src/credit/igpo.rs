@@ -15,6 +15,7 @@
 //! - `A_t = sum_{k >= t} gamma^(k - t) r~_k`, spread over turn `t`'s action tokens.
 use serde::{Deserialize, Serialize};
 
+use super::turn_groups::by_episode_group;
 use super::turns::{
     agent_episodes, discounted_returns, population_z_scores, turn_token_advantages, Episode,
 };
@@ -107,17 +108,16 @@ impl AdvantageEstimator for Igpo {
     }
     fn estimate(&self, batch: &CreditBatch) -> Result<Advantages, MethodError> {
         let episodes = agent_episodes(batch, "igpo")?;
-        let mut per_turn = vec![Vec::new(); episodes.len()];
-        for members in batch.groups() {
-            let rewards = members
-                .iter()
-                .map(|&i| igpo_turn_rewards(&episodes[i], i, &self.config))
-                .collect::<Result<Vec<_>, _>>()?;
-            let advantages = igpo_group_advantages(&rewards, &self.config);
-            for (&i, a) in members.iter().zip(advantages) {
-                per_turn[i] = a;
-            }
-        }
+        // Every episode's turn rewards first: a missing probe is an error, not a group's zero.
+        let rewards = episodes
+            .iter()
+            .enumerate()
+            .map(|(i, episode)| igpo_turn_rewards(episode, i, &self.config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let per_turn = by_episode_group(batch, episodes, |members, _| {
+            let group: Vec<Vec<f64>> = members.iter().map(|&i| rewards[i].clone()).collect();
+            igpo_group_advantages(&group, &self.config)
+        });
         Ok(turn_token_advantages(
             episodes,
             &per_turn,
