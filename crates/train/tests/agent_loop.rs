@@ -261,3 +261,57 @@ fn hiper_without_plan_execute_turns_is_refused_naming_the_key() {
     let e = e.to_string();
     assert!(e.contains("task.rl.plan_execute"), "{e}");
 }
+
+/// IGPO's probe: one probability per turn, in (0, 1]; the episodes of one instance share their
+/// turn-0 context, so their P_0 agree; and a batched, padded probe equals the same context
+/// scored alone.
+#[test]
+fn the_gold_answer_probe_gives_one_consistent_probability_per_turn() {
+    use polopt_train::agent_rollout::probe_gold_answers;
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(
+        dir.path(),
+        "probe",
+        &["task.name=searchqa", "rl.max_new_tokens=96"],
+    );
+    let task = make_task("searchqa", &serde_json::Value::Null).unwrap();
+    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
+    let policy = with_torch_seed(3, "init", 0, || {
+        Policy::new(model_config(&config, &tok), tch::Device::Cpu)
+    })
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let instances: Vec<Problem> = (0..2).map(|_| task.sample(Split::Train, &mut rng)).collect();
+    let problems: Vec<&Problem> = instances.iter().flat_map(|p| [p, p, p]).collect();
+    let prompts: Vec<Vec<i64>> = problems
+        .iter()
+        .map(|p| tok.encode_prompt(p).unwrap())
+        .collect();
+    let sampling = config.rl.sampling(&tok, 96);
+    let mut rows = with_torch_seed(5, "probe-test", 0, || {
+        sample_episodes(&policy, &tok, task.as_ref(), &prompts, &problems, &sampling, 24)
+    })
+    .unwrap();
+    probe_gold_answers(&policy, &tok, task.as_ref(), &prompts, &problems, &mut rows).unwrap();
+    for row in &rows {
+        let episode = row.episode.as_ref().unwrap();
+        assert_eq!(episode.gold_probs.len(), episode.turns());
+        assert!(episode.gold_probs.iter().all(|&p| p > 0.0 && p <= 1.0));
+    }
+    for group in rows.chunks(3) {
+        let p0: Vec<f64> = group
+            .iter()
+            .map(|r| r.episode.as_ref().unwrap().gold_probs[0])
+            .collect();
+        assert!(p0.iter().all(|&p| (p - p0[0]).abs() < 1e-6), "{p0:?}");
+    }
+    // Turn 0 of the first episode, scored alone: prompt + "<answer>" + the gold answer.
+    let context = [prompts[0].clone(), tok.encode("<answer>").unwrap()].concat();
+    let gold = tok.encode(&problems[0].answer).unwrap();
+    let packed = polopt_train::packing::pack(&[&context], &[&gold], tok.pad_id(), tch::Device::Cpu);
+    let (logp, _) = tch::no_grad(|| policy.logprobs(&packed, 1.0, false));
+    let mean = logp.sum(tch::Kind::Double).double_value(&[]) / gold.len() as f64;
+    let alone = mean.exp();
+    let batched = rows[0].episode.as_ref().unwrap().gold_probs[0];
+    assert!((alone - batched).abs() < 1e-5, "{alone} vs {batched}");
+}
