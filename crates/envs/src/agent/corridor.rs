@@ -183,8 +183,8 @@ impl AgentEnv for Corridor {
     }
     fn expert_subgoals(&self) -> Vec<String> {
         let half = self.expert().len() / 2;
-        let mut subgoals = vec!["fetch the key".to_string(); half];
-        subgoals.resize(2 * half, "open the door".to_string());
+        let mut subgoals = vec!["get key".to_string(); half];
+        subgoals.resize(2 * half, "open door".to_string());
         subgoals
     }
     fn boxed_clone(&self) -> Box<dyn AgentEnv> {
