@@ -35,7 +35,25 @@ pub fn export_model(checkpoint: &Path, out: &Path) -> Result<(), TrainError> {
         detail: e.to_string(),
     })?;
     if !has_tokenizer {
-        write_tokenizer_files(&CharTokenizer::new(), out).map_err(|e| TrainError::Checkpoint {
+        // The character vocabulary the run trained with: the text tasks', or theirs extended
+        // by the agent environments' characters; the model's vocabulary size tells which.
+        let vocab = loaded.config.vocab_size;
+        let candidates = [
+            Ok(CharTokenizer::new()),
+            CharTokenizer::with_extra(polopt_envs::agent::AGENT_EXTRA_CHARS),
+        ];
+        let tokenizer = candidates
+            .into_iter()
+            .filter_map(Result::ok)
+            .find(|t| t.vocab_size() as i64 == vocab)
+            .ok_or_else(|| TrainError::Checkpoint {
+                path: checkpoint.to_path_buf(),
+                detail: format!(
+                    "vocab_size {vocab} matches no built-in character vocabulary and the \
+                     checkpoint has no tokenizer.json"
+                ),
+            })?;
+        write_tokenizer_files(&tokenizer, out).map_err(|e| TrainError::Checkpoint {
             path: out.to_path_buf(),
             detail: e.to_string(),
         })?;

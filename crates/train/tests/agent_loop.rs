@@ -130,6 +130,21 @@ fn multi_turn_grpo_trains_masks_replies_and_resumes_exactly() {
         assert!(row["loss"].as_f64().unwrap().is_finite(), "{row}");
     }
     assert!(straight[2]["eval/agent/turns"].as_f64().is_some());
+
+    // The exported model carries the run's extended character vocabulary.
+    let checkpoint = dir
+        .path()
+        .join("straight/checkpoints")
+        .join(polopt_train::run_dir::checkpoint_name(4));
+    let out = dir.path().join("exported");
+    polopt_train::export::export_model(&checkpoint, &out).expect("export");
+    let hf = polopt_models::HfTokenizer::from_dir(&out).expect("tokenizer.json loads");
+    let text = "You arrive at cabinet 1. There's a pen for $12.50.";
+    let run_codec = Codec::builtin_with(polopt_envs::agent::AGENT_EXTRA_CHARS).unwrap();
+    assert_eq!(
+        hf.encode(text, false).unwrap(),
+        run_codec.encode(text).unwrap()
+    );
 }
 
 /// The presets whose estimator reads turns: each trains on CorridorKeys without NaN.
@@ -281,7 +296,9 @@ fn the_gold_answer_probe_gives_one_consistent_probability_per_turn() {
     })
     .unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-    let instances: Vec<Problem> = (0..2).map(|_| task.sample(Split::Train, &mut rng)).collect();
+    let instances: Vec<Problem> = (0..2)
+        .map(|_| task.sample(Split::Train, &mut rng))
+        .collect();
     let problems: Vec<&Problem> = instances.iter().flat_map(|p| [p, p, p]).collect();
     let prompts: Vec<Vec<i64>> = problems
         .iter()
@@ -289,7 +306,15 @@ fn the_gold_answer_probe_gives_one_consistent_probability_per_turn() {
         .collect();
     let sampling = config.rl.sampling(&tok, 96);
     let mut rows = with_torch_seed(5, "probe-test", 0, || {
-        sample_episodes(&policy, &tok, task.as_ref(), &prompts, &problems, &sampling, 24)
+        sample_episodes(
+            &policy,
+            &tok,
+            task.as_ref(),
+            &prompts,
+            &problems,
+            &sampling,
+            24,
+        )
     })
     .unwrap();
     probe_gold_answers(&policy, &tok, task.as_ref(), &prompts, &problems, &mut rows).unwrap();
