@@ -89,39 +89,48 @@ print(f"Baseline {base} on {primary}: warm start {[round(w, 3) for w in warm]} -
       f"{[round(b, 3) for b in base_final]}; gains {[round(g, 3) for g in gains]}, "
       f"warm-start spread {spread:.3f}, baseline learns: {baseline_learns}")
 print()
-print("| preset | claim | greedy success, paired diff [95% CI] | sampled success, paired diff | verdict |")
-print("|---|---|---|---|---|")
+print("| preset | claim | greedy success, paired diff [95% CI] | sampled success, paired diff | pass@4, paired diff | verdict |")
+print("|---|---|---|---|---|---|")
 for preset in summary["presets"]:
     if preset == base:
         continue
+    four, four_verdict = ci_text(paired("eval/pass@4", preset))
     greedy, greedy_verdict = ci_text(paired("eval/pass@1", preset))
     sampled, sampled_verdict = ci_text(paired("eval/sampled_pass@1", preset))
     verdict = greedy_verdict if primary == "eval/pass@1" else sampled_verdict
     if not baseline_learns:
         verdict = "inconclusive (the baseline's gain is not above the seed spread)"
-    print(f"| `{preset}` | {CLAIMS.get(preset, '')} | {greedy} | {sampled} | {verdict} |")
+    print(f"| `{preset}` | {CLAIMS.get(preset, '')} | {greedy} | {sampled} | {four} | {verdict} |")
     lines = [f"## Comparison against {base}: {setting}", "",
+             f"Claim: {CLAIMS.get(preset, '')}.", "",
              f"`{command}` (report: `runs/compare/{name}/report/`). Held-out success on "
              f"test seeds at the last evaluation; runs of one seed share their warm start.", "",
-             f"| seed | warm start | greedy {base} → {preset} | sampled {base} → {preset} | "
-             f"turns {base} → {preset} | invalid rate {base} → {preset} |",
-             "|---|---|---|---|---|---|"]
-    for s, w in zip(seeds, warm):
+             f"| seed | warm start greedy / sampled | greedy {base} → {preset} | sampled {base} → {preset} | "
+             f"pass@4 {base} → {preset} | turns {base} → {preset} | invalid rate {base} → {preset} |",
+             "|---|---|---|---|---|---|---|"]
+    for s in seeds:
         b, m = rows(base, s), rows(preset, s)
+        w = b[0]
         lines.append(
-            f"| {s} | {w:.3f} | {last(b, 'eval/pass@1'):.3f} → {last(m, 'eval/pass@1'):.3f} | "
+            f"| {s} | {w['eval/pass@1']:.3f} / {w['eval/sampled_pass@1']:.3f} | "
+            f"{last(b, 'eval/pass@1'):.3f} → {last(m, 'eval/pass@1'):.3f} | "
             f"{last(b, 'eval/sampled_pass@1'):.3f} → {last(m, 'eval/sampled_pass@1'):.3f} | "
+            f"{last(b, 'eval/pass@4'):.3f} → {last(m, 'eval/pass@4'):.3f} | "
             f"{last(b, 'eval/agent/turns'):.2f} → {last(m, 'eval/agent/turns'):.2f} | "
             f"{tail_mean(b, 'agent/invalid_rate'):.3f} → {tail_mean(m, 'agent/invalid_rate'):.3f} |")
     lines += ["",
               f"Paired difference {preset} − {base} (mean over seeds, 95% percentile bootstrap over "
               f"seeds): greedy success {greedy} ({greedy_verdict}); sampled success {sampled} "
-              f"({sampled_verdict}). The verdict reads `{primary}`, on which {base} itself gained "
+              f"({sampled_verdict}); pass@4 {four} ({four_verdict}). The verdict reads `{primary}`, on which {base} itself gained "
               f"{statistics.mean(gains):+.3f} over the warm start (per seed "
               f"{', '.join(f'{g:+.3f}' for g in gains)}; warm starts spread {spread:.3f}).", "",
-              f"**Verdict on this setting: {verdict}.** With {len(seeds)} seeds the bootstrap can "
+              f"**Verdict on this setting (`{primary}`): {verdict}.** With {len(seeds)} seeds the bootstrap can "
               f"only exclude 0 when every seed moves the same way; it is a small-scale check, not "
               f"the paper's environment or model.", ""]
+    notes_file = os.path.join(os.path.dirname(__file__), "notes.json")
+    notes = json.load(open(notes_file)) if os.path.exists(notes_file) else {}
+    if f"{name}/{preset}" in notes:
+        lines += [notes[f"{name}/{preset}"], ""]
     page = os.path.join("docs", "methods", f"{preset}.md")
     if not os.path.exists(page):
         continue
