@@ -12,6 +12,9 @@
 //! - [`segment`]: the SPO chain and tree rollouts, which plan their own token advantages.
 //! - [`rollout`], [`tool_rollout`] (tool calls mid-answer), [`packing`], [`reward`], [`eval`],
 //!   [`sft`]: the pieces of one iteration.
+//! - [`agent_rollout`]: episodes of an agent environment played turn by turn (the group
+//!   rollout's sampler for agent tasks), IGPO's gold-answer probe; [`plan_critic`]: HiPER's
+//!   three-head critic over plan-execute turns, hooked into the loop.
 //! - [`r3`]: R³'s per-query buffer, replays and reflection prompts, hooked into the loop.
 //! - [`method_hooks`]: the old-policy pass and the step's entropy, for methods that ask.
 //! - [`rewards`]: rewards by name from `[[reward]]` tables (math, exact, regex, length, a

@@ -7,6 +7,9 @@
 //! and whitespace-normalised ([`normalize_action`]). An invalid action returns a fixed message,
 //! leaves the state unchanged and still uses up a step.
 //!
+//! As a task ([`AgentTask`], `task.name`), an environment's problems are its instances: the
+//! group rollout plays them turn by turn, the scorer and the evaluation [`replay`] the text.
+//!
 //! Splits: instance seeds are disjoint by construction ([`nth_seed`], [`split_of_seed`]), so a
 //! test instance is never trained on.
 pub mod bm25;
@@ -64,8 +67,9 @@ pub struct Step {
     pub info: Info,
 }
 
-/// A multi-turn environment. Implement it for your own environment and register it with
-/// `polopt_envs::agent::make_env`-style code of your own (docs/agents.md has an example).
+/// A multi-turn environment. Implement it for your own environment and register a builder
+/// under a name with [`register_env`]; that name is then a `task.name` every loop accepts
+/// (docs/agents.md, `crates/train/examples/own_agent_env.rs`).
 ///
 /// Contract: `reset(seed)` followed by the same actions always gives the same observations
 /// (no hidden randomness after reset); `step` never panics on any text; after `terminated` or
