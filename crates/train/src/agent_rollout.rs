@@ -50,9 +50,12 @@ pub fn sample_episodes(
     max_turn_tokens: usize,
 ) -> Result<Vec<Sampled>, TrainError> {
     let budget = sampling.max_new_tokens as usize;
-    // What a row may still sample in its current turn: the budget, and the turn's limit.
-    let turn_cap = |row: &Sampled, live: &Live| {
-        let left = budget - row.response.len();
+    let max_positions = policy.config.max_position_embeddings as usize;
+    // What a row may still sample in its current turn: the budget, the turn's limit, and the
+    // model's positions after its prompt and history.
+    let turn_cap = |prompt: &[i64], row: &Sampled, live: &Live| {
+        let left = (budget - row.response.len())
+            .min(max_positions.saturating_sub(prompt.len() + row.response.len()));
         match max_turn_tokens {
             0 => left,
             cap => left.min((live.turn_start + cap).saturating_sub(row.response.len())),
@@ -95,82 +98,132 @@ pub fn sample_episodes(
         .collect::<Result<_, _>>()
         .map_err(|e| TrainError::Task(format!("action stop: {e}")))?;
     let stops: Vec<&[i64]> = stop_ids.iter().map(Vec::as_slice).collect();
-    let max_positions = policy.config.max_position_embeddings as usize;
     // Plan-execute turns (HiPER): each turn's decision, subgoal and action spans are recorded.
     let plan_execute = live.first().is_some_and(|l| {
         l.env.config_json().get(PLAN_EXECUTE_KEY) == Some(&serde_json::Value::Bool(true))
     });
+    let ctx = TurnContext {
+        tok,
+        stops: &stops,
+        stop_texts: &stop_texts,
+        eos: sampling.eos_token_id,
+        budget,
+        plan_execute,
+    };
     let mut active: Vec<usize> = (0..prompts.len()).collect();
     while !active.is_empty() {
-        let (prefixes, round) = next_round(prompts, &rows, &active, sampling, max_positions, |i| {
-            turn_cap(&rows[i], &live[i])
-        });
-        let rollout = policy.sample_until_any(&prefixes, &round, &stops)?;
         let mut next = Vec::new();
-        for ((&i, new), &cut) in active
+        // A row with no room left (budget, turn limit or positions) ends its turn unsampled.
+        let (stalled, sampled): (Vec<usize>, Vec<usize>) = active
             .iter()
-            .zip(rollout.response_ids_with_eos())
-            .zip(&rollout.truncated)
-        {
-            let (row, episode) = (&mut rows[i], &mut live[i]);
-            let left = turn_cap(row, episode);
-            let take = new.len().min(left);
-            row.response.extend_from_slice(&new[..take]);
-            row.env.resize(row.response.len(), false);
-            // Out of the budget, or of the turn's limit: this turn is the episode's last.
-            let out_of_budget = take < new.len() || turn_cap(row, episode) == 0;
-            if cut && !out_of_budget {
+            .partition(|&&i| turn_cap(&prompts[i], &rows[i], &live[i]) == 0);
+        for i in stalled {
+            if ctx.absorb(&mut rows[i], &mut live[i], &[], true, 0)? {
                 next.push(i);
-                continue;
             }
-            let eos = row.response.last() == Some(&sampling.eos_token_id) && !cut;
-            let action_end = row.response.len() - eos as usize;
-            let stop = stops
+        }
+        if !sampled.is_empty() {
+            let (prefixes, round) =
+                next_round(prompts, &rows, &sampled, sampling, max_positions, |i| {
+                    turn_cap(&prompts[i], &rows[i], &live[i])
+                });
+            let rollout = policy.sample_until_any(&prefixes, &round, &stops)?;
+            for ((&i, new), &cut) in sampled
                 .iter()
-                .zip(&stop_texts)
-                .find(|(ids, _)| !eos && row.response[..action_end].ends_with(ids))
-                .map(|(_, text)| *text);
-            let action = tok.decode(&row.response[episode.turn_start..action_end]);
-            let step = episode.env.step(&action);
-            let turns = row.episode.get_or_insert_with(Episode::default);
-            let span = (episode.turn_start, row.response.len());
-            match plan_execute {
-                true => record_plan_turn(turns, tok, &action, span),
-                false => turns.spans.push(span),
+                .zip(rollout.response_ids_with_eos())
+                .zip(&rollout.truncated)
+            {
+                let cap = turn_cap(&prompts[i], &rows[i], &live[i]);
+                if ctx.absorb(&mut rows[i], &mut live[i], &new, cut, cap)? {
+                    next.push(i);
+                }
             }
-            turns.rewards.push(step.reward);
-            turns.states.push(episode.state);
-            let normalized = normalize_action(&action, episode.env.action_stops());
-            turns.actions.push(fnv1a64(&normalized));
-            turns.invalid.push(step.invalid);
-            turns.terminated = step.terminated;
-            episode.state = fnv1a64(&step.observation);
-            let ends = step.terminated || step.truncated || eos || out_of_budget || stop.is_none();
-            if ends {
-                row.truncated = out_of_budget && !step.terminated;
-                episode.done = true;
-                continue;
-            }
-            let reply = env_reply(stop.unwrap_or(""), &step.observation);
-            let ids = tok
-                .encode(&reply)
-                .map_err(|e| TrainError::Task(format!("observation {reply:?}: {e}")))?;
-            let room = budget - row.response.len();
-            let fits = ids.len().min(room);
-            row.response.extend_from_slice(&ids[..fits]);
-            row.env.resize(row.response.len(), true);
-            if fits < ids.len() || fits == room {
-                row.truncated = true;
-                episode.done = true;
-                continue;
-            }
-            episode.turn_start = row.response.len();
-            next.push(i);
         }
         active = next;
     }
     debug_assert!(live.iter().all(|l| l.done));
     Ok(rows)
+}
+
+/// What handling one row's turn needs besides the row.
+struct TurnContext<'a> {
+    tok: &'a Codec,
+    stops: &'a [&'a [i64]],
+    stop_texts: &'a [&'static str],
+    eos: i64,
+    budget: usize,
+    plan_execute: bool,
+}
+
+impl TurnContext<'_> {
+    /// Takes a round's `new` tokens into `row` (at most `cap` of them, the room the row had;
+    /// `cut`: the round ended before a stop or `<eos>`), and when the turn is over plays its
+    /// action and appends the reply. True when the episode goes on into another round.
+    fn absorb(
+        &self,
+        row: &mut Sampled,
+        episode: &mut Live,
+        new: &[i64],
+        cut: bool,
+        cap: usize,
+    ) -> Result<bool, TrainError> {
+        let take = new.len().min(cap);
+        row.response.extend_from_slice(&new[..take]);
+        row.env.resize(row.response.len(), false);
+        if cut && take < cap {
+            // The round ended before this row's stop, with room left: sample on.
+            return Ok(true);
+        }
+        let eos = take > 0 && take == new.len() && new.last() == Some(&self.eos) && !cut;
+        let action_end = row.response.len() - eos as usize;
+        let stop = self
+            .stops
+            .iter()
+            .zip(self.stop_texts)
+            .find(|(ids, _)| !eos && row.response[episode.turn_start..action_end].ends_with(ids))
+            .map(|(_, text)| *text);
+        // A turn without its stop or `<eos>` was cut by the room it had (budget, turn limit or
+        // positions): it is played as the episode's last action.
+        let out_of_room = stop.is_none() && !eos;
+        let action = self
+            .tok
+            .decode(&row.response[episode.turn_start..action_end]);
+        let step = episode.env.step(&action);
+        let turns = row.episode.get_or_insert_with(Episode::default);
+        let span = (episode.turn_start, row.response.len());
+        match self.plan_execute {
+            true => record_plan_turn(turns, self.tok, &action, span),
+            false => turns.spans.push(span),
+        }
+        turns.rewards.push(step.reward);
+        turns.states.push(episode.state);
+        let normalized = normalize_action(&action, episode.env.action_stops());
+        turns.actions.push(fnv1a64(&normalized));
+        turns.invalid.push(step.invalid);
+        turns.terminated = step.terminated;
+        episode.state = fnv1a64(&step.observation);
+        if step.terminated || step.truncated || eos || out_of_room {
+            row.truncated = out_of_room && !step.terminated;
+            episode.done = true;
+            return Ok(false);
+        }
+        let reply = env_reply(stop.unwrap_or(""), &step.observation);
+        let ids = self
+            .tok
+            .encode(&reply)
+            .map_err(|e| TrainError::Task(format!("observation {reply:?}: {e}")))?;
+        let room = self.budget - row.response.len();
+        let fits = ids.len().min(room);
+        row.response.extend_from_slice(&ids[..fits]);
+        row.env.resize(row.response.len(), true);
+        if fits < ids.len() || fits == room {
+            row.truncated = true;
+            episode.done = true;
+            return Ok(false);
+        }
+        episode.turn_start = row.response.len();
+        Ok(true)
+    }
 }
 
 /// Records one plan-execute turn whose tokens are `span` and text `text`: the action's span

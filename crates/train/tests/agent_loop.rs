@@ -340,3 +340,47 @@ fn the_gold_answer_probe_gives_one_consistent_probability_per_turn() {
     let batched = rows[0].episode.as_ref().unwrap().gold_probs[0];
     assert!((alone - batched).abs() < 1e-5, "{alone} vs {batched}");
 }
+
+/// A budget that the model's positions cannot hold after the prompt: episodes end at the
+/// position limit (the cut turn played last) instead of failing the sampler.
+#[test]
+fn episodes_end_at_the_models_position_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(
+        dir.path(),
+        "positions",
+        &[
+            "task.name=corridor",
+            "model.max_position_embeddings=96",
+            "rl.max_new_tokens=80",
+        ],
+    );
+    let task = corridor();
+    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
+    let policy = with_torch_seed(3, "init", 0, || {
+        Policy::new(model_config(&config, &tok), tch::Device::Cpu)
+    })
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let problems: Vec<Problem> = (0..4)
+        .map(|_| task.sample(Split::Train, &mut rng))
+        .collect();
+    let prompts: Vec<Vec<i64>> = problems
+        .iter()
+        .map(|p| tok.encode_prompt(p).unwrap())
+        .collect();
+    assert!(
+        prompts.iter().all(|p| p.len() + 80 > 96),
+        "the limit must bind"
+    );
+    let refs: Vec<&Problem> = problems.iter().collect();
+    let sampling = config.rl.sampling(&tok, 80);
+    let rows = with_torch_seed(5, "agent-test", 0, || {
+        sample_episodes(&policy, &tok, task.as_ref(), &prompts, &refs, &sampling, 0)
+    })
+    .expect("the position limit ends episodes, it does not fail them");
+    for (row, prompt) in rows.iter().zip(&prompts) {
+        assert!(prompt.len() + row.response.len() <= 96, "{row:?}");
+        assert!(row.episode.as_ref().unwrap().turns() >= 1);
+    }
+}
