@@ -25,24 +25,48 @@ fn corridor() -> Box<dyn Task> {
     make_task("corridor", &serde_json::json!({"horizon": 6})).expect("corridor builds")
 }
 
+/// A randomly initialised policy of `config`'s size over `task`'s vocabulary, and `n` train
+/// problems of `task` with their prompts.
+struct Setup {
+    tok: Codec,
+    policy: Policy,
+    problems: Vec<Problem>,
+    prompts: Vec<Vec<i64>>,
+}
+
+fn setup(config: &polopt_train::RunConfig, task: &dyn Task, n: usize, rng_seed: u64) -> Setup {
+    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
+    let policy = with_torch_seed(3, "init", 0, || {
+        Policy::new(model_config(config, &tok), tch::Device::Cpu)
+    })
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed);
+    let problems: Vec<Problem> = (0..n)
+        .map(|_| task.sample(Split::Train, &mut rng))
+        .collect();
+    let prompts = problems
+        .iter()
+        .map(|p| tok.encode_prompt(p).unwrap())
+        .collect();
+    Setup {
+        tok,
+        policy,
+        problems,
+        prompts,
+    }
+}
+
 #[test]
 fn rollout_turns_agree_with_a_replay_of_their_text() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::tiny_config(dir.path(), "probe", &CORRIDOR);
     let task = corridor();
-    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
-    let policy = with_torch_seed(3, "init", 0, || {
-        Policy::new(model_config(&config, &tok), tch::Device::Cpu)
-    })
-    .unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let problems: Vec<Problem> = (0..6)
-        .map(|_| task.sample(Split::Train, &mut rng))
-        .collect();
-    let prompts: Vec<Vec<i64>> = problems
-        .iter()
-        .map(|p| tok.encode_prompt(p).unwrap())
-        .collect();
+    let Setup {
+        tok,
+        policy,
+        problems,
+        prompts,
+    } = setup(&config, task.as_ref(), 6, 1);
     let refs: Vec<&Problem> = problems.iter().collect();
     // A random policy at a high temperature writes long, mostly invalid actions: the budget,
     // the horizon and `<eos>` all end episodes here.
@@ -290,19 +314,17 @@ fn the_gold_answer_probe_gives_one_consistent_probability_per_turn() {
         &["task.name=searchqa", "rl.max_new_tokens=96"],
     );
     let task = make_task("searchqa", &serde_json::Value::Null).unwrap();
-    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
-    let policy = with_torch_seed(3, "init", 0, || {
-        Policy::new(model_config(&config, &tok), tch::Device::Cpu)
-    })
-    .unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-    let instances: Vec<Problem> = (0..2)
-        .map(|_| task.sample(Split::Train, &mut rng))
-        .collect();
+    let Setup {
+        tok,
+        policy,
+        problems: instances,
+        prompts: instance_prompts,
+    } = setup(&config, task.as_ref(), 2, 2);
+    // Three episodes of each instance.
     let problems: Vec<&Problem> = instances.iter().flat_map(|p| [p, p, p]).collect();
-    let prompts: Vec<Vec<i64>> = problems
+    let prompts: Vec<Vec<i64>> = instance_prompts
         .iter()
-        .map(|p| tok.encode_prompt(p).unwrap())
+        .flat_map(|p| [p.clone(), p.clone(), p.clone()])
         .collect();
     let sampling = config.rl.sampling(&tok, 96);
     let mut rows = with_torch_seed(5, "probe-test", 0, || {
@@ -356,19 +378,12 @@ fn episodes_end_at_the_models_position_limit() {
         ],
     );
     let task = corridor();
-    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
-    let policy = with_torch_seed(3, "init", 0, || {
-        Policy::new(model_config(&config, &tok), tch::Device::Cpu)
-    })
-    .unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let problems: Vec<Problem> = (0..4)
-        .map(|_| task.sample(Split::Train, &mut rng))
-        .collect();
-    let prompts: Vec<Vec<i64>> = problems
-        .iter()
-        .map(|p| tok.encode_prompt(p).unwrap())
-        .collect();
+    let Setup {
+        tok,
+        policy,
+        problems,
+        prompts,
+    } = setup(&config, task.as_ref(), 4, 1);
     assert!(
         prompts.iter().all(|p| p.len() + 80 > 96),
         "the limit must bind"

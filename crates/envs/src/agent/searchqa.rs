@@ -237,6 +237,22 @@ pub struct SearchQa {
 }
 
 impl SearchQa {
+    /// An environment over a built world, before any reset (clones share the world).
+    fn over(config: Config, world: Arc<World>) -> Self {
+        SearchQa {
+            config,
+            world,
+            question: None,
+            turns: 0,
+            searches: 0,
+            action_chars: 0,
+            retrieved: Vec::new(),
+            shaping_paid: 0.0,
+            terminated: false,
+            truncated: false,
+        }
+    }
+
     /// Builds the world of `config` (a fraction of a second at the defaults). Fails on a knob out
     /// of range, or when a question group with positive weight has no solvable question in some
     /// split.
@@ -273,18 +289,7 @@ impl SearchQa {
                 }
             }
         }
-        Ok(SearchQa {
-            config,
-            world: Arc::new(world),
-            question: None,
-            turns: 0,
-            searches: 0,
-            action_chars: 0,
-            retrieved: Vec::new(),
-            shaping_paid: 0.0,
-            terminated: false,
-            truncated: false,
-        })
+        Ok(SearchQa::over(config, Arc::new(world)))
     }
 
     pub fn from_json(config: &serde_json::Value) -> Result<Self, TaskError> {
@@ -555,18 +560,7 @@ impl AgentEnv for SearchQa {
     }
 
     fn boxed_clone(&self) -> Box<dyn AgentEnv> {
-        Box::new(SearchQa {
-            config: self.config.clone(),
-            world: Arc::clone(&self.world),
-            question: None,
-            turns: 0,
-            searches: 0,
-            action_chars: 0,
-            retrieved: Vec::new(),
-            shaping_paid: 0.0,
-            terminated: false,
-            truncated: false,
-        })
+        Box::new(SearchQa::over(self.config.clone(), Arc::clone(&self.world)))
     }
 }
 
