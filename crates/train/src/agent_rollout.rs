@@ -35,7 +35,6 @@ struct Live {
     turn_start: usize,
     /// Hash of the observation the current action is taken from.
     state: u64,
-    done: bool,
 }
 
 /// Plays one episode per prompt; `problems[i]` is the instance of `prompts[i]` (rows of one
@@ -82,7 +81,6 @@ pub fn sample_episodes(
             env,
             turn_start: 0,
             state: fnv1a64(&reset.observation),
-            done: false,
         });
     }
     for row in &mut rows {
@@ -141,7 +139,6 @@ pub fn sample_episodes(
         }
         active = next;
     }
-    debug_assert!(live.iter().all(|l| l.done));
     Ok(rows)
 }
 
@@ -189,7 +186,10 @@ impl TurnContext<'_> {
             .tok
             .decode(&row.response[episode.turn_start..action_end]);
         let step = episode.env.step(&action);
-        let turns = row.episode.get_or_insert_with(Episode::default);
+        // Every row starts with an empty episode (sample_episodes), so there is one to extend.
+        let Some(turns) = row.episode.as_mut() else {
+            return Ok(false);
+        };
         let span = (episode.turn_start, row.response.len());
         match self.plan_execute {
             true => record_plan_turn(turns, self.tok, &action, span),
@@ -204,7 +204,6 @@ impl TurnContext<'_> {
         episode.state = fnv1a64(&step.observation);
         if step.terminated || step.truncated || eos || out_of_room {
             row.truncated = out_of_room && !step.terminated;
-            episode.done = true;
             return Ok(false);
         }
         let reply = env_reply(stop.unwrap_or(""), &step.observation);
@@ -218,7 +217,6 @@ impl TurnContext<'_> {
         row.env.resize(row.response.len(), true);
         if fits < ids.len() || fits == room {
             row.truncated = true;
-            episode.done = true;
             return Ok(false);
         }
         episode.turn_start = row.response.len();

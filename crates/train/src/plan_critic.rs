@@ -19,6 +19,7 @@ use crate::codec::Codec;
 use crate::config::RunConfig;
 use crate::critic::Critic;
 use crate::error::TrainError;
+use crate::minibatch::NonFiniteGuard;
 use crate::optim::StepOutcome;
 use crate::packing::{pack, Sequence};
 use crate::run_dir::write_atomic;
@@ -102,8 +103,14 @@ impl PlanCritic {
     }
 
     /// `critic_updates` steps of masked MSE against HAE's targets: `V_low` per turn at the
-    /// action, `V_high` per segment at its boundary turn, `V_term` per turn at the turn.
-    pub fn train(&mut self, seqs: &[Sequence]) -> Result<BTreeMap<String, f64>, TrainError> {
+    /// action, `V_high` per segment at its boundary turn, `V_term` per turn at the turn. A
+    /// non-finite loss or gradient applies nothing and goes to the run's `guard` (`run.on_nan`).
+    pub fn train(
+        &mut self,
+        seqs: &[Sequence],
+        guard: &mut NonFiniteGuard,
+        step: usize,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
         let episodes: Vec<Episode> = seqs.iter().filter_map(|s| s.episode.clone()).collect();
         let mut row = BTreeMap::new();
         if episodes.is_empty() || episodes.len() != seqs.len() {
@@ -142,8 +149,11 @@ impl PlanCritic {
         for _ in 0..self.updates {
             let v = self.critic.state_head_values(&packed);
             let loss = ((v - &goal).square() * &mask).sum(Kind::Float) / &count;
-            if let StepOutcome::Applied { loss, .. } = self.critic.step_on(&loss) {
-                losses.push(loss);
+            match self.critic.step_on(&loss) {
+                StepOutcome::Applied { loss, .. } => losses.push(loss),
+                StepOutcome::NonFinite { what } => {
+                    guard.report(&format!("plan critic {what}"), step)?
+                }
             }
         }
         if let Some(last) = losses.last() {

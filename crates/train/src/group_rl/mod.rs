@@ -457,7 +457,12 @@ impl Loop<'_> {
             row.extend(update);
         }
         if let Some(critic) = self.plan_critic.as_mut() {
-            row.extend(critic.train(&exp.sequences)?);
+            let mut guard = crate::minibatch::NonFiniteGuard {
+                events: &mut self.nan_events,
+                on_nan: cfg.run.on_nan,
+                hint: "lower method.critic.lr",
+            };
+            row.extend(critic.train(&exp.sequences, &mut guard, step)?);
         }
         let step_time = started.elapsed().as_secs_f64();
         row.insert("step_time_s".into(), step_time);
