@@ -234,6 +234,32 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                 ],
             )
         }
+        Family::Theory => {
+            // Every final measurement the solvers logged, the headline first; curves of every
+            // logged quantity against the solver's own step unit.
+            let solver = runs
+                .iter()
+                .find_map(|r| polopt_theory::solver(&r.info.preset).ok());
+            let mut finals: Vec<String> = runs
+                .iter()
+                .flat_map(|r| r.info.final_metrics.keys().cloned())
+                .collect();
+            finals.sort();
+            finals.dedup();
+            if let Some(s) = solver {
+                finals.sort_by_key(|k| k != s.headline);
+                opts.lower_is_better = s.lower_is_better.iter().map(|k| k.to_string()).collect();
+            }
+            let mut curves: Vec<String> = runs
+                .iter()
+                .flat_map(|r| r.metrics.iter().flat_map(|m| m.values.keys().cloned()))
+                .collect();
+            curves.sort();
+            curves.dedup();
+            opts.final_metrics = Some(finals);
+            opts.curves = Some(curves.iter().map(|y| CurveSpec::new("step", y)).collect());
+            return opts;
+        }
         Family::Control => {
             let x = if runs.iter().any(|r| r.logs("env_steps")) {
                 "env_steps"

@@ -21,6 +21,9 @@ pub fn run_train(
     if family == Some(polopt_methods::presets::Family::Control) {
         return run_control(config, sets, resume, progress);
     }
+    if family == Some(polopt_methods::presets::Family::Theory) {
+        return run_theory(config, sets, progress);
+    }
     let cfg = load_config(config, sets)?;
     let warm_start = match (&cfg.model.path, cfg.sft.target_pass1 > 0.0) {
         (Some(path), _) => format!("model {path}{}", lora_note(&cfg)),
@@ -89,6 +92,33 @@ fn run_control(config: Option<&Path>, sets: &[String], resume: bool, progress: b
     println!("| eval/return_mean | {:.2} |", get("eval/return_mean"));
     println!("| eval/return_std | {:.2} |", get("eval/return_std"));
     println!("| eval/length_mean | {:.1} |", get("eval/length_mean"));
+    println!("run directory: {}", summary.run_dir.display());
+    Ok(())
+}
+
+/// A theory solver: seconds, deterministic from the seed, no checkpoints (`--resume` runs it
+/// again from the start, which ends identically).
+fn run_theory(config: Option<&Path>, sets: &[String], progress: bool) -> Result<()> {
+    use polopt_train::theory::{load_theory_config, train_theory};
+    let cfg = load_theory_config(config, sets)?;
+    let solver = cfg.solver()?;
+    eprintln!(
+        "polopt: run `{}` | preset {} (theory solver) | env {} | seed {} | {} {}",
+        cfg.run.name,
+        cfg.method.preset,
+        cfg.theory.env,
+        cfg.run.seed,
+        cfg.theory.steps,
+        solver.step_unit
+    );
+    let summary = train_theory(&cfg, progress)?;
+    println!("| final measurement | value |\n|---|---|");
+    let mut rows: Vec<(&String, &f64)> = summary.final_metrics.iter().collect();
+    // The headline first, then the rest by name.
+    rows.sort_by_key(|(k, _)| (k.as_str() != summary.headline, k.as_str()));
+    for (k, v) in rows {
+        println!("| {k} | {v:.6} |");
+    }
     println!("run directory: {}", summary.run_dir.display());
     Ok(())
 }

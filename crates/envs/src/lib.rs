@@ -3,8 +3,10 @@
 //! - [`agent`]: multi-turn text environments (TextHouse, MiniShop, SearchQA) for LM agents.
 //! - [`classic`]: Gymnasium-exact classic-control environments and a vectorised wrapper.
 //! - [`text`]: verifiable text tasks (generators with disjoint splits, verifiers).
+//! - [`tabular`]: small MDPs with known kernels and their exact solvers (theory methods).
 //! - [`data`]: datasets from JSONL and Parquet files as text-task problems, and their epoch order.
 pub mod agent;
 pub mod classic;
 pub mod data;
+pub mod tabular;
 pub mod text;

@@ -56,6 +56,7 @@ pub mod scoring;
 pub mod seeds;
 pub mod segment;
 pub mod sft;
+pub mod theory;
 pub mod tool_rollout;
 pub mod tppo;
 pub mod warm_cache;

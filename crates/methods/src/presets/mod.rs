@@ -5,6 +5,7 @@ mod agents;
 mod baselines;
 mod control;
 mod preference;
+mod theory;
 mod variants;
 
 use crate::config::MethodConfig;
@@ -29,6 +30,8 @@ pub enum Family {
     GroupRl,
     /// On-policy control on classic-control environments.
     Control,
+    /// Exact solvers of the theory papers on small MDPs (`polopt_theory`).
+    Theory,
 }
 
 pub const PRESETS: &[Preset] = &[

@@ -28,6 +28,7 @@ use thiserror::Error;
 use crate::config::load_config;
 use crate::control::load_control_config;
 use crate::run_dir::latest_checkpoint;
+use crate::theory::load_theory_config;
 use crate::warm_cache;
 
 pub use grid::{exit_with_compare_parent, run_grid, FailedCell, GridOutcome};
@@ -102,6 +103,7 @@ fn family_name(f: Family) -> &'static str {
     match f {
         Family::GroupRl => "a text-task (group RL) preset",
         Family::Control => "a control preset",
+        Family::Theory => "a theory-solver preset",
     }
 }
 
@@ -226,6 +228,7 @@ fn cell_sets(spec: &CompareSpec, family: Family, preset: &str, seed: u64) -> Vec
     let (task_key, steps_key) = match family {
         Family::GroupRl => ("task.name", "rl.steps"),
         Family::Control => ("env.id", "algo.total_steps"),
+        Family::Theory => ("theory.env", "theory.steps"),
     };
     let mut sets = spec.sets.clone();
     if let Some(t) = &spec.task {
@@ -273,6 +276,7 @@ pub fn plan(spec: &CompareSpec) -> Result<Vec<Cell>, CompareError> {
             let (toml_text, key) = match family {
                 Family::GroupRl => resolve_text(preset, &sets)?,
                 Family::Control => (resolve_control(preset, &sets)?, None),
+                Family::Theory => (resolve_theory(preset, &sets)?, None),
             };
             check_saved_config(&dir, &toml_text)?;
             let action = action_of(&dir)?;
@@ -318,6 +322,17 @@ fn resolve_control(preset: &str, sets: &[String]) -> Result<String, CompareError
         message: e.to_string(),
     };
     load_control_config(None, sets)
+        .and_then(|cfg| cfg.to_toml())
+        .map_err(err)
+}
+
+/// The resolved theory config as TOML (theory runs have no warm start to share).
+fn resolve_theory(preset: &str, sets: &[String]) -> Result<String, CompareError> {
+    let err = |e: crate::TrainError| CompareError::Config {
+        preset: preset.to_string(),
+        message: e.to_string(),
+    };
+    load_theory_config(None, sets)
         .and_then(|cfg| cfg.to_toml())
         .map_err(err)
 }

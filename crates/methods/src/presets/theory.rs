@@ -1,0 +1,22 @@
+//! The theory papers' solvers (issue 17) as presets, so that `polopt list`, `train` and
+//! `compare` find them by name like any method. Their algorithms live in `polopt_theory` (one
+//! file each, registered under the same name) and take no [`MethodConfig`] parts: the parts
+//! are for the tensor loops; a tabular solver's knobs are its `[theory.settings]`.
+use super::{Family, Preset};
+use crate::config::MethodConfig;
+
+const fn theory(
+    name: &'static str,
+    description: &'static str,
+    spec: &'static str,
+    reconstructed: bool,
+) -> Preset {
+    Preset {
+        name,
+        description,
+        spec,
+        reconstructed,
+        family: Family::Theory,
+        build: <MethodConfig as Default>::default,
+    }
+}

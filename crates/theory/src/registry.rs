@@ -1,0 +1,37 @@
+//! Every theory solver by preset name. Adding one is a file and a line here (and its preset
+//! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
+use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
+
+pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
+
+pub struct Solver {
+    /// The preset name (`loop-riverswim`).
+    pub name: &'static str,
+    /// Environments it runs on; the first is the default (`theory.env`, `compare --task`).
+    pub envs: &'static [&'static str],
+    /// Default budget in the solver's step unit.
+    pub default_steps: u64,
+    /// What one step is (for the CLI's banner and the plots' x axis): "env steps", "episodes"...
+    pub step_unit: &'static str,
+    /// Final metrics where lower is better (regret, steps to completion, cost).
+    pub lower_is_better: &'static [&'static str],
+    /// Final metric that leads the CLI's summary and the compare table.
+    pub headline: &'static str,
+    pub run: RunFn,
+}
+
+pub const SOLVERS: &[Solver] = &[];
+
+pub fn solver(name: &str) -> Result<&'static Solver, TheoryError> {
+    SOLVERS
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| TheoryError::UnknownPreset {
+            name: name.to_string(),
+            known: SOLVERS
+                .iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}

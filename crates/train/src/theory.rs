@@ -1,0 +1,175 @@
+//! The theory-solver runner: loads a `[theory]` run config, runs the preset's solver from
+//! `polopt_theory`, and writes an ordinary run directory (`config.toml`, `metrics.jsonl`,
+//! `run.json`) so that `compare` and the report read it like any other run.
+//!
+//! Solvers finish in seconds and are deterministic from the seed, so they write no
+//! checkpoints: a run that was killed is run again from the start and ends identically.
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polopt_methods::presets::Family;
+use polopt_theory::{RunSpec, Settings, Solver};
+use serde::{Deserialize, Serialize};
+use toml::Table;
+
+use crate::config::{apply_set, check, deserialize_named, merge, preset_for_loop, read_user_file};
+use crate::error::TrainError;
+use crate::run_dir::{write_atomic, MetricsSink, RunInfo};
+
+pub const THEORY_DEFAULTS: &str = include_str!("../configs/theory/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TheoryConfig {
+    pub run: RunSection,
+    pub method: MethodSection,
+    pub theory: TheorySection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub name: String,
+    pub seed: u64,
+    pub out_dir: String,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSection {
+    pub preset: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TheorySection {
+    pub env: String,
+    pub steps: u64,
+    pub settings: Table,
+}
+
+impl TheoryConfig {
+    pub fn solver(&self) -> Result<&'static Solver, TrainError> {
+        polopt_theory::solver(&self.method.preset)
+            .map_err(|e| TrainError::Config(format!("config key `method.preset`: {e}")))
+    }
+
+    pub fn to_toml(&self) -> Result<String, TrainError> {
+        toml::to_string(self)
+            .map_err(|e| TrainError::Config(format!("config does not serialize: {e}")))
+    }
+}
+
+/// Defaults <- the solver's default env and budget <- the user's file <- each `--set`.
+pub fn load_theory_config(
+    file: Option<&std::path::Path>,
+    sets: &[String],
+) -> Result<TheoryConfig, TrainError> {
+    let mut overlay = read_user_file(file)?;
+    for set in sets {
+        apply_set(&mut overlay, set)?;
+    }
+    let mut base: Table = THEORY_DEFAULTS
+        .parse()
+        .map_err(|e| TrainError::Config(format!("embedded theory defaults: {e}")))?;
+    let (name, _) = preset_for_loop(&overlay, &base, Family::Theory)?;
+    merge(&mut base, &overlay);
+    let mut cfg: TheoryConfig = deserialize_named(base)?;
+    cfg.method.preset = name;
+    let solver = cfg.solver()?;
+    if cfg.theory.env.is_empty() {
+        cfg.theory.env = solver.envs[0].to_string();
+    }
+    if cfg.theory.steps == 0 {
+        cfg.theory.steps = solver.default_steps;
+    }
+    if cfg.run.name.is_empty() {
+        cfg.run.name = format!("{}-s{}", cfg.method.preset, cfg.run.seed);
+    }
+    check(
+        "theory.env",
+        solver.envs.contains(&cfg.theory.env.as_str()),
+        &format!("one of {}", solver.envs.join(", ")),
+        &cfg.theory.env,
+    )?;
+    check("run.threads", cfg.run.threads >= 1, ">= 1", cfg.run.threads)?;
+    Ok(cfg)
+}
+
+#[derive(Debug, Clone)]
+pub struct TheorySummary {
+    pub run_dir: PathBuf,
+    pub final_metrics: BTreeMap<String, f64>,
+    pub headline: &'static str,
+    pub step_unit: &'static str,
+}
+
+/// Runs the solver and writes the run directory.
+pub fn train_theory(cfg: &TheoryConfig, progress: bool) -> Result<TheorySummary, TrainError> {
+    let solver = cfg.solver()?;
+    let run_dir = PathBuf::from(&cfg.run.out_dir).join(&cfg.run.name);
+    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+    write_atomic(&run_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    let mut info = RunInfo {
+        preset: cfg.method.preset.clone(),
+        task: cfg.theory.env.clone(),
+        seed: cfg.run.seed,
+        status: "running".into(),
+        final_metrics: BTreeMap::new(),
+        warmstart_metrics: BTreeMap::new(),
+    };
+    info.write(&run_dir)?;
+    let bar = progress_bar(
+        progress,
+        cfg.theory.steps,
+        &cfg.method.preset,
+        solver.step_unit,
+    );
+    let spec = RunSpec {
+        seed: cfg.run.seed,
+        steps: cfg.theory.steps,
+        env: cfg.theory.env.clone(),
+    };
+    let mut settings = Settings::new(cfg.theory.settings.clone());
+    let mut report = |done: u64, _total: u64| bar.set_position(done);
+    let run = (solver.run)(&spec, &mut settings, &mut report)
+        .map_err(|e| TrainError::Config(format!("{}: {e}", cfg.method.preset)))?;
+    bar.finish_and_clear();
+    let mut sink = MetricsSink::open(&run_dir.join("metrics.jsonl"), None)?;
+    for point in &run.curve {
+        sink.write(point.step as usize, &point.values)?;
+    }
+    if let Some((k, v)) = run.final_metrics.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(TrainError::NonFinite {
+            what: format!("final metric `{k}` ({v})"),
+            step: cfg.theory.steps as usize,
+            hint: "the solver diverged; check its settings",
+        });
+    }
+    info.status = "finished".into();
+    info.final_metrics = run.final_metrics.clone();
+    info.write(&run_dir)?;
+    Ok(TheorySummary {
+        run_dir,
+        final_metrics: run.final_metrics,
+        headline: solver.headline,
+        step_unit: solver.step_unit,
+    })
+}
+
+fn progress_bar(enabled: bool, len: u64, label: &str, unit: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{{prefix:>14}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{elapsed_precise}}");
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(label.to_string());
+    bar
+}
