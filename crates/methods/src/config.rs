@@ -7,7 +7,7 @@ use crate::error::{check_range, MethodError};
 use crate::loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind};
 use crate::objective::{Aggregation, Divergence, KlEstimator, PolicyKernel, RatioLevel};
 use crate::parts::{PartKind, PartTables};
-use crate::preference_config::PreferenceConfig;
+use crate::preference_config::{LearnedRewardConfig, PreferenceConfig};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +22,8 @@ pub struct MethodConfig {
     pub dapo_step: DapoStepConfig,
     /// The preference loss and pair source of the preference rollout kinds.
     pub preference: PreferenceConfig,
+    /// A reward model fit during the run on preference queries (PARL, RLHF).
+    pub learned_reward: LearnedRewardConfig,
 }
 
 /// Shared credit knobs, the slots of the credit parts, and (flattened, by table name) the
@@ -202,6 +204,17 @@ impl MethodConfig {
         self.build_parts()?;
         self.validate_part_tables()?;
         self.validate_rollout()?;
+        self.learned_reward.validate()?;
+        if self.learned_reward.enabled && self.rollout.kind != RolloutKind::Group {
+            return Err(MethodError::Unsupported {
+                key: "method.learned_reward.enabled".into(),
+                value: "true".into(),
+                detail: format!(
+                    "a learned reward scores the group rollout; method.rollout.kind is {}",
+                    self.rollout.kind.name()
+                ),
+            });
+        }
         let s = &self.select;
         check_range(
             "method.select.max_gen_batches",

@@ -38,4 +38,6 @@ mod error;
 pub use config::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 pub use error::MethodError;
 pub use loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind, StepSplit};
-pub use preference_config::{PreferenceConfig, ReferenceSchedule, SyntheticRejected};
+pub use preference_config::{
+    LearnedRewardConfig, PreferenceConfig, ReferenceSchedule, SyntheticRejected,
+};

@@ -117,3 +117,68 @@ impl PreferenceConfig {
         )
     }
 }
+
+/// A reward model learned during the run from preference queries on the policy's own samples
+/// (PARL's bilevel loop, and the standard-RLHF alternation it is compared with). When on, the
+/// group rollout's responses are scored by the model, not the run's reward; the run's reward
+/// becomes the preference oracle that labels pairs of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LearnedRewardConfig {
+    pub enabled: bool,
+    /// PARL's implicit-differentiation term (the dependence of the policy's samples on the
+    /// reward); off, the model is fit to the labels only, as standard RLHF does.
+    pub hypergradient: bool,
+    /// Learning rate of the reward head's own AdamW.
+    pub lr: f64,
+    /// Stand-in for `−[∇²_θθ V]⁻¹` (a scaled identity, the one-term Neumann series): the step
+    /// the lower level takes per unit of `∇_θ V`.
+    pub hyper_scale: f64,
+    /// Relative step of the finite difference that gives each sample's directional derivative
+    /// `∇_θ log π(τ) · g2`.
+    pub fd_eps: f64,
+    /// Reward-model updates per RL step.
+    pub updates: usize,
+}
+
+impl Default for LearnedRewardConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            hypergradient: false,
+            lr: 1e-3,
+            hyper_scale: 1.0,
+            fd_eps: 1e-3,
+            updates: 1,
+        }
+    }
+}
+
+impl LearnedRewardConfig {
+    pub fn validate(&self) -> Result<(), MethodError> {
+        check_range(
+            "method.learned_reward.lr",
+            self.lr,
+            self.lr > 0.0 && self.lr.is_finite(),
+            "> 0",
+        )?;
+        check_range(
+            "method.learned_reward.hyper_scale",
+            self.hyper_scale,
+            self.hyper_scale >= 0.0 && self.hyper_scale.is_finite(),
+            ">= 0",
+        )?;
+        check_range(
+            "method.learned_reward.fd_eps",
+            self.fd_eps,
+            self.fd_eps > 0.0 && self.fd_eps < 1.0,
+            "in (0, 1)",
+        )?;
+        check_range(
+            "method.learned_reward.updates",
+            self.updates as f64,
+            self.updates >= 1,
+            ">= 1",
+        )
+    }
+}

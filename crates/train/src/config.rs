@@ -9,7 +9,9 @@ use toml::{Table, Value};
 use polopt_methods::presets::{preset, Family, Preset};
 use polopt_methods::MethodConfig;
 use polopt_methods::{CreditConfig, ObjectiveConfig, SelectConfig};
-use polopt_methods::{CriticConfig, DapoStepConfig, PreferenceConfig, RolloutConfig};
+use polopt_methods::{
+    CriticConfig, DapoStepConfig, LearnedRewardConfig, PreferenceConfig, RolloutConfig,
+};
 use polopt_models::SamplingConfig;
 
 use crate::codec::Codec;
@@ -177,6 +179,9 @@ pub struct MethodSection {
     /// The preference rollout kinds' loss, pair source and reference schedule.
     #[serde(default)]
     pub preference: PreferenceConfig,
+    /// A reward model fit during the run on preference queries (rlhf_rm, parl).
+    #[serde(default)]
+    pub learned_reward: LearnedRewardConfig,
 }
 
 impl MethodSection {
@@ -189,6 +194,7 @@ impl MethodSection {
             critic: self.critic.clone(),
             dapo_step: self.dapo_step.clone(),
             preference: self.preference.clone(),
+            learned_reward: self.learned_reward.clone(),
         }
     }
 }

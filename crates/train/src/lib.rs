@@ -39,6 +39,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod group_rl;
+pub mod learned_reward;
 pub mod method_hooks;
 pub mod minibatch;
 pub mod optim;

@@ -74,6 +74,8 @@ pub const PRESETS: &[Preset] = &[
     preference::SEPPO,
     preference::SPO_SELFPLAY,
     preference::DEMO_REG,
+    preference::RLHF_RM,
+    preference::PARL,
     control::PPO_CARTPOLE,
     control::PPO_ACROBOT,
     control::PPO_PENDULUM,

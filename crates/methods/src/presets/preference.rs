@@ -153,3 +153,35 @@ pub const DEMO_REG: Preset = Preset {
         m
     },
 };
+
+/// GRPO on a reward model that is fit, each step, to the preference oracle's labels on pairs
+/// of the policy's own samples (the run's reward labels; the policy never sees it).
+fn learned_reward(hypergradient: bool) -> MethodConfig {
+    let mut m = MethodConfig::default();
+    m.learned_reward.enabled = true;
+    m.learned_reward.hypergradient = hypergradient;
+    m
+}
+
+/// Standard RLHF as PARL's baseline: the same loop with the reward fit to the labels only.
+pub const RLHF_RM: Preset = Preset {
+    name: "rlhf_rm",
+    description: "online RLHF: a BT reward model fit to labels of current-policy pairs, GRPO on it",
+    spec: "parl.md",
+    reconstructed: false,
+    family: Family::GroupRl,
+    build: || learned_reward(false),
+};
+
+/// A-PARL with one warm-started inner step per outer step: the reward's hypergradient adds
+/// the implicit term through the policy's samples (finite-difference directional derivatives,
+/// a scaled-identity inverse Hessian).
+pub const PARL: Preset = Preset {
+    name: "parl",
+    description:
+        "A-PARL: rlhf_rm plus the implicit-differentiation term of the reward's hypergradient",
+    spec: "parl.md",
+    reconstructed: true,
+    family: Family::GroupRl,
+    build: || learned_reward(true),
+};

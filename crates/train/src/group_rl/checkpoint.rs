@@ -38,6 +38,9 @@ impl Loop<'_> {
             if let Some(critic) = &self.plan_critic {
                 critic.save(dir)?;
             }
+            if let Some(model) = &self.learned_reward {
+                model.save(dir)?;
+            }
             write_atomic(&dir.join("state.json"), text.as_bytes())
         })?;
         Ok(())
@@ -58,6 +61,9 @@ impl Loop<'_> {
         }
         if let Some(critic) = self.plan_critic.as_mut() {
             critic.load(dir)?;
+        }
+        if let Some(model) = self.learned_reward.as_mut() {
+            model.load(dir)?;
         }
         if let Some(driver) = self.driver.as_mut() {
             driver.load(dir)?;

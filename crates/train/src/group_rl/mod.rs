@@ -26,6 +26,7 @@ use crate::config::RunConfig;
 use crate::driver::{driver_for, DriverCtx, DriverInputs, StepDriver};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSpec};
+use crate::learned_reward::LearnedReward;
 use crate::method_hooks::{old_policy_pass, EntropyTally};
 use crate::optim::AdamW;
 use crate::packing::{env_tokens_in_loss, mask_env_tokens, pack, Sequence};
@@ -135,6 +136,7 @@ struct Loop<'a> {
     driver: Option<Box<dyn StepDriver>>,
     /// HiPER's three-head critic, when the estimator reads plan values.
     plan_critic: Option<PlanCritic>,
+    learned_reward: Option<LearnedReward>,
     nan_events: usize,
 }
 
@@ -200,6 +202,11 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         true => Some(PlanCritic::for_run(config, &tok, device)?),
         false => None,
     };
+    let learned_reward = config
+        .method
+        .learned_reward
+        .enabled
+        .then(|| LearnedReward::for_run(config, &policy, tok.pad_id()));
     let mut lp = Loop {
         config,
         tok,
@@ -216,6 +223,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         r3,
         driver,
         plan_critic,
+        learned_reward,
         nan_events: 0,
     };
     let bars = Bars::new(options.progress);
@@ -289,7 +297,18 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         }
     };
     let driver_needs_reference = lp.driver.as_ref().is_some_and(|d| d.needs_reference());
-    if config.rl.reference_model || config.method.objective.kl_coef > 0.0 || driver_needs_reference
+    let learned_reward = config.method.learned_reward.enabled;
+    if learned_reward && lp.policy.lora.is_some() {
+        return Err(TrainError::Config(
+            "config key `model.lora`: a learned reward (method.learned_reward) is a head on the \
+             frozen warm start, which a LoRA run does not keep; train without model.lora"
+                .into(),
+        ));
+    }
+    if config.rl.reference_model
+        || config.method.objective.kl_coef > 0.0
+        || driver_needs_reference
+        || learned_reward
     {
         // The reference is the warm start, reloaded so that a resumed run gets the same one.
         // Its random init is overwritten, but it draws from libtorch's global generator: under
@@ -452,9 +471,35 @@ impl Loop<'_> {
         if let Some(critic) = &self.plan_critic {
             critic.annotate(&mut exp.sequences)?;
         }
+        // A learned reward scores the rollout; the run's reward only labels its pairs.
+        let oracle = match (&self.learned_reward, &self.reference) {
+            (Some(model), Some(trunk)) => {
+                let (oracle, scored) = model.rescore(trunk, &mut exp.sequences)?;
+                row.extend(scored);
+                Some(oracle)
+            }
+            _ => None,
+        };
         if !exp.sequences.is_empty() {
             let update = self.update(step, &exp.sequences, collected.plan)?;
             row.extend(update);
+        }
+        if let (Some(model), Some(trunk), Some(oracle)) =
+            (self.learned_reward.as_mut(), &self.reference, oracle)
+        {
+            let mut guard = crate::minibatch::NonFiniteGuard {
+                events: &mut self.nan_events,
+                on_nan: cfg.run.on_nan,
+                hint: "lower method.learned_reward.lr",
+            };
+            row.extend(model.train(
+                &self.policy,
+                trunk,
+                &exp.sequences,
+                &oracle,
+                &mut guard,
+                step,
+            )?);
         }
         if let Some(critic) = self.plan_critic.as_mut() {
             let mut guard = crate::minibatch::NonFiniteGuard {
