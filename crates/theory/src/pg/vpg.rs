@@ -1,0 +1,26 @@
+//! Vanilla policy gradient, the spec's baseline: θ_{t+1} = θ_t + α ĝ_t with ĝ_t the batch-mean
+//! GPOMDP estimate at θ_t (REINFORCE with reward-to-go, no critic, no baseline, as in the
+//! paper's comparison) and a constant step α.
+use super::harness::Harness;
+use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
+
+/// `vpg-*`.
+pub fn run(
+    spec: &RunSpec,
+    settings: &mut Settings,
+    progress: Progress,
+) -> Result<TheoryRun, TheoryError> {
+    let mut h = Harness::new(spec, settings)?;
+    let lr = settings.f64("lr", 0.001, 0.0, 1e6)?;
+    settings.finish()?;
+
+    let mut theta = h.initial_theta();
+    for t in 0..spec.steps {
+        let (g, batch_return) = h.batch_gradient(&theta);
+        for (x, gi) in theta.iter_mut().zip(&g) {
+            *x += lr * gi;
+        }
+        h.record(t, &theta, batch_return, progress)?;
+    }
+    Ok(h.finish(&theta))
+}
