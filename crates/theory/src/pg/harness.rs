@@ -61,6 +61,12 @@ impl Harness {
         })
     }
 
+    /// Whether this run is on the bandit, whose step sizes default differently (its gradients
+    /// are O(1) where CartPole's are O(100)).
+    pub fn is_bandit(&self) -> bool {
+        matches!(self.task, Task::Bandit)
+    }
+
     /// θ_0 = 0: the uniform policy.
     pub fn initial_theta(&self) -> Vec<f64> {
         vec![0.0; self.policy.n_params()]
@@ -116,7 +122,9 @@ impl Harness {
                 Task::Bandit => {
                     let j = bandit_value(theta);
                     values.push(("return", j));
-                    values.push(("gap", optimal_bandit_value() - j));
+                    let gap = optimal_bandit_value() - j;
+                    values.push(("gap", gap));
+                    values.push(("log10_gap", log10_gap(gap)));
                 }
                 Task::CartPole { .. } => {
                     values.push(("return", self.evaluate(theta, self.eval_episodes)));
@@ -129,7 +137,7 @@ impl Harness {
     }
 
     /// The final measurements: `return` (exact J on the bandit, the mean over
-    /// `final_eval_episodes` fresh episodes on CartPole), `gap` on the bandit,
+    /// `final_eval_episodes` fresh episodes on CartPole), `gap` and `log10_gap` on the bandit,
     /// `mean_batch_return` (the learning curve's average, i.e. return at the whole sample
     /// budget) and `trajectories`.
     pub fn finish(mut self, theta: &[f64]) -> TheoryRun {
@@ -144,7 +152,9 @@ impl Harness {
             Task::Bandit => {
                 let j = bandit_value(theta);
                 finals.push(("return", j));
-                finals.push(("gap", optimal_bandit_value() - j));
+                let gap = optimal_bandit_value() - j;
+                finals.push(("gap", gap));
+                finals.push(("log10_gap", log10_gap(gap)));
             }
             Task::CartPole { .. } => {
                 let episodes = self.final_eval_episodes;
@@ -173,4 +183,10 @@ impl Harness {
 
 fn optimal_bandit_value() -> f64 {
     BANDIT_REWARDS.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// log10 of the gap, floored at 1e-300 so that a gap rounded to 0 stays finite (the rate of
+/// convergence reads off a log scale).
+fn log10_gap(gap: f64) -> f64 {
+    gap.max(1e-300).log10()
 }
