@@ -81,3 +81,33 @@ fn invalid_grids_are_errors() {
     assert!(CoverageGrid::new(0, 5, (0, 0), 10, 1).is_err());
     assert!(CoverageGrid::new(5, 5, (5, 0), 10, 1).is_err());
 }
+
+/// Every action sequence, stays included, enumerated: the search's pruning loses nothing.
+fn brute_force(grid: &CoverageGrid) -> usize {
+    let h = grid.horizon() as u32;
+    (0..5usize.pow(h))
+        .map(|mut code| {
+            let mut path = vec![grid.start()];
+            for _ in 0..h {
+                path.push(grid.step(*path.last().unwrap(), code % 5));
+                code /= 5;
+            }
+            grid.coverage(&path)
+        })
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn optimal_coverage_agrees_with_brute_force() {
+    for (start, h, radius) in [((2, 2), 5, 1), ((0, 0), 6, 1), ((1, 3), 5, 0)] {
+        let grid = CoverageGrid::new(5, 5, start, h, radius).unwrap();
+        assert_eq!(
+            grid.optimal_coverage(),
+            brute_force(&grid),
+            "{start:?} H={h} r={radius}"
+        );
+    }
+    // The spec's task: 11 visited cells cover at most 23 of the 25 (not all 25).
+    assert_eq!(CoverageGrid::spec(1).optimal_coverage(), 23);
+}

@@ -58,7 +58,11 @@ fn harpg_correction_matches_spec_vector() {
     let traj = pull(0);
     let col0 = hessian_estimate_vector(&BANDIT, &point, &traj, 0.99, &[1.0, 0.0]);
     let col1 = hessian_estimate_vector(&BANDIT, &point, &traj, 0.99, &[0.0, 1.0]);
-    assert_close(&[col0[0], col1[0], col0[1], col1[1]], &[-0.023731, 0.023731, 0.023731, -0.023731], 1e-6);
+    assert_close(
+        &[col0[0], col1[0], col0[1], col1[1]],
+        &[-0.023731, 0.023731, 0.023731, -0.023731],
+        1e-6,
+    );
     let delta = [0.2, 0.0];
     let v = hessian_estimate_vector(&BANDIT, &point, &traj, 0.99, &delta);
     assert_close(&v, &[-0.004746, 0.004746], 1e-6);
@@ -84,7 +88,10 @@ fn schedules_follow_spec() {
     assert!((step_length(0, 0.3) - 0.3).abs() < 1e-15);
     assert!((step_length(98, 0.5) - 0.01).abs() < 1e-15);
     // A zero direction takes no step instead of dividing by zero.
-    assert_eq!(normalized_step(&[1.0, 2.0], &[0.0, 0.0], 0.1), vec![1.0, 2.0]);
+    assert_eq!(
+        normalized_step(&[1.0, 2.0], &[0.0, 0.0], 0.1),
+        vec![1.0, 2.0]
+    );
 }
 
 /// E_a[g] = ∇J and E_a[B v] = ∇²J v by exact enumeration of the two arms.
@@ -112,10 +119,14 @@ fn cartpole_case(seed: u64) -> (SoftmaxLinear, Vec<f64>, Trajectory, Vec<f64>) {
     let mut task = Task::new("cartpole", 50).unwrap();
     let policy = task.policy();
     let mut r = rng(seed, "fd");
-    let theta: Vec<f64> = (0..policy.n_params()).map(|_| r.random_range(-1.0..1.0)).collect();
+    let theta: Vec<f64> = (0..policy.n_params())
+        .map(|_| r.random_range(-1.0..1.0))
+        .collect();
     let traj = task.sample(&theta, &mut rng(seed, "policy"), &mut rng(seed, "env"));
     assert!(traj.len() >= 5, "a trajectory worth differentiating along");
-    let v: Vec<f64> = (0..policy.n_params()).map(|_| r.random_range(-1.0..1.0)).collect();
+    let v: Vec<f64> = (0..policy.n_params())
+        .map(|_| r.random_range(-1.0..1.0))
+        .collect();
     (policy, theta, traj, v)
 }
 
@@ -140,7 +151,11 @@ fn closed_form_score_matches_finite_differences_on_cartpole() {
             let fd = (policy.log_prob(&shifted(&theta, &e, eps), phi, a)
                 - policy.log_prob(&shifted(&theta, &e, -eps), phi, a))
                 / (2.0 * eps);
-            assert!((fd - score[i]).abs() < 1e-6, "step {h} param {i}: {fd} vs {}", score[i]);
+            assert!(
+                (fd - score[i]).abs() < 1e-6,
+                "step {h} param {i}: {fd} vs {}",
+                score[i]
+            );
         }
     }
 }
@@ -155,7 +170,10 @@ fn gpomdp_is_the_surrogate_gradient_by_finite_differences() {
     let fd = (surrogate(&policy, &shifted(&theta, &v, eps), &traj, gamma)
         - surrogate(&policy, &shifted(&theta, &v, -eps), &traj, gamma))
         / (2.0 * eps);
-    assert!((fd - directional).abs() < 1e-5 * (1.0 + fd.abs()), "{fd} vs {directional}");
+    assert!(
+        (fd - directional).abs() < 1e-5 * (1.0 + fd.abs()),
+        "{fd} vs {directional}"
+    );
     // GPOMDP as the spec writes it, with prefix sums of scores times γ^h r_h.
     let mut by_prefix = vec![0.0; policy.n_params()];
     for h in 0..traj.len() {
@@ -180,14 +198,25 @@ fn surrogate_hessian_vector_matches_finite_differences_on_cartpole() {
     let hv = surrogate_hessian_vector(&policy, &theta, &traj, gamma, &v);
     let plus = gpomdp(&policy, &shifted(&theta, &v, eps), &traj, gamma);
     let minus = gpomdp(&policy, &shifted(&theta, &v, -eps), &traj, gamma);
-    let fd: Vec<f64> = plus.iter().zip(&minus).map(|(p, m)| (p - m) / (2.0 * eps)).collect();
+    let fd: Vec<f64> = plus
+        .iter()
+        .zip(&minus)
+        .map(|(p, m)| (p - m) / (2.0 * eps))
+        .collect();
     let scale = fd.iter().map(|x| x.abs()).fold(1.0, f64::max);
     assert_close(&hv, &fd, 1e-6 * scale);
-    assert!(hv.iter().any(|x| x.abs() > 1e-3), "a non-trivial curvature to compare");
+    assert!(
+        hv.iter().any(|x| x.abs() > 1e-3),
+        "a non-trivial curvature to compare"
+    );
     // B v adds ∇Φ (ψᵀv) to it.
     let bv = hessian_estimate_vector(&policy, &theta, &traj, gamma, &v);
     let g = gpomdp(&policy, &theta, &traj, gamma);
-    let psi_v: f64 = score_sum(&policy, &theta, &traj).iter().zip(&v).map(|(a, b)| a * b).sum();
+    let psi_v: f64 = score_sum(&policy, &theta, &traj)
+        .iter()
+        .zip(&v)
+        .map(|(a, b)| a * b)
+        .sum();
     let want: Vec<f64> = hv.iter().zip(&g).map(|(h, g)| h + g * psi_v).collect();
     assert_close(&bv, &want, 1e-9);
 }
@@ -201,7 +230,11 @@ const PRESETS: [&str; 5] = [
 ];
 
 fn run(name: &str, env: &str, seed: u64, steps: u64) -> polopt_theory::TheoryRun {
-    let spec = RunSpec { seed, steps, env: env.into() };
+    let spec = RunSpec {
+        seed,
+        steps,
+        env: env.into(),
+    };
     (solver(name).unwrap().run)(&spec, &mut Settings::default(), &mut |_, _| {}).unwrap()
 }
 
@@ -222,20 +255,35 @@ fn harpg_spends_two_batches_per_iteration() {
     let r = run("nharpg-cartpole", "cartpole", 0, 10);
     // Iteration 0 samples only g's batch (d_0 = g); each later one adds τ̂'s batch.
     assert_eq!(r.final_metrics["trajectories"], 10.0 + 9.0 * 20.0);
-    assert_eq!(run("vpg-cartpole", "cartpole", 0, 10).final_metrics["trajectories"], 100.0);
+    assert_eq!(
+        run("vpg-cartpole", "cartpole", 0, 10).final_metrics["trajectories"],
+        100.0
+    );
 }
 
 #[test]
 fn normalized_methods_close_the_bandit_gap() {
-    for name in ["npg-igt-cartpole", "nharpg-cartpole", "npg-momentum-cartpole"] {
+    for name in [
+        "npg-igt-cartpole",
+        "nharpg-cartpole",
+        "npg-momentum-cartpole",
+    ] {
         let r = run(name, "bandit", 0, 200);
-        assert!(r.final_metrics["gap"] < 0.05, "{name}: gap {}", r.final_metrics["gap"]);
+        assert!(
+            r.final_metrics["gap"] < 0.05,
+            "{name}: gap {}",
+            r.final_metrics["gap"]
+        );
     }
 }
 
 #[test]
 fn settings_are_checked() {
-    let spec = RunSpec { seed: 0, steps: 5, env: "bandit".into() };
+    let spec = RunSpec {
+        seed: 0,
+        steps: 5,
+        env: "bandit".into(),
+    };
     let mut bad_horizon = Settings::new(toml::toml! { horizon = 5 });
     let err = (solver("vpg-cartpole").unwrap().run)(&spec, &mut bad_horizon, &mut |_, _| {});
     assert!(matches!(err, Err(TheoryError::Setting { ref key, .. }) if key == "settings.horizon"));

@@ -86,7 +86,10 @@ impl Harness {
         for _ in 0..self.batch {
             let traj = self.sample(theta);
             total += traj.total_reward();
-            for (g, x) in grad.iter_mut().zip(gpomdp(&self.policy, theta, &traj, self.gamma)) {
+            for (g, x) in grad
+                .iter_mut()
+                .zip(gpomdp(&self.policy, theta, &traj, self.gamma))
+            {
                 *g += x / self.batch as f64;
             }
         }
@@ -182,7 +185,10 @@ impl Harness {
 }
 
 fn optimal_bandit_value() -> f64 {
-    BANDIT_REWARDS.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    BANDIT_REWARDS
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// log10 of the gap, floored at 1e-300 so that a gap rounded to 0 stays finite (the rate of

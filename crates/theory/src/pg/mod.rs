@@ -11,8 +11,8 @@
 //! - [`npg_igt`]: N-PG-IGT and its ablation without extrapolation (normalized PG with
 //!   momentum); [`harpg`]: HARPG and N-HARPG; [`vpg`]: vanilla GPOMDP.
 pub mod estimators;
-pub mod harpg;
 mod harness;
+pub mod harpg;
 pub mod npg_igt;
 pub mod softmax_linear;
 pub mod tasks;

@@ -36,12 +36,11 @@ impl Task {
                     key: "settings.horizon".into(),
                     reason: format!("{horizon} is too large"),
                 })?;
-                let env = CartPole::with_max_episode_steps(limit).map_err(|e| {
-                    TheoryError::Setting {
+                let env =
+                    CartPole::with_max_episode_steps(limit).map_err(|e| TheoryError::Setting {
                         key: "settings.horizon".into(),
                         reason: e.to_string(),
-                    }
-                })?;
+                    })?;
                 Ok(Task::CartPole {
                     env: Box::new(env),
                     horizon,
