@@ -52,7 +52,8 @@ const fn pg_solver(name: &'static str, run: RunFn) -> Solver {
         envs: pg::tasks::ENVS,
         default_steps: 500,
         step_unit: "iterations",
-        lower_is_better: &["gap"],
+        // The trajectories spent are a cost: fewer for the same return is better.
+        lower_is_better: &["gap", "log10_gap", "trajectories"],
         headline: "return",
         run,
     }
