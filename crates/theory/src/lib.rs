@@ -7,8 +7,11 @@
 //! name in [`registry::SOLVERS`]. The train crate's `theory` runner gives it the run's seed,
 //! budget and `[theory.settings]`, and writes what it returns as an ordinary run directory
 //! (`metrics.jsonl`, `run.json`), so `polopt compare` and the report treat it like any run.
+pub mod adam;
+pub mod pg;
 pub mod registry;
 mod settings;
+pub mod subpo;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
+use crate::{pg, subpo};
 use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
@@ -20,7 +21,43 @@ pub struct Solver {
     pub run: RunFn,
 }
 
-pub const SOLVERS: &[Solver] = &[];
+pub const SOLVERS: &[Solver] = &[
+    pg_solver("npg-igt-cartpole", pg::npg_igt::run_igt),
+    pg_solver("nharpg-cartpole", pg::harpg::run_normalized),
+    pg_solver("harpg-cartpole", pg::harpg::run_plain),
+    pg_solver("vpg-cartpole", pg::vpg::run),
+    pg_solver("npg-momentum-cartpole", pg::npg_igt::run_momentum),
+    coverage_solver("subpo-coverage", subpo::run_subpo),
+    coverage_solver("modular-rl-coverage", subpo::run_modular),
+];
+
+/// SubPO and its modular-reward baseline, scored by F(τ) (subpo.md).
+const fn coverage_solver(name: &'static str, run: RunFn) -> Solver {
+    Solver {
+        name,
+        envs: subpo::ENVS,
+        default_steps: 5000,
+        step_unit: "episodes",
+        lower_is_better: &[],
+        headline: "coverage",
+        run,
+    }
+}
+
+/// The policy-gradient presets share envs (CartPole first, the bandit second), budget and
+/// measurement (npg-igt-harpg.md).
+const fn pg_solver(name: &'static str, run: RunFn) -> Solver {
+    Solver {
+        name,
+        envs: pg::tasks::ENVS,
+        default_steps: 500,
+        step_unit: "iterations",
+        // The trajectories spent are a cost: fewer for the same return is better.
+        lower_is_better: &["gap", "log10_gap", "trajectories"],
+        headline: "return",
+        run,
+    }
+}
 
 pub fn solver(name: &str) -> Result<&'static Solver, TheoryError> {
     SOLVERS

@@ -7,8 +7,11 @@
 //! - [`solve`]: exact discounted, finite-horizon, average-reward and stochastic-shortest-path
 //!   dynamic programming on a known kernel.
 //! - [`riverswim`]: RiverSwim (loop.md), the chain the optimistic explorers are judged on.
+//! - [`coverage`]: gridworld coverage with a submodular set-function score (subpo.md); its own
+//!   type, since the score is not a sum of per-state rewards.
+pub mod coverage;
 mod mdp;
 pub mod riverswim;
 pub mod solve;
 
-pub use mdp::{TabularError, TabularMdp};
+pub use mdp::{sample_index, TabularError, TabularMdp};

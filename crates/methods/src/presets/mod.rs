@@ -84,6 +84,13 @@ pub const PRESETS: &[Preset] = &[
     control::REINFORCE_CARTPOLE,
     control::BPO_CARTPOLE,
     control::BPO_ACROBOT,
+    theory::NPG_IGT_CARTPOLE,
+    theory::NHARPG_CARTPOLE,
+    theory::HARPG_CARTPOLE,
+    theory::VPG_CARTPOLE,
+    theory::NPG_MOMENTUM_CARTPOLE,
+    theory::SUBPO_COVERAGE,
+    theory::MODULAR_RL_COVERAGE,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {
