@@ -250,14 +250,21 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                 finals.sort_by_key(|k| k != s.headline);
                 opts.lower_is_better = s.lower_is_better.iter().map(|k| k.to_string()).collect();
             }
+            // The runner logs the step again under the solver's unit: the x axis.
+            let x = solver.map_or("step", |s| s.step_unit);
             let mut curves: Vec<String> = runs
                 .iter()
                 .flat_map(|r| r.metrics.iter().flat_map(|m| m.values.keys().cloned()))
+                .filter(|k| k != x)
                 .collect();
             curves.sort();
             curves.dedup();
+            let x = match runs.iter().any(|r| r.logs(x)) {
+                true => x,
+                false => "step",
+            };
             opts.final_metrics = Some(finals);
-            opts.curves = Some(curves.iter().map(|y| CurveSpec::new("step", y)).collect());
+            opts.curves = Some(curves.iter().map(|y| CurveSpec::new(x, y)).collect());
             return opts;
         }
         Family::Control => {

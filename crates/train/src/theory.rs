@@ -139,7 +139,11 @@ pub fn train_theory(cfg: &TheoryConfig, progress: bool) -> Result<TheorySummary,
     bar.finish_and_clear();
     let mut sink = MetricsSink::open(&run_dir.join("metrics.jsonl"), None)?;
     for point in &run.curve {
-        sink.write(point.step as usize, &point.values)?;
+        // The step again under the solver's unit ("env steps", "episodes"), so that plots
+        // label their x axis with what a step is.
+        let mut values = point.values.clone();
+        values.insert(solver.step_unit.to_string(), point.step as f64);
+        sink.write(point.step as usize, &values)?;
     }
     if let Some((k, v)) = run.final_metrics.iter().find(|(_, v)| !v.is_finite()) {
         return Err(TrainError::NonFinite {

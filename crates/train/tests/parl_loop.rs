@@ -33,7 +33,10 @@ fn learned_reward_presets_train_and_resume_exactly() {
             // ties every pair, so every U is equal and the centred score function vanishes.
             if row.get("learned_reward/implicit_abs_mean").is_some() {
                 assert_eq!(preset, "parl", "{row}");
-                assert!(row["learned_reward/g2_norm"].as_f64().unwrap() > 0.0, "{row}");
+                assert!(
+                    row["learned_reward/g2_norm"].as_f64().unwrap() > 0.0,
+                    "{row}"
+                );
                 implicit_rows += 1;
             }
         }
