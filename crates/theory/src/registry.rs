@@ -1,5 +1,6 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
+use crate::{ac_optimal, ac_vanilla, gosprl, loop_tabular, qlearning};
 use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
@@ -20,7 +21,91 @@ pub struct Solver {
     pub run: RunFn,
 }
 
-pub const SOLVERS: &[Solver] = &[];
+const REGRET: &[&str] = &["regret", "regret_slope", "switches", "replans"];
+
+pub const SOLVERS: &[Solver] = &[
+    Solver {
+        name: "loop-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: loop_tabular::run_lazy,
+    },
+    Solver {
+        name: "ucrl-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: loop_tabular::run_every_step,
+    },
+    Solver {
+        name: "qlearning-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: qlearning::run,
+    },
+    Solver {
+        name: "gosprl-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: &["steps_to_complete", "replans"],
+        headline: "steps_to_complete",
+        run: gosprl::run_gosprl,
+    },
+    Solver {
+        name: "random-collect-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: &["steps_to_complete"],
+        headline: "steps_to_complete",
+        run: gosprl::run_random,
+    },
+    Solver {
+        name: "least-sampled-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: &["steps_to_complete"],
+        headline: "steps_to_complete",
+        run: gosprl::run_least_sampled,
+    },
+    Solver {
+        name: "ac-optimal-riverswim",
+        envs: &["riverswim"],
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: ac_optimal::run_optimistic,
+    },
+    Solver {
+        name: "ac-nooptimism-riverswim",
+        envs: &["riverswim"],
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: ac_optimal::run_no_optimism,
+    },
+    Solver {
+        name: "ac-vanilla-riverswim",
+        envs: &["riverswim"],
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: ac_vanilla::run,
+    },
+];
 
 pub fn solver(name: &str) -> Result<&'static Solver, TheoryError> {
     SOLVERS

@@ -11,4 +11,4 @@ mod mdp;
 pub mod riverswim;
 pub mod solve;
 
-pub use mdp::{TabularError, TabularMdp};
+pub use mdp::{sample_index, TabularError, TabularMdp};
