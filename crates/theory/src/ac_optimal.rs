@@ -213,9 +213,7 @@ fn run(
     metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
     metrics.insert("final_value".into(), final_value);
     metrics.insert("greedy_value".into(), policy_value(&mdp, &greedy));
-    metrics.insert("optimal_value".into(), v_star);
     metrics.insert("switches".into(), switches as f64);
-    metrics.insert("bonus".into(), b);
     Ok(out)
 }
 

@@ -140,6 +140,5 @@ pub fn run(
     metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
     metrics.insert("final_value".into(), final_value);
     metrics.insert("greedy_value".into(), policy_value(&mdp, &greedy));
-    metrics.insert("optimal_value".into(), v_star);
     Ok(out)
 }

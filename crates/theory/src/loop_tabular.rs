@@ -177,8 +177,6 @@ fn run(
     metrics.insert("switches".into(), switches as f64);
     metrics.insert("replans".into(), replans as f64);
     metrics.insert("final_policy_gain".into(), final_gain);
-    metrics.insert("optimistic_gain".into(), plan.gain);
-    metrics.insert("optimal_gain".into(), j_star);
     Ok(out)
 }
 

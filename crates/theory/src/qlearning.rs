@@ -77,7 +77,6 @@ pub fn run(
     metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
     metrics.insert("switches".into(), switches as f64);
     metrics.insert("final_policy_gain".into(), final_gain);
-    metrics.insert("optimal_gain".into(), j_star);
     Ok(out)
 }
 
