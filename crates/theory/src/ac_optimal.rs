@@ -188,6 +188,7 @@ fn run(
                 k,
                 &[
                     ("regret", cumulative),
+                    ("regret_per_sqrt_t", cumulative / (k as f64).sqrt()),
                     ("return", ret),
                     ("policy_value", policy_value(&mdp, &pi)),
                     ("switches", switches as f64),

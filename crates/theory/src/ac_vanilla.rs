@@ -115,6 +115,7 @@ pub fn run(
                 k,
                 &[
                     ("regret", cumulative),
+                    ("regret_per_sqrt_t", cumulative / (k as f64).sqrt()),
                     ("return", ret),
                     ("policy_value", policy_value(&mdp, &ac.policy())),
                 ],

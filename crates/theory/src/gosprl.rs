@@ -190,7 +190,7 @@ fn collect(
         }
         s = next;
         t += 1;
-        if log(t) || missing == 0 {
+        if log(t) {
             let done = 1.0 - missing as f64 / (n_states * n_actions) as f64;
             out.log(
                 t,
@@ -199,6 +199,15 @@ fn collect(
             progress(t, cap);
         }
     }
+    // A finished collector stays finished: the curve runs on to the cap at fraction 1, so every
+    // seed has a point at every logged step and the seeds' curves can be averaged.
+    for later in (t + 1..=cap).filter(|&u| log(u)) {
+        out.log(
+            later,
+            &[("satisfied_fraction", 1.0), ("replans", replans as f64)],
+        );
+    }
+    progress(cap, cap);
     let metrics = &mut out.final_metrics;
     metrics.insert("steps_to_complete".into(), t as f64);
     metrics.insert("completed".into(), f64::from(u8::from(missing == 0)));

@@ -155,6 +155,7 @@ fn run(
                 t,
                 &[
                     ("regret", cumulative),
+                    ("regret_per_sqrt_t", cumulative / (t as f64).sqrt()),
                     ("switches", switches as f64),
                     ("replans", replans as f64),
                     ("optimistic_gain", plan.gain),

@@ -60,7 +60,14 @@ pub fn run(
         regret.push(cumulative);
         s = next;
         if log(t) {
-            out.log(t, &[("regret", cumulative), ("switches", switches as f64)]);
+            out.log(
+                t,
+                &[
+                    ("regret", cumulative),
+                    ("regret_per_sqrt_t", cumulative / (t as f64).sqrt()),
+                    ("switches", switches as f64),
+                ],
+            );
             progress(t, steps);
         }
     }

@@ -23,6 +23,8 @@ pub struct Solver {
 
 const REGRET: &[&str] = &["regret", "regret_slope", "switches", "replans"];
 
+const COLLECT: &[&str] = &["steps_to_complete", "replans"];
+
 pub const SOLVERS: &[Solver] = &[
     Solver {
         name: "loop-riverswim",
@@ -54,27 +56,27 @@ pub const SOLVERS: &[Solver] = &[
     Solver {
         name: "gosprl-riverswim",
         envs: &["riverswim"],
-        default_steps: 100_000,
+        default_steps: 20_000,
         step_unit: "env steps",
-        lower_is_better: &["steps_to_complete", "replans"],
+        lower_is_better: COLLECT,
         headline: "steps_to_complete",
         run: gosprl::run_gosprl,
     },
     Solver {
         name: "random-collect-riverswim",
         envs: &["riverswim"],
-        default_steps: 100_000,
+        default_steps: 20_000,
         step_unit: "env steps",
-        lower_is_better: &["steps_to_complete"],
+        lower_is_better: COLLECT,
         headline: "steps_to_complete",
         run: gosprl::run_random,
     },
     Solver {
         name: "least-sampled-riverswim",
         envs: &["riverswim"],
-        default_steps: 100_000,
+        default_steps: 20_000,
         step_unit: "env steps",
-        lower_is_better: &["steps_to_complete"],
+        lower_is_better: COLLECT,
         headline: "steps_to_complete",
         run: gosprl::run_least_sampled,
     },

@@ -60,10 +60,14 @@ fn every_collector_meets_the_requirement_on_riverswim() {
         "random-collect-riverswim",
         "least-sampled-riverswim",
     ] {
-        let out = run(name, 0, 100_000, "").unwrap();
+        let out = run(name, 0, 20_000, "").unwrap();
         assert_eq!(metric(&out, "completed"), 1.0, "{name}");
         // B = 12 pairs x 5 samples, one sample per step.
         assert!(metric(&out, "steps_to_complete") >= 60.0, "{name}");
+        // The curve runs on to the cap at fraction 1, so seeds average point by point.
+        let last = out.curve.last().unwrap();
+        assert_eq!(last.step, 20_000, "{name}");
+        assert_eq!(last.values["satisfied_fraction"], 1.0, "{name}");
     }
 }
 
@@ -85,7 +89,7 @@ fn baselines_reject_the_planner_knobs() {
 
 #[test]
 fn runs_are_deterministic_in_the_seed() {
-    assert_deterministic("gosprl-riverswim", 100_000);
-    assert_deterministic("random-collect-riverswim", 100_000);
-    assert_deterministic("least-sampled-riverswim", 100_000);
+    assert_deterministic("gosprl-riverswim", 20_000);
+    assert_deterministic("random-collect-riverswim", 20_000);
+    assert_deterministic("least-sampled-riverswim", 20_000);
 }
