@@ -19,7 +19,7 @@ use polopt_envs::tabular::{sample_index, TabularMdp};
 use rand::Rng;
 
 use crate::optimism::{Counts, DoublingTrigger};
-use crate::regret::loglog_slope;
+use crate::regret::insert_slopes;
 use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 /// One mirror-descent step `π' ∝ π exp(η q)` (shifted by `max q` so large values cannot
@@ -211,7 +211,7 @@ fn run(
         .collect();
     let metrics = &mut out.final_metrics;
     metrics.insert("regret".into(), cumulative);
-    metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
+    insert_slopes(metrics, &regret);
     metrics.insert("final_value".into(), final_value);
     metrics.insert("greedy_value".into(), policy_value(&mdp, &greedy));
     metrics.insert("switches".into(), switches as f64);

@@ -13,7 +13,7 @@ use polopt_envs::tabular::{sample_index, TabularMdp};
 use rand::Rng;
 
 use crate::ac_optimal::{one_hot_argmax, policy_value};
-use crate::regret::loglog_slope;
+use crate::regret::insert_slopes;
 use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 /// Tabular softmax actor and TD critic, indexed `[h][s]`.
@@ -138,7 +138,7 @@ pub fn run(
         .collect();
     let metrics = &mut out.final_metrics;
     metrics.insert("regret".into(), cumulative);
-    metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
+    insert_slopes(metrics, &regret);
     metrics.insert("final_value".into(), final_value);
     metrics.insert("greedy_value".into(), policy_value(&mdp, &greedy));
     Ok(out)

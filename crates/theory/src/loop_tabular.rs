@@ -16,7 +16,7 @@ use polopt_envs::tabular::riverswim::riverswim;
 use polopt_envs::tabular::solve::{average_evaluate, average_optimal, one_hot_policy, span};
 
 use crate::optimism::{descending, l1_radius, ConfidenceSet, Counts, DoublingTrigger};
-use crate::regret::loglog_slope;
+use crate::regret::insert_slopes;
 use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 /// Aperiodicity transform `τ P + (1 − τ) I`: same gain and optimal policies, and relative value
@@ -174,7 +174,7 @@ fn run(
     let final_gain = average_evaluate(&mdp, &one_hot_policy(&plan.policy, n_actions), 1e-12);
     let metrics = &mut out.final_metrics;
     metrics.insert("regret".into(), cumulative);
-    metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
+    insert_slopes(metrics, &regret);
     metrics.insert("switches".into(), switches as f64);
     metrics.insert("replans".into(), replans as f64);
     metrics.insert("final_policy_gain".into(), final_gain);

@@ -6,7 +6,7 @@ use polopt_envs::tabular::riverswim::riverswim;
 use polopt_envs::tabular::solve::{average_evaluate, average_optimal, one_hot_policy};
 use rand::{Rng, RngExt};
 
-use crate::regret::loglog_slope;
+use crate::regret::insert_slopes;
 use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 /// `qlearning-riverswim`.
@@ -81,7 +81,7 @@ pub fn run(
     let final_gain = average_evaluate(&mdp, &one_hot_policy(&greedy, n_actions), 1e-12);
     let metrics = &mut out.final_metrics;
     metrics.insert("regret".into(), cumulative);
-    metrics.insert("regret_slope".into(), loglog_slope(&regret, 50));
+    insert_slopes(metrics, &regret);
     metrics.insert("switches".into(), switches as f64);
     metrics.insert("final_policy_gain".into(), final_gain);
     Ok(out)

@@ -21,7 +21,13 @@ pub struct Solver {
     pub run: RunFn,
 }
 
-const REGRET: &[&str] = &["regret", "regret_slope", "switches", "replans"];
+const REGRET: &[&str] = &[
+    "regret",
+    "regret_slope",
+    "regret_slope_last_decade",
+    "switches",
+    "replans",
+];
 
 const COLLECT: &[&str] = &["steps_to_complete", "replans"];
 
