@@ -71,6 +71,7 @@ pub fn ssp_extended_value_iteration(set: &ConfidenceSet, goals: &[bool], tol: f6
 }
 
 /// GOSPRL's planning knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Planner {
     delta: f64,
     tol: f64,
@@ -81,7 +82,7 @@ struct Planner {
 /// How the next action is chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Strategy {
-    Gosprl,
+    Gosprl(Planner),
     Random,
     LeastSampled,
 }
@@ -92,7 +93,12 @@ pub fn run_gosprl(
     settings: &mut Settings,
     progress: Progress,
 ) -> Result<TheoryRun, TheoryError> {
-    collect(spec, settings, progress, Strategy::Gosprl)
+    let planner = Planner {
+        delta: settings.f64("delta", 0.1, 1e-12, 1.0)?,
+        tol: settings.f64("tol", 1e-3, 1e-12, 1.0)?,
+        confidence_scale: settings.f64("confidence_scale", 1.0, 0.0, 100.0)?,
+    };
+    collect(spec, settings, progress, Strategy::Gosprl(planner))
 }
 
 /// `random-collect-riverswim`.
@@ -120,19 +126,6 @@ fn collect(
     strategy: Strategy,
 ) -> Result<TheoryRun, TheoryError> {
     let requirement = settings.usize("requirement", 5, 1, 1_000_000)? as u64;
-    let planner = if strategy == Strategy::Gosprl {
-        Planner {
-            delta: settings.f64("delta", 0.1, 1e-12, 1.0)?,
-            tol: settings.f64("tol", 1e-3, 1e-12, 1.0)?,
-            confidence_scale: settings.f64("confidence_scale", 1.0, 0.0, 100.0)?,
-        }
-    } else {
-        Planner {
-            delta: f64::NAN,
-            tol: f64::NAN,
-            confidence_scale: f64::NAN,
-        }
-    };
     settings.finish()?;
     let mdp = riverswim(6)?;
     let (n_states, n_actions) = (mdp.n_states(), mdp.n_actions());
@@ -161,12 +154,12 @@ fn collect(
                 &(0..n_actions).collect::<Vec<_>>(),
                 &mut policy_rng,
             ),
-            Strategy::Gosprl if !under.is_empty() => {
+            Strategy::Gosprl(_) if !under.is_empty() => {
                 // A goal is reached: the plan that led here is spent.
                 plan = None;
                 least_sampled(&counts, s, &under, &mut policy_rng)
             }
-            Strategy::Gosprl => {
+            Strategy::Gosprl(planner) => {
                 let policy = match plan.take() {
                     Some(p) => p,
                     None => {
@@ -215,7 +208,7 @@ fn collect(
         "satisfied_fraction".into(),
         1.0 - missing as f64 / (n_states * n_actions) as f64,
     );
-    if strategy == Strategy::Gosprl {
+    if matches!(strategy, Strategy::Gosprl(_)) {
         metrics.insert("replans".into(), replans as f64);
     }
     Ok(out)

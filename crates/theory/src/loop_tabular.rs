@@ -14,6 +14,7 @@
 //! number of policy switches.
 use polopt_envs::tabular::riverswim::riverswim;
 use polopt_envs::tabular::solve::{average_evaluate, average_optimal, one_hot_policy, span};
+use polopt_envs::tabular::TabularMdp;
 
 use crate::optimism::{descending, l1_radius, ConfidenceSet, Counts, DoublingTrigger};
 use crate::regret::insert_slopes;
@@ -183,7 +184,7 @@ fn run(
 
 /// Builds the confidence set at time `t` and runs extended value iteration to `1/√t`.
 fn optimistic_plan(
-    mdp: &polopt_envs::tabular::TabularMdp,
+    mdp: &TabularMdp,
     counts: &Counts,
     knobs: &Knobs,
     t: u64,
