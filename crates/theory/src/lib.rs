@@ -7,9 +7,16 @@
 //! name in [`registry::SOLVERS`]. The train crate's `theory` runner gives it the run's seed,
 //! budget and `[theory.settings]`, and writes what it returns as an ordinary run directory
 //! (`metrics.jsonl`, `run.json`), so `polopt compare` and the report treat it like any run.
+pub mod ac_optimal;
+pub mod ac_vanilla;
 pub mod adam;
+pub mod gosprl;
+pub mod loop_tabular;
+pub mod optimism;
 pub mod pg;
+pub mod qlearning;
 pub mod registry;
+pub mod regret;
 mod settings;
 pub mod subpo;
 

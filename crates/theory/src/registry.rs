@@ -1,6 +1,6 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
-use crate::{pg, subpo};
+use crate::{ac_optimal, ac_vanilla, gosprl, loop_tabular, pg, qlearning, subpo};
 use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
@@ -21,6 +21,16 @@ pub struct Solver {
     pub run: RunFn,
 }
 
+const REGRET: &[&str] = &[
+    "regret",
+    "regret_slope",
+    "regret_slope_last_decade",
+    "switches",
+    "replans",
+];
+
+const COLLECT: &[&str] = &["steps_to_complete", "replans"];
+
 pub const SOLVERS: &[Solver] = &[
     pg_solver("npg-igt-cartpole", pg::npg_igt::run_igt),
     pg_solver("nharpg-cartpole", pg::harpg::run_normalized),
@@ -29,6 +39,87 @@ pub const SOLVERS: &[Solver] = &[
     pg_solver("npg-momentum-cartpole", pg::npg_igt::run_momentum),
     coverage_solver("subpo-coverage", subpo::run_subpo),
     coverage_solver("modular-rl-coverage", subpo::run_modular),
+    Solver {
+        name: "loop-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: loop_tabular::run_lazy,
+    },
+    Solver {
+        name: "ucrl-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: loop_tabular::run_every_step,
+    },
+    Solver {
+        name: "qlearning-riverswim",
+        envs: &["riverswim"],
+        default_steps: 100_000,
+        step_unit: "env steps",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: qlearning::run,
+    },
+    Solver {
+        name: "gosprl-riverswim",
+        envs: &["riverswim"],
+        default_steps: 20_000,
+        step_unit: "env steps",
+        lower_is_better: COLLECT,
+        headline: "steps_to_complete",
+        run: gosprl::run_gosprl,
+    },
+    Solver {
+        name: "random-collect-riverswim",
+        envs: &["riverswim"],
+        default_steps: 20_000,
+        step_unit: "env steps",
+        lower_is_better: COLLECT,
+        headline: "steps_to_complete",
+        run: gosprl::run_random,
+    },
+    Solver {
+        name: "least-sampled-riverswim",
+        envs: &["riverswim"],
+        default_steps: 20_000,
+        step_unit: "env steps",
+        lower_is_better: COLLECT,
+        headline: "steps_to_complete",
+        run: gosprl::run_least_sampled,
+    },
+    Solver {
+        name: "ac-optimal-riverswim",
+        envs: &["riverswim"],
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: ac_optimal::run_optimistic,
+    },
+    Solver {
+        name: "ac-nooptimism-riverswim",
+        envs: &["riverswim"],
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: ac_optimal::run_no_optimism,
+    },
+    Solver {
+        name: "ac-vanilla-riverswim",
+        envs: &["riverswim"],
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: REGRET,
+        headline: "regret",
+        run: ac_vanilla::run,
+    },
 ];
 
 /// SubPO and its modular-reward baseline, scored by F(τ) (subpo.md).

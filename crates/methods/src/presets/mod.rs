@@ -91,6 +91,15 @@ pub const PRESETS: &[Preset] = &[
     theory::NPG_MOMENTUM_CARTPOLE,
     theory::SUBPO_COVERAGE,
     theory::MODULAR_RL_COVERAGE,
+    theory::LOOP_RIVERSWIM,
+    theory::UCRL_RIVERSWIM,
+    theory::QLEARNING_RIVERSWIM,
+    theory::GOSPRL_RIVERSWIM,
+    theory::RANDOM_COLLECT_RIVERSWIM,
+    theory::LEAST_SAMPLED_RIVERSWIM,
+    theory::AC_OPTIMAL_RIVERSWIM,
+    theory::AC_NOOPTIMISM_RIVERSWIM,
+    theory::AC_VANILLA_RIVERSWIM,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {

@@ -63,3 +63,58 @@ pub const MODULAR_RL_COVERAGE: Preset = theory(
     "subpo.md",
     false,
 );
+
+pub const LOOP_RIVERSWIM: Preset = theory(
+    "loop-riverswim",
+    "LOOP, tabular: L1 confidence sets, extended relative value iteration, replan when a count doubles",
+    "loop.md",
+    true,
+);
+pub const UCRL_RIVERSWIM: Preset = theory(
+    "ucrl-riverswim",
+    "LOOP's optimistic planner replanning after every step (non-lazy UCRL baseline)",
+    "loop.md",
+    false,
+);
+pub const QLEARNING_RIVERSWIM: Preset = theory(
+    "qlearning-riverswim",
+    "epsilon-greedy Q-learning, discount 0.99 (LOOP's undirected-exploration baseline)",
+    "loop.md",
+    false,
+);
+pub const GOSPRL_RIVERSWIM: Preset = theory(
+    "gosprl-riverswim",
+    "GOSPRL sample collector: optimistic SSP plans to under-sampled states, b(s,a) = 5",
+    "gosprl.md",
+    true,
+);
+pub const RANDOM_COLLECT_RIVERSWIM: Preset = theory(
+    "random-collect-riverswim",
+    "uniform random actions until every pair has b(s,a) samples (GOSPRL baseline)",
+    "gosprl.md",
+    false,
+);
+pub const LEAST_SAMPLED_RIVERSWIM: Preset = theory(
+    "least-sampled-riverswim",
+    "always the current state's least-sampled action until every pair has b(s,a) samples",
+    "gosprl.md",
+    false,
+);
+pub const AC_OPTIMAL_RIVERSWIM: Preset = theory(
+    "ac-optimal-riverswim",
+    "optimistic rare-switching actor-critic: LSVI critic with b/sqrt(N) bonus, NPG actor reset at switches",
+    "ac-optimal.md",
+    true,
+);
+pub const AC_NOOPTIMISM_RIVERSWIM: Preset = theory(
+    "ac-nooptimism-riverswim",
+    "the rare-switching actor-critic without optimism (bonus 0)",
+    "ac-optimal.md",
+    true,
+);
+pub const AC_VANILLA_RIVERSWIM: Preset = theory(
+    "ac-vanilla-riverswim",
+    "softmax actor-critic with an on-policy TD(0) critic (ac-optimal baseline)",
+    "ac-optimal.md",
+    false,
+);
