@@ -7,8 +7,19 @@
 //! - [`solve`]: exact discounted, finite-horizon, average-reward and stochastic-shortest-path
 //!   dynamic programming on a known kernel.
 //! - [`riverswim`]: RiverSwim (loop.md), the chain the optimistic explorers are judged on.
+//! - [`linear_mdp`], [`robust`], [`risky_shortcut`]: d-rectangular linear MDPs, exact robust DP
+//!   under TV uncertainty and the 2-state risky shortcut (dr-rpo.md).
+//! - [`layered`]: layered MDPs with a generative model and the binary tree (agnostic-rl.md).
+//! - [`outcome_mdp`], [`risky_grid`]: MDPs with finite-support random rewards, the 2-step bet
+//!   and the 4×4 risky grid (distributional-dp.md).
+pub mod layered;
+pub mod linear_mdp;
 mod mdp;
+pub mod outcome_mdp;
+pub mod risky_grid;
+pub mod risky_shortcut;
 pub mod riverswim;
+pub mod robust;
 pub mod solve;
 
-pub use mdp::{TabularError, TabularMdp};
+pub use mdp::{sample_index, TabularError, TabularMdp};
