@@ -7,6 +7,7 @@
 //! name in [`registry::SOLVERS`]. The train crate's `theory` runner gives it the run's seed,
 //! budget and `[theory.settings]`, and writes what it returns as an ordinary run directory
 //! (`metrics.jsonl`, `run.json`), so `polopt compare` and the report treat it like any run.
+pub mod dr_rpo;
 pub mod registry;
 mod settings;
 

@@ -1,6 +1,6 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
-use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
+use crate::{dr_rpo, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
 
@@ -20,7 +20,26 @@ pub struct Solver {
     pub run: RunFn,
 }
 
-pub const SOLVERS: &[Solver] = &[];
+pub const SOLVERS: &[Solver] = &[
+    Solver {
+        name: "dr-rpo-shortcut",
+        envs: dr_rpo::ENVS,
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: &["robust_gap"],
+        headline: "robust_return",
+        run: dr_rpo::run_dr_rpo,
+    },
+    Solver {
+        name: "rpo-shortcut",
+        envs: dr_rpo::ENVS,
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: &["robust_gap"],
+        headline: "robust_return",
+        run: dr_rpo::run_rpo,
+    },
+];
 
 pub fn solver(name: &str) -> Result<&'static Solver, TheoryError> {
     SOLVERS

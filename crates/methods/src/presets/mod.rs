@@ -82,6 +82,8 @@ pub const PRESETS: &[Preset] = &[
     control::REINFORCE_CARTPOLE,
     control::BPO_CARTPOLE,
     control::BPO_ACROBOT,
+    theory::DR_RPO_SHORTCUT,
+    theory::RPO_SHORTCUT,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {

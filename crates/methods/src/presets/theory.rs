@@ -20,3 +20,16 @@ const fn theory(
         build: <MethodConfig as Default>::default,
     }
 }
+
+pub const DR_RPO_SHORTCUT: Preset = theory(
+    "dr-rpo-shortcut",
+    "DR-RPO: optimistic robust critic (TV d-rectangular dual, ridge + elliptical bonus) and KL mirror-descent actor; risky shortcut or linear MDP",
+    "dr-rpo.md",
+    true,
+);
+pub const RPO_SHORTCUT: Preset = theory(
+    "rpo-shortcut",
+    "non-robust baseline of DR-RPO (rho = 0: LSVI-UCB-style optimistic evaluation + mirror descent)",
+    "dr-rpo.md",
+    true,
+);
