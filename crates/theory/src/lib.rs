@@ -8,8 +8,11 @@
 //! budget and `[theory.settings]`, and writes what it returns as an ordinary run directory
 //! (`metrics.jsonl`, `run.json`), so `polopt compare` and the report treat it like any run.
 pub mod dr_rpo;
+pub mod policy_class;
 pub mod registry;
 mod settings;
+pub mod spanning_capacity;
+pub mod trajectory_tree;
 
 use std::collections::BTreeMap;
 

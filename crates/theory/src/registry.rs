@@ -1,6 +1,6 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
-use crate::{dr_rpo, Progress, RunSpec, Settings, TheoryError, TheoryRun};
+use crate::{dr_rpo, trajectory_tree, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
 
@@ -39,6 +39,34 @@ pub const SOLVERS: &[Solver] = &[
         headline: "robust_return",
         run: dr_rpo::run_rpo,
     },
+    Solver {
+        name: "trajectory-tree-binary",
+        envs: trajectory_tree::ENVS,
+        default_steps: 1016,
+        step_unit: "trees",
+        lower_is_better: TREE_LOWER,
+        headline: "queries_to_eps_optimal",
+        run: trajectory_tree::run_tree,
+    },
+    Solver {
+        name: "mc-eval-binary",
+        envs: trajectory_tree::ENVS,
+        default_steps: 1016,
+        step_unit: "rounds (one rollout per policy)",
+        lower_is_better: TREE_LOWER,
+        headline: "queries_to_eps_optimal",
+        run: trajectory_tree::run_monte_carlo,
+    },
+];
+
+const TREE_LOWER: &[&str] = &[
+    "queries_to_eps_optimal",
+    "trees_to_eps_optimal",
+    "queries",
+    "queries_per_tree",
+    "suboptimality",
+    "max_value_error",
+    "censored",
 ];
 
 pub fn solver(name: &str) -> Result<&'static Solver, TheoryError> {

@@ -84,6 +84,8 @@ pub const PRESETS: &[Preset] = &[
     control::BPO_ACROBOT,
     theory::DR_RPO_SHORTCUT,
     theory::RPO_SHORTCUT,
+    theory::TRAJECTORY_TREE_BINARY,
+    theory::MC_EVAL_BINARY,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {
