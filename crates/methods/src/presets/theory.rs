@@ -37,11 +37,11 @@ pub const TRAJECTORY_TREE_BINARY: Preset = theory(
     "trajectory-tree-binary",
     "agnostic RL: TrajectoryTree ERM over an explicit policy class with a generative model (binary tree, H = 3)",
     "agnostic-rl.md",
-    false,
+    true,
 );
 pub const MC_EVAL_BINARY: Preset = theory(
     "mc-eval-binary",
     "baseline of TrajectoryTree: Monte-Carlo evaluation of each policy separately, then ERM",
     "agnostic-rl.md",
-    false,
+    true,
 );
