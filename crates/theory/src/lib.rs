@@ -9,9 +9,12 @@
 //! (`metrics.jsonl`, `run.json`), so `polopt compare` and the report treat it like any run.
 pub mod dr_rpo;
 pub mod policy_class;
+pub mod policy_enumeration;
 pub mod registry;
+pub mod return_dist;
 mod settings;
 pub mod spanning_capacity;
+pub mod stock_dp;
 pub mod trajectory_tree;
 
 use std::collections::BTreeMap;

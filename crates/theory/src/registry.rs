@@ -1,6 +1,8 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
-use crate::{dr_rpo, trajectory_tree, Progress, RunSpec, Settings, TheoryError, TheoryRun};
+use crate::{
+    dr_rpo, stock_dp, trajectory_tree, Progress, RunSpec, Settings, TheoryError, TheoryRun,
+};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
 
@@ -56,6 +58,33 @@ pub const SOLVERS: &[Solver] = &[
         lower_is_better: TREE_LOWER,
         headline: "queries_to_eps_optimal",
         run: trajectory_tree::run_monte_carlo,
+    },
+    Solver {
+        name: "stock-dp-twostep",
+        envs: stock_dp::ENVS_TWOSTEP,
+        default_steps: 2,
+        step_unit: "horizon",
+        lower_is_better: &["icy_steps"],
+        headline: "threshold_prob",
+        run: stock_dp::run_stock,
+    },
+    Solver {
+        name: "stock-dp-grid",
+        envs: stock_dp::ENVS_GRID,
+        default_steps: 10,
+        step_unit: "horizon",
+        lower_is_better: &["icy_steps"],
+        headline: "cvar",
+        run: stock_dp::run_stock,
+    },
+    Solver {
+        name: "mean-dp-grid",
+        envs: stock_dp::ENVS_GRID,
+        default_steps: 10,
+        step_unit: "horizon",
+        lower_is_better: &["icy_steps"],
+        headline: "cvar",
+        run: stock_dp::run_mean,
     },
 ];
 

@@ -86,6 +86,9 @@ pub const PRESETS: &[Preset] = &[
     theory::RPO_SHORTCUT,
     theory::TRAJECTORY_TREE_BINARY,
     theory::MC_EVAL_BINARY,
+    theory::STOCK_DP_TWOSTEP,
+    theory::STOCK_DP_GRID,
+    theory::MEAN_DP_GRID,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {

@@ -45,3 +45,21 @@ pub const MC_EVAL_BINARY: Preset = theory(
     "agnostic-rl.md",
     true,
 );
+pub const STOCK_DP_TWOSTEP: Preset = theory(
+    "stock-dp-twostep",
+    "stock-augmented distributional DP (threshold probability, CVaR via c0 search) on the 2-step bet, against exact enumeration",
+    "distributional-dp.md",
+    true,
+);
+pub const STOCK_DP_GRID: Preset = theory(
+    "stock-dp-grid",
+    "stock-augmented distributional DP maximizing CVaR_0.1 (c0 search) on the 4x4 risky-shortcut grid",
+    "distributional-dp.md",
+    true,
+);
+pub const MEAN_DP_GRID: Preset = theory(
+    "mean-dp-grid",
+    "baseline of stock-augmented DP: risk-neutral backward induction on the 4x4 risky-shortcut grid",
+    "distributional-dp.md",
+    true,
+);
