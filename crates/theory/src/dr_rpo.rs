@@ -23,7 +23,9 @@ use polopt_envs::tabular::linear_mdp::LinearMdp;
 use polopt_envs::tabular::risky_shortcut::{risky_shortcut, RISKY};
 use polopt_envs::tabular::robust::{robust_evaluate, robust_optimal};
 use polopt_envs::tabular::sample_index;
-use polopt_envs::tabular::solve::{horizon_evaluate, horizon_optimal, start_value, Policy};
+use polopt_envs::tabular::solve::{
+    horizon_evaluate, horizon_optimal, one_hot_policy, start_value, Policy,
+};
 
 use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
@@ -240,14 +242,13 @@ impl Critic {
     }
 }
 
-/// DR-RPO with its default radius.
+/// DR-RPO: trains for radius `rho`, which defaults to the test radius.
 pub fn run_dr_rpo(
     spec: &RunSpec,
     settings: &mut Settings,
     progress: Progress,
 ) -> Result<TheoryRun, TheoryError> {
-    let rho = settings.f64("rho", DEFAULT_RHO, 0.0, 1.0)?;
-    run(spec, settings, progress, rho)
+    run(spec, settings, progress, true)
 }
 
 /// The non-robust baseline: the same learner with ρ = 0.
@@ -256,7 +257,7 @@ pub fn run_rpo(
     settings: &mut Settings,
     progress: Progress,
 ) -> Result<TheoryRun, TheoryError> {
-    run(spec, settings, progress, 0.0)
+    run(spec, settings, progress, false)
 }
 
 fn build_env(spec: &RunSpec, settings: &mut Settings) -> Result<LinearMdp, TheoryError> {
@@ -284,10 +285,15 @@ fn run(
     spec: &RunSpec,
     settings: &mut Settings,
     progress: Progress,
-    rho: f64,
+    robust: bool,
 ) -> Result<TheoryRun, TheoryError> {
     let lin = build_env(spec, settings)?;
     let test_rho = settings.f64("test_rho", DEFAULT_RHO, 0.0, 1.0)?;
+    let rho = if robust {
+        settings.f64("rho", test_rho, 0.0, 1.0)?
+    } else {
+        0.0
+    };
     let lambda = settings.f64("lambda", 0.01, 0.0, 10.0)?;
     let eta = settings.f64("eta", 1.0, 1e-6, 100.0)?;
     let bonus_scale = settings.f64("bonus_scale", 0.05, 0.0, 10.0)?;
@@ -313,7 +319,18 @@ fn run(
         n_actions: m,
     };
     let robust_best = start_value(mdp, &robust_optimal(&lin, test_rho).values[0]);
-    let nominal_best = start_value(mdp, &horizon_optimal(mdp, horizon).values[0]);
+    let nominal_solution = horizon_optimal(mdp, horizon);
+    let nominal_best = start_value(mdp, &nominal_solution.values[0]);
+    // What a learner that finds the nominal optimum gets under the worst case.
+    let nominal_policy: Vec<Policy> = nominal_solution
+        .greedy
+        .iter()
+        .map(|g| one_hot_policy(g, m))
+        .collect();
+    let robust_of_nominal = start_value(
+        mdp,
+        &robust_evaluate(&lin, test_rho, &nominal_policy)?.values[0],
+    );
     let shortcut = spec.env == "shortcut";
     let measure = |pi: &[Policy]| -> Result<(f64, f64), TheoryError> {
         let robust = start_value(mdp, &robust_evaluate(&lin, test_rho, pi)?.values[0]);
@@ -368,6 +385,7 @@ fn run(
         ("robust_gap", robust_best - robust),
         ("robust_optimal", robust_best),
         ("nominal_optimal", nominal_best),
+        ("robust_of_nominal_optimal", robust_of_nominal),
         ("robust_return_avg", robust_sum / episodes as f64),
     ];
     if shortcut {
@@ -383,7 +401,6 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polopt_envs::tabular::solve::one_hot_policy;
 
     /// With every transition observed in proportion to the kernel (10⁶ per (s,a,h)), no bonus
     /// and no regularization, the critic's values are the exact robust values of the policy:

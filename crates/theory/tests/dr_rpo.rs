@@ -71,6 +71,7 @@ fn robust_learner_goes_safe_and_beats_the_non_robust_one_under_the_worst_case() 
     let robust = run("dr-rpo-shortcut", "shortcut", 0, 2000, "").final_metrics;
     let plain = run("rpo-shortcut", "shortcut", 0, 2000, "").final_metrics;
     assert!(close(robust["robust_optimal"], 1.5, 1e-12));
+    assert!(close(plain["robust_of_nominal_optimal"], 1.4, 1e-12));
     assert!(robust["p_risky_first"] < 0.3, "{robust:?}");
     assert!(plain["p_risky_first"] > 0.95, "{plain:?}");
     assert!(
