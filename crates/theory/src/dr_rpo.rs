@@ -358,8 +358,8 @@ fn run(
             }
         }
         let mut s = mdp.sample_start(&mut env_rng);
-        for h in 0..horizon {
-            let a = sample_index(&pi[h][s], &mut policy_rng);
+        for (h, pi_h) in pi.iter().enumerate() {
+            let a = sample_index(&pi_h[s], &mut policy_rng);
             let next = mdp.sample_next(s, a, &mut env_rng);
             data.add(h, s, a, next);
             s = next;

@@ -202,7 +202,7 @@ pub fn propagate(
     let mut watched = 0.0;
     for t in 0..horizon {
         let mut entries: Vec<_> = layer.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by_key(|e| e.0);
         let mut next: HashMap<(usize, i64), (f64, f64)> = HashMap::new();
         for ((s, _), (c, p)) in entries {
             let a = act(t, s, c);

@@ -146,13 +146,13 @@ impl LayeredMdp {
     pub fn value(&self, pi: &LayeredPolicy) -> f64 {
         let mut occupancy = self.start.clone();
         let mut total = 0.0;
-        for h in 0..self.horizon() {
+        for (h, actions) in pi.iter().enumerate().take(self.horizon()) {
             let mut next = vec![0.0; self.layers.get(h + 1).copied().unwrap_or(0)];
             for (s, &w) in occupancy.iter().enumerate() {
                 if w == 0.0 {
                     continue;
                 }
-                let a = pi[h][s];
+                let a = actions[s];
                 total += w * self.reward_mean(h, s, a);
                 for (t, p) in self.p(h, s, a).iter().enumerate() {
                     next[t] += w * p;

@@ -47,9 +47,9 @@ impl OutcomeMdp {
         }
         for (i, row) in outcomes.iter().enumerate() {
             let sum: f64 = row.iter().map(|o| o.prob).sum();
-            let bad = row
-                .iter()
-                .any(|o| !(o.prob > 0.0) || !o.reward.is_finite() || o.next >= n_states);
+            let bad = row.iter().any(|o| {
+                o.prob.is_nan() || o.prob <= 0.0 || !o.reward.is_finite() || o.next >= n_states
+            });
             if row.is_empty() || bad || (sum - 1.0).abs() > 1e-9 {
                 return Err(TabularError::NotADistribution {
                     what: "outcomes",
