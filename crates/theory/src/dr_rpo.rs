@@ -161,7 +161,8 @@ impl Critic {
                 }
             }
             let inv = invert(lambda_h, d);
-            let nu = self.robust_targets(lin, counts, &v_next, &inv, (horizon) as f64);
+            // α ranges over [0, H] (dr-rpo.md), H bounding every value.
+            let nu = self.robust_targets(lin, counts, &v_next, &inv, horizon as f64);
             let q: Vec<Vec<f64>> = (0..n)
                 .map(|s| {
                     (0..m)
