@@ -10,15 +10,22 @@
 pub mod ac_optimal;
 pub mod ac_vanilla;
 pub mod adam;
+pub mod dr_rpo;
 pub mod gosprl;
 pub mod loop_tabular;
 pub mod optimism;
 pub mod pg;
+pub mod policy_class;
+pub mod policy_enumeration;
 pub mod qlearning;
 pub mod registry;
 pub mod regret;
+pub mod return_dist;
 mod settings;
+pub mod spanning_capacity;
+pub mod stock_dp;
 pub mod subpo;
+pub mod trajectory_tree;
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,9 @@
 //! Every theory solver by preset name. Adding one is a file and a line here (and its preset
 //! line in `polopt_methods::presets::theory`, which `polopt list` and `compare` read).
-use crate::{ac_optimal, ac_vanilla, gosprl, loop_tabular, pg, qlearning, subpo};
+use crate::{
+    ac_optimal, ac_vanilla, dr_rpo, gosprl, loop_tabular, pg, qlearning, stock_dp, subpo,
+    trajectory_tree,
+};
 use crate::{Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub type RunFn = fn(&RunSpec, &mut Settings, Progress) -> Result<TheoryRun, TheoryError>;
@@ -30,6 +33,16 @@ const REGRET: &[&str] = &[
 ];
 
 const COLLECT: &[&str] = &["steps_to_complete", "replans"];
+
+const TREE_LOWER: &[&str] = &[
+    "queries_to_eps_optimal",
+    "trees_to_eps_optimal",
+    "queries",
+    "queries_per_tree",
+    "suboptimality",
+    "max_value_error",
+    "censored",
+];
 
 pub const SOLVERS: &[Solver] = &[
     pg_solver("npg-igt-cartpole", pg::npg_igt::run_igt),
@@ -119,6 +132,69 @@ pub const SOLVERS: &[Solver] = &[
         lower_is_better: REGRET,
         headline: "regret",
         run: ac_vanilla::run,
+    },
+    Solver {
+        name: "dr-rpo-shortcut",
+        envs: dr_rpo::ENVS,
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: &["robust_gap"],
+        headline: "robust_return",
+        run: dr_rpo::run_dr_rpo,
+    },
+    Solver {
+        name: "rpo-shortcut",
+        envs: dr_rpo::ENVS,
+        default_steps: 2000,
+        step_unit: "episodes",
+        lower_is_better: &["robust_gap"],
+        headline: "robust_return",
+        run: dr_rpo::run_rpo,
+    },
+    Solver {
+        name: "trajectory-tree-binary",
+        envs: trajectory_tree::ENVS,
+        default_steps: 1016,
+        step_unit: "trees",
+        lower_is_better: TREE_LOWER,
+        headline: "queries_to_eps_optimal",
+        run: trajectory_tree::run_tree,
+    },
+    Solver {
+        name: "mc-eval-binary",
+        envs: trajectory_tree::ENVS,
+        default_steps: 1016,
+        step_unit: "rounds (one rollout per policy)",
+        lower_is_better: TREE_LOWER,
+        headline: "queries_to_eps_optimal",
+        run: trajectory_tree::run_monte_carlo,
+    },
+    Solver {
+        name: "stock-dp-twostep",
+        envs: stock_dp::ENVS_TWOSTEP,
+        default_steps: 2,
+        step_unit: "horizon",
+        lower_is_better: &["icy_steps"],
+        headline: "threshold_prob",
+        run: stock_dp::run_stock,
+    },
+    Solver {
+        name: "stock-dp-grid",
+        envs: stock_dp::ENVS_GRID,
+        default_steps: 10,
+        step_unit: "horizon",
+        lower_is_better: &["icy_steps"],
+        headline: "cvar",
+        run: stock_dp::run_stock,
+    },
+    Solver {
+        name: "mean-dp-grid",
+        envs: stock_dp::ENVS_GRID,
+        default_steps: 10,
+        step_unit: "horizon",
+        lower_is_better: &["icy_steps"],
+        headline: "cvar",
+        run: stock_dp::run_mean,
     },
 ];
 

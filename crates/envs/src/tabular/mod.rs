@@ -9,9 +9,20 @@
 //! - [`riverswim`]: RiverSwim (loop.md), the chain the optimistic explorers are judged on.
 //! - [`coverage`]: gridworld coverage with a submodular set-function score (subpo.md); its own
 //!   type, since the score is not a sum of per-state rewards.
+//! - [`linear_mdp`], [`robust`], [`risky_shortcut`]: d-rectangular linear MDPs, exact robust DP
+//!   under TV uncertainty and the 2-state risky shortcut (dr-rpo.md).
+//! - [`layered`]: layered MDPs with a generative model and the binary tree (agnostic-rl.md).
+//! - [`outcome_mdp`], [`risky_grid`]: MDPs with finite-support random rewards, the 2-step bet
+//!   and the 4×4 risky grid (distributional-dp.md).
 pub mod coverage;
+pub mod layered;
+pub mod linear_mdp;
 mod mdp;
+pub mod outcome_mdp;
+pub mod risky_grid;
+pub mod risky_shortcut;
 pub mod riverswim;
+pub mod robust;
 pub mod solve;
 
 pub use mdp::{sample_index, TabularError, TabularMdp};

@@ -100,6 +100,13 @@ pub const PRESETS: &[Preset] = &[
     theory::AC_OPTIMAL_RIVERSWIM,
     theory::AC_NOOPTIMISM_RIVERSWIM,
     theory::AC_VANILLA_RIVERSWIM,
+    theory::DR_RPO_SHORTCUT,
+    theory::RPO_SHORTCUT,
+    theory::TRAJECTORY_TREE_BINARY,
+    theory::MC_EVAL_BINARY,
+    theory::STOCK_DP_TWOSTEP,
+    theory::STOCK_DP_GRID,
+    theory::MEAN_DP_GRID,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {
