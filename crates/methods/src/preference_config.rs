@@ -129,7 +129,8 @@ pub struct LearnedRewardConfig {
     /// PARL's implicit-differentiation term (the dependence of the policy's samples on the
     /// reward); off, the model is fit to the labels only, as standard RLHF does.
     pub hypergradient: bool,
-    /// Learning rate of the reward head's own AdamW.
+    /// Learning rate of the reward head's own AdamW (a linear probe on frozen features, so
+    /// larger than a policy's).
     pub lr: f64,
     /// Stand-in for `−[∇²_θθ V]⁻¹` (a scaled identity, the one-term Neumann series): the step
     /// the lower level takes per unit of `∇_θ V`.
@@ -146,7 +147,7 @@ impl Default for LearnedRewardConfig {
         Self {
             enabled: false,
             hypergradient: false,
-            lr: 1e-3,
+            lr: 1e-2,
             hyper_scale: 1.0,
             fd_eps: 1e-3,
             updates: 1,

@@ -156,8 +156,12 @@ pub const DEMO_REG: Preset = Preset {
 
 /// GRPO on a reward model that is fit, each step, to the preference oracle's labels on pairs
 /// of the policy's own samples (the run's reward labels; the policy never sees it).
+///
+/// Credit is Dr. GRPO's (no division by the group's std): a reward model's scores start nearly
+/// tied, and dividing by their tiny spread would turn its noise into full-size advantages.
 fn learned_reward(hypergradient: bool) -> MethodConfig {
     let mut m = MethodConfig::default();
+    m.credit.estimator = "dr_grpo".into();
     m.learned_reward.enabled = true;
     m.learned_reward.hypergradient = hypergradient;
     m
