@@ -159,3 +159,26 @@ fn a_control_comparison_reports_the_evaluation_return_against_environment_steps(
         .join("plots/eval_return_mean_vs_env_steps.png")
         .is_file());
 }
+
+#[test]
+fn a_theory_comparison_tabulates_the_solvers_measurements_with_their_direction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_polopt"))
+        .args(["compare", "--presets", "qlearning-riverswim,loop-riverswim"])
+        .args(["--seeds", "2", "--steps", "3000", "--jobs", "2", "--quiet"])
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = tmp.path().join("qlearning-riverswim-loop-riverswim/report");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let tables = summary["tables"].as_array().expect("tables");
+    // The headline leads, and regret is a cost: lower is better.
+    assert_eq!(tables[0]["metric"], "regret");
+    assert_eq!(tables[0]["higher_is_better"], false, "{}", tables[0]);
+    assert_eq!(tables[0]["rows"][0]["n_seeds"], 2);
+    // Curves are drawn against the solver's own unit.
+    assert!(report.join("plots/regret_vs_env_steps.png").is_file());
+}
