@@ -153,7 +153,7 @@ impl LearnedReward {
             let loglik = margin.log_sigmoid().mean(Kind::Float);
             let mut loss = -&loglik;
             if let Some(w) = &weights {
-                loss = loss - (w * &scores).mean(Kind::Float) * self.settings.hyper_scale;
+                loss -= (w * &scores).mean(Kind::Float) * self.settings.hyper_scale;
             }
             row.insert(
                 "learned_reward/pair_accuracy".into(),
