@@ -198,13 +198,7 @@ fn run(
         }
     }
     let final_value = policy_value(&mdp, &pi);
-    if !cumulative.is_finite() || !final_value.is_finite() {
-        return Err(TheoryError::NonFinite {
-            what: "regret or policy value".into(),
-            value: cumulative + final_value,
-            step: episodes,
-        });
-    }
+    crate::finite("regret or policy value", cumulative + final_value, episodes)?;
     let greedy: Vec<Policy> = q
         .iter()
         .map(|q_h| q_h.iter().map(|row| one_hot_argmax(row)).collect())

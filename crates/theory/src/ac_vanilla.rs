@@ -124,13 +124,7 @@ pub fn run(
         }
     }
     let final_value = policy_value(&mdp, &ac.policy());
-    if !cumulative.is_finite() || !final_value.is_finite() {
-        return Err(TheoryError::NonFinite {
-            what: "regret or policy value".into(),
-            value: cumulative + final_value,
-            step: episodes,
-        });
-    }
+    crate::finite("regret or policy value", cumulative + final_value, episodes)?;
     let greedy: Vec<Policy> = ac
         .logits
         .iter()

@@ -86,6 +86,18 @@ impl TheoryRun {
     }
 }
 
+/// `value` when finite, else [`TheoryError::NonFinite`] naming `what` at `step`.
+pub fn finite(what: &str, value: f64, step: u64) -> Result<f64, TheoryError> {
+    match value.is_finite() {
+        true => Ok(value),
+        false => Err(TheoryError::NonFinite {
+            what: what.to_string(),
+            value,
+            step,
+        }),
+    }
+}
+
 /// Reports progress as `(done, total)` in the run's step unit.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 

@@ -1,5 +1,7 @@
 //! Stock-augmented distributional DP (distributional-dp.md): the 2-step bet's 0.75 against
 //! 0.5, the CVaR sanity vector, and the grid check (CVaR goes around, mean DP goes short).
+mod common;
+
 use polopt_envs::tabular::outcome_mdp::two_step_bet;
 use polopt_envs::tabular::risky_grid::{risky_grid, ICY, START};
 use polopt_theory::policy_enumeration::{history_distributions, markov_distributions};
@@ -12,13 +14,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn run(preset: &str, env: &str, seed: u64, steps: u64, settings: &str) -> TheoryRun {
-    let spec = RunSpec {
-        seed,
-        steps,
-        env: env.into(),
-    };
-    let mut settings = Settings::new(settings.parse().unwrap());
-    (solver(preset).unwrap().run)(&spec, &mut settings, &mut |_, _| {}).unwrap()
+    common::run_on(preset, env, seed, steps, settings).unwrap()
 }
 
 #[test]

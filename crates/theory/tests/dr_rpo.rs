@@ -1,5 +1,7 @@
 //! DR-RPO (dr-rpo.md, reconstructed): the spec's actor vectors, determinism, and the small
 //! check on the risky shortcut (robust learner goes safe, the non-robust one risky).
+mod common;
+
 use polopt_theory::dr_rpo::{kl, mirror_descent_step, regularized_greedy};
 use polopt_theory::{solver, RunSpec, Settings, TheoryRun};
 
@@ -8,13 +10,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 }
 
 fn run(preset: &str, env: &str, seed: u64, steps: u64, settings: &str) -> TheoryRun {
-    let spec = RunSpec {
-        seed,
-        steps,
-        env: env.into(),
-    };
-    let mut settings = Settings::new(settings.parse().unwrap());
-    (solver(preset).unwrap().run)(&spec, &mut settings, &mut |_, _| {}).unwrap()
+    common::run_on(preset, env, seed, steps, settings).unwrap()
 }
 
 #[test]

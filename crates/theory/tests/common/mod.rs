@@ -2,14 +2,26 @@
 #![allow(dead_code)]
 use polopt_theory::{solver, RunSpec, Settings, TheoryError, TheoryRun};
 
-/// Runs preset `name` for `steps` from `seed` with `[theory.settings]` given as TOML.
+/// Runs preset `name` on its default environment for `steps` from `seed` with
+/// `[theory.settings]` given as TOML.
 pub fn run(name: &str, seed: u64, steps: u64, settings: &str) -> Result<TheoryRun, TheoryError> {
+    run_on(name, solver(name)?.envs[0], seed, steps, settings)
+}
+
+/// [`run`] on environment `env`.
+pub fn run_on(
+    name: &str,
+    env: &str,
+    seed: u64,
+    steps: u64,
+    settings: &str,
+) -> Result<TheoryRun, TheoryError> {
     let solver = solver(name)?;
     let table: toml::Table = settings.parse().expect("test settings are valid TOML");
     let spec = RunSpec {
         seed,
         steps,
-        env: solver.envs[0].to_string(),
+        env: env.to_string(),
     };
     (solver.run)(&spec, &mut Settings::new(table), &mut |_, _| {})
 }
