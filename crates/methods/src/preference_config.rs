@@ -133,7 +133,8 @@ pub struct LearnedRewardConfig {
     /// larger than a policy's).
     pub lr: f64,
     /// Stand-in for `−[∇²_θθ V]⁻¹` (a scaled identity, the one-term Neumann series): the step
-    /// the lower level takes per unit of `∇_θ V`.
+    /// the lower level takes per unit of `∇_θ V`. At 1 the implicit term was ~100x the label
+    /// term on the default model and drowned it (docs/methods/parl.md).
     pub hyper_scale: f64,
     /// Relative step of the finite difference that gives each sample's directional derivative
     /// `∇_θ log π(τ) · g2`.
@@ -148,7 +149,7 @@ impl Default for LearnedRewardConfig {
             enabled: false,
             hypergradient: false,
             lr: 1e-2,
-            hyper_scale: 1.0,
+            hyper_scale: 0.01,
             fd_eps: 1e-3,
             updates: 1,
         }
