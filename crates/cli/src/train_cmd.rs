@@ -22,7 +22,7 @@ pub fn run_train(
         return run_control(config, sets, resume, progress);
     }
     if family == Some(polopt_methods::presets::Family::Theory) {
-        return run_theory(config, sets, progress);
+        return run_theory(config, sets, resume, progress);
     }
     let cfg = load_config(config, sets)?;
     let warm_start = match (&cfg.model.path, cfg.sft.target_pass1 > 0.0) {
@@ -98,9 +98,16 @@ fn run_control(config: Option<&Path>, sets: &[String], resume: bool, progress: b
 
 /// A theory solver: seconds, deterministic from the seed, no checkpoints (`--resume` runs it
 /// again from the start, which ends identically).
-fn run_theory(config: Option<&Path>, sets: &[String], progress: bool) -> Result<()> {
+fn run_theory(config: Option<&Path>, sets: &[String], resume: bool, progress: bool) -> Result<()> {
     use polopt_train::theory::{load_theory_config, train_theory};
     let cfg = load_theory_config(config, sets)?;
+    if resume {
+        eprintln!(
+            "polopt: theory solvers keep no checkpoints; --resume runs `{}` again from the start \
+             (deterministic from the seed, so it ends as an uninterrupted run would)",
+            cfg.run.name
+        );
+    }
     let solver = cfg.solver()?;
     eprintln!(
         "polopt: run `{}` | preset {} (theory solver) | env {} | seed {} | {} {}",
