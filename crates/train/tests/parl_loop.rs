@@ -149,3 +149,26 @@ fn a_learned_reward_needs_the_group_rollout() {
         "{err}"
     );
 }
+
+/// PARL on a Hugging Face model (the tiny Qwen2 fixture): the reward head sits on its frozen
+/// copy, the registry reward of the dataset labels the pairs, and the checkpoint keeps the head.
+#[test]
+fn parl_trains_a_hf_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::own_config(
+        dir.path(),
+        "parl_hf",
+        "tiny_math.jsonl",
+        &["method.preset=parl"],
+    );
+    let summary = polopt_train::train(&cfg, polopt_train::TrainOptions::default()).expect("trains");
+    assert_eq!(summary.nan_events, 0);
+    assert!(summary.final_metrics.contains_key("eval/pass@1"));
+    let last = summary.run_dir.join("checkpoints/step-000004");
+    assert!(last.join("reward_head.safetensors").is_file());
+    assert!(last.join("learned_reward.json").is_file());
+    let rows = common::metric_rows(&summary.run_dir, &[]);
+    assert!(rows[1..]
+        .iter()
+        .all(|r| r.get("learned_reward/score_mean").is_some()));
+}
