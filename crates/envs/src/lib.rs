@@ -5,8 +5,10 @@
 //! - [`text`]: verifiable text tasks (generators with disjoint splits, verifiers).
 //! - [`tabular`]: small MDPs with known kernels and their exact solvers (theory methods).
 //! - [`data`]: datasets from JSONL and Parquet files as text-task problems, and their epoch order.
+//! - [`multi_objective`]: vector-reward environments (Deep Sea Treasure) with known Pareto fronts.
 pub mod agent;
 pub mod classic;
 pub mod data;
+pub mod multi_objective;
 pub mod tabular;
 pub mod text;

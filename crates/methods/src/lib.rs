@@ -19,11 +19,14 @@
 //!   soft value iteration, A-PARL's bandit hypergradient.
 //! - [`presets`]: named methods (`grpo`, `dapo`, ...) as choices over the parts above.
 //! - [`loops`]: the rollout kinds and the knobs of the loops with a value model.
+//! - [`multi_objective`]: C-MORL's Pareto archive, crowding-distance selection, preference grid,
+//!   log barrier and the HV / EU / sparsity metrics, in plain f64.
 //!
 //! A method is data ([`MethodConfig`]); the training loop never branches on a method's name.
 pub mod credit;
 pub mod games;
 pub mod loops;
+pub mod multi_objective;
 pub mod objective;
 pub mod parts;
 pub mod plan;
