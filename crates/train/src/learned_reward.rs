@@ -32,7 +32,7 @@ use crate::minibatch::NonFiniteGuard;
 use crate::optim::StepOutcome;
 use crate::packing::{pack, Packed, Sequence};
 use crate::policy::Policy;
-use crate::preference::reward_head::RewardHead;
+use crate::preference::reward_head::{last_hidden, RewardHead};
 use crate::run_dir::write_atomic;
 
 const STATE: &str = "learned_reward.json";
@@ -51,6 +51,14 @@ pub struct LearnedReward {
 }
 
 type Row = BTreeMap<String, f64>;
+
+/// What one step's scoring hands to the reward model's own step.
+pub struct Scored {
+    /// The run's reward per sequence: the preference oracle.
+    pub oracle: Vec<f64>,
+    /// `[B, H]` last-token hidden states of the frozen trunk.
+    pub features: Tensor,
+}
 
 /// PARL's per-sample weights of `∇_ν R_ν(τ)` in the implicit term.
 enum Implicit {
@@ -79,23 +87,24 @@ impl LearnedReward {
         (pack(&prompts, &responses, self.pad, device), lens)
     }
 
-    /// Replaces every sequence's reward by `R_ν`; returns the run's rewards (the oracle's), in
-    /// order, for [`Self::train`].
+    /// Replaces every sequence's reward by `R_ν`; returns what [`Self::train`] needs of this
+    /// step: the run's rewards (the oracle's) and the frozen trunk's features.
     pub fn rescore(
         &self,
         reward_trunk: &Policy,
         seqs: &mut [Sequence],
-    ) -> Result<(Vec<f64>, Row), TrainError> {
+    ) -> Result<(Scored, Row), TrainError> {
         let oracle: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
         let mut row = Row::new();
         if seqs.is_empty() {
-            return Ok((oracle, row));
+            let features = Tensor::zeros([0, 0], (Kind::Float, reward_trunk.device()));
+            return Ok((Scored { oracle, features }, row));
         }
         let (packed, lens) = self.packed(seqs, reward_trunk.device());
-        let scores: Vec<f64> = tch::no_grad(|| self.head.rewards(reward_trunk, &packed, &lens))
-            .to_kind(Kind::Double)
-            .try_into()
-            .map_err(|e: tch::TchError| TrainError::Model(e.to_string()))?;
+        // The trunk is frozen and the policy's update does not touch the head, so these
+        // features serve the reward-model step after the update too: one trunk forward a step.
+        let features = tch::no_grad(|| last_hidden(reward_trunk, &packed, &lens));
+        let scores = host(&tch::no_grad(|| self.head.score(&features)))?;
         for (s, r) in seqs.iter_mut().zip(&scores) {
             s.reward = *r;
         }
@@ -108,7 +117,7 @@ impl LearnedReward {
             "learned_reward/oracle_mean".into(),
             oracle.iter().sum::<f64>() / n,
         );
-        Ok((oracle, row))
+        Ok((Scored { oracle, features }, row))
     }
 
     /// One or more steps of ν on this step's pairs (see the module doc). A non-finite loss or
@@ -116,26 +125,22 @@ impl LearnedReward {
     pub fn train(
         &mut self,
         policy: &Policy,
-        reward_trunk: &Policy,
         seqs: &[Sequence],
-        oracle: &[f64],
+        scored: &Scored,
         guard: &mut NonFiniteGuard,
         step: usize,
     ) -> Result<Row, TrainError> {
-        let pairs = oracle_pairs(seqs, oracle);
+        let pairs = oracle_pairs(seqs, &scored.oracle);
         let mut row = Row::new();
         row.insert("learned_reward/pairs".into(), pairs.len() as f64);
         if pairs.is_empty() {
             return Ok(row);
         }
-        let device = reward_trunk.device();
-        let (packed, lens) = self.packed(seqs, device);
+        let device = scored.features.device();
         let chosen = index(pairs.iter().map(|p| p.0), device);
         let rejected = index(pairs.iter().map(|p| p.1), device);
         let weights = match self.settings.hypergradient && self.settings.hyper_scale > 0.0 {
-            true => {
-                self.implicit_weights(policy, reward_trunk, &packed, &lens, seqs, &pairs, &mut row)?
-            }
+            true => self.implicit_weights(policy, seqs, scored, &pairs, &mut row)?,
             false => Implicit::None,
         };
         let weights = match weights {
@@ -148,7 +153,7 @@ impl LearnedReward {
             }
         };
         for _ in 0..self.settings.updates {
-            let scores = self.head.rewards(reward_trunk, &packed, &lens);
+            let scores = self.head.score(&scored.features);
             let margin = scores.index_select(0, &chosen) - scores.index_select(0, &rejected);
             let loglik = margin.log_sigmoid().mean(Kind::Float);
             let mut loss = -&loglik;
@@ -178,27 +183,21 @@ impl LearnedReward {
 
     /// `w(τ) − mean_group(w)` for every sequence, as a `[B]` constant; none when `g2`
     /// vanishes (every pair's log-likelihood equal).
-    #[allow(clippy::too_many_arguments)]
     fn implicit_weights(
         &self,
         policy: &Policy,
-        reward_trunk: &Policy,
-        packed: &Packed,
-        lens: &[usize],
         seqs: &[Sequence],
+        scored: &Scored,
         pairs: &[(usize, usize)],
         row: &mut Row,
     ) -> Result<Implicit, TrainError> {
-        let device = reward_trunk.device();
+        let device = policy.device();
         // U per pair under the current ν, centred: the centring is a baseline of the score
         // function estimator (E[∇ log π] = 0), so g2 keeps its mean and loses variance.
-        let scores = tch::no_grad(|| self.head.rewards(reward_trunk, packed, lens));
+        let scores = host(&tch::no_grad(|| self.head.score(&scored.features)))?;
         let u: Vec<f64> = pairs
             .iter()
-            .map(|&(c, r)| {
-                let m = scores.double_value(&[c as i64]) - scores.double_value(&[r as i64]);
-                -(1.0 + (-m).exp()).ln()
-            })
+            .map(|&(c, r)| -(1.0 + (scores[r] - scores[c]).exp()).ln())
             .collect();
         let mean_u = u.iter().sum::<f64>() / u.len() as f64;
         let mut coef = vec![0.0; seqs.len()];
@@ -206,8 +205,9 @@ impl LearnedReward {
             coef[c] += (ui - mean_u) / pairs.len() as f64;
             coef[r] += (ui - mean_u) / pairs.len() as f64;
         }
+        let (packed, _) = self.packed(seqs, device);
         let params = policy.trainable_vs().trainable_variables();
-        let surrogate = (sequence_logprobs(policy, packed, self.temperature)
+        let surrogate = (sequence_logprobs(policy, &packed, self.temperature)
             * Tensor::from_slice(&coef)
                 .to_kind(Kind::Float)
                 .to_device(device))
@@ -222,7 +222,7 @@ impl LearnedReward {
             return Ok(Implicit::NonFinite);
         }
         let w =
-            directional_derivatives(policy, packed, self.temperature, &g2, self.settings.fd_eps)?;
+            directional_derivatives(policy, &packed, self.temperature, &g2, self.settings.fd_eps)?;
         if w.iter().any(|x| !x.is_finite()) {
             return Ok(Implicit::NonFinite);
         }
@@ -234,7 +234,7 @@ impl LearnedReward {
         Ok(Implicit::Weights(
             Tensor::from_slice(&centred)
                 .to_kind(Kind::Float)
-                .to_device(device),
+                .to_device(scored.features.device()),
         ))
     }
 
@@ -354,6 +354,12 @@ fn centre_by_group(seqs: &[Sequence], w: &[f64]) -> Vec<f64> {
             x - sum / n as f64
         })
         .collect()
+}
+
+fn host(t: &Tensor) -> Result<Vec<f64>, TrainError> {
+    t.to_kind(Kind::Double)
+        .try_into()
+        .map_err(|e: tch::TchError| TrainError::Model(e.to_string()))
 }
 
 fn index(ids: impl Iterator<Item = usize>, device: tch::Device) -> Tensor {

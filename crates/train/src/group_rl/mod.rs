@@ -472,11 +472,11 @@ impl Loop<'_> {
             critic.annotate(&mut exp.sequences)?;
         }
         // A learned reward scores the rollout; the run's reward only labels its pairs.
-        let oracle = match (&self.learned_reward, &self.reference) {
+        let scored = match (&self.learned_reward, &self.reference) {
             (Some(model), Some(trunk)) => {
-                let (oracle, scored) = model.rescore(trunk, &mut exp.sequences)?;
-                row.extend(scored);
-                Some(oracle)
+                let (scored, metrics) = model.rescore(trunk, &mut exp.sequences)?;
+                row.extend(metrics);
+                Some(scored)
             }
             _ => None,
         };
@@ -484,22 +484,13 @@ impl Loop<'_> {
             let update = self.update(step, &exp.sequences, collected.plan)?;
             row.extend(update);
         }
-        if let (Some(model), Some(trunk), Some(oracle)) =
-            (self.learned_reward.as_mut(), &self.reference, oracle)
-        {
+        if let (Some(model), Some(scored)) = (self.learned_reward.as_mut(), scored) {
             let mut guard = crate::minibatch::NonFiniteGuard {
                 events: &mut self.nan_events,
                 on_nan: cfg.run.on_nan,
                 hint: "lower method.learned_reward.lr",
             };
-            row.extend(model.train(
-                &self.policy,
-                trunk,
-                &exp.sequences,
-                &oracle,
-                &mut guard,
-                step,
-            )?);
+            row.extend(model.train(&self.policy, &exp.sequences, &scored, &mut guard, step)?);
         }
         if let Some(critic) = self.plan_critic.as_mut() {
             let mut guard = crate::minibatch::NonFiniteGuard {

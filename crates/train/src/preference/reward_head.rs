@@ -43,18 +43,12 @@ impl RewardHead {
     /// `[B]` rewards of the packed rows; `lens` are the response lengths (the last token of
     /// row `i` sits at column `prompt_len + lens[i] - 1`).
     pub fn rewards(&self, policy: &Policy, packed: &Packed, lens: &[usize]) -> Tensor {
-        let hidden = policy
-            .model
-            .hidden_states(&packed.tokens, &packed.attention_mask)
-            .to_kind(Kind::Float);
-        let last: Vec<i64> = lens
-            .iter()
-            .map(|&l| packed.prompt_len + l.max(1) as i64 - 1)
-            .collect();
-        let index = Tensor::from_slice(&last).to_device(hidden.device());
-        let rows = Tensor::arange(lens.len() as i64, (Kind::Int64, hidden.device()));
-        let picked = hidden.index(&[Some(rows), Some(index)]);
-        picked
+        self.score(&last_hidden(policy, packed, lens))
+    }
+
+    /// `[B]` rewards of `[B, H]` last-token hidden states ([`last_hidden`]).
+    pub fn score(&self, features: &Tensor) -> Tensor {
+        features
             .linear(&self.weight, Some(&self.bias))
             .squeeze_dim(-1)
     }
@@ -72,4 +66,20 @@ impl RewardHead {
         };
         load_with_moments(dir, &names, &self.vs, &mut self.opt, optimizer_step)
     }
+}
+
+/// `[B, H]` hidden states of each packed row's last response token (its `<eos>`), with
+/// gradients into `policy` when it has any.
+pub fn last_hidden(policy: &Policy, packed: &Packed, lens: &[usize]) -> Tensor {
+    let hidden = policy
+        .model
+        .hidden_states(&packed.tokens, &packed.attention_mask)
+        .to_kind(Kind::Float);
+    let last: Vec<i64> = lens
+        .iter()
+        .map(|&l| packed.prompt_len + l.max(1) as i64 - 1)
+        .collect();
+    let index = Tensor::from_slice(&last).to_device(hidden.device());
+    let rows = Tensor::arange(lens.len() as i64, (Kind::Int64, hidden.device()));
+    hidden.index(&[Some(rows), Some(index)])
 }
