@@ -14,7 +14,7 @@
 //! variant adds `hybrid_episodes` uniform-policy episodes to the data before the first episode.
 //! Measurement: cumulative regret `Σ_k (V*_1(s_1) − V^{π_k}_1(s_1))`, computed exactly.
 use polopt_envs::tabular::riverswim::riverswim;
-use polopt_envs::tabular::solve::{horizon_evaluate, horizon_optimal, start_value, Policy};
+use polopt_envs::tabular::solve::{argmax, horizon_evaluate, horizon_optimal, start_value, Policy};
 use polopt_envs::tabular::{sample_index, TabularMdp};
 use rand::Rng;
 
@@ -214,7 +214,7 @@ fn run(
 
 /// The greedy action of `row` (lowest index among ties) as a one-hot distribution.
 pub fn one_hot_argmax(row: &[f64]) -> Vec<f64> {
-    let best = (0..row.len()).fold(0, |b, i| if row[i] > row[b] { i } else { b });
+    let best = argmax(row);
     (0..row.len())
         .map(|i| f64::from(u8::from(i == best)))
         .collect()

@@ -14,7 +14,7 @@ use rand::Rng;
 
 use crate::ac_optimal::{one_hot_argmax, policy_value};
 use crate::regret::insert_slopes;
-use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
+use crate::{log_points, rng, softmax, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 /// Tabular softmax actor and TD critic, indexed `[h][s]`.
 struct ActorCritic {
@@ -58,13 +58,6 @@ impl ActorCritic {
         }
         ret
     }
-}
-
-fn softmax(logits: &[f64]) -> Vec<f64> {
-    let top = logits.iter().fold(f64::NEG_INFINITY, |m, x| m.max(*x));
-    let w: Vec<f64> = logits.iter().map(|x| (x - top).exp()).collect();
-    let z: f64 = w.iter().sum();
-    w.iter().map(|x| x / z).collect()
 }
 
 /// `ac-vanilla-riverswim`.

@@ -27,7 +27,7 @@ use polopt_envs::tabular::solve::{
     horizon_evaluate, horizon_optimal, one_hot_policy, start_value, Policy,
 };
 
-use crate::{log_points, rng, Progress, RunSpec, Settings, TheoryError, TheoryRun};
+use crate::{log_points, rng, softmax, Progress, RunSpec, Settings, TheoryError, TheoryRun};
 
 pub const ENVS: &[&str] = &["shortcut", "linear"];
 const DEFAULT_RHO: f64 = 0.4;
@@ -40,13 +40,6 @@ pub fn kl(p: &[f64], q: &[f64]) -> f64 {
         .filter(|(a, _)| **a > 0.0)
         .map(|(a, b)| a * (a / b).ln())
         .sum()
-}
-
-fn softmax(logits: &[f64]) -> Vec<f64> {
-    let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = logits.iter().map(|x| (x - top).exp()).collect();
-    let z: f64 = e.iter().sum();
-    e.into_iter().map(|x| x / z).collect()
 }
 
 /// The regularized greedy policy `π ∝ π_ref exp(Q/λ)` and its value

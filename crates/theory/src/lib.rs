@@ -86,6 +86,14 @@ impl TheoryRun {
     }
 }
 
+/// `softmax(logits)`, shifted by the maximum so that large logits do not overflow.
+pub fn softmax(logits: &[f64]) -> Vec<f64> {
+    let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = logits.iter().map(|x| (x - top).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.into_iter().map(|x| x / z).collect()
+}
+
 /// `value` when finite, else [`TheoryError::NonFinite`] naming `what` at `step`.
 pub fn finite(what: &str, value: f64, step: u64) -> Result<f64, TheoryError> {
     match value.is_finite() {

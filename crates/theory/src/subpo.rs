@@ -13,6 +13,7 @@
 //! (the per-state value F({s}), blind to what was already covered), scored by the same F(τ).
 use polopt_envs::tabular::coverage::{CoverageGrid, Covered, N_ACTIONS};
 use polopt_envs::tabular::sample_index;
+use polopt_envs::tabular::solve::argmax;
 use rand_chacha::ChaCha8Rng;
 
 use crate::adam::Adam;
@@ -261,14 +262,4 @@ fn run(
         out.final_metrics.insert(k.to_string(), v);
     }
     Ok(out)
-}
-
-fn argmax(x: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in x.iter().enumerate() {
-        if *v > x[best] {
-            best = i;
-        }
-    }
-    best
 }

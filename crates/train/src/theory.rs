@@ -103,7 +103,6 @@ pub struct TheorySummary {
     pub run_dir: PathBuf,
     pub final_metrics: BTreeMap<String, f64>,
     pub headline: &'static str,
-    pub step_unit: &'static str,
 }
 
 /// Runs the solver and writes the run directory.
@@ -159,7 +158,6 @@ pub fn train_theory(cfg: &TheoryConfig, progress: bool) -> Result<TheorySummary,
         run_dir,
         final_metrics: run.final_metrics,
         headline: solver.headline,
-        step_unit: solver.step_unit,
     })
 }
 

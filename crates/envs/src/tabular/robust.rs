@@ -8,7 +8,7 @@
 //! `Σ_i φ_i μ_i^worst`, which [`robust_evaluate`] returns. Sets are rectangular across steps too,
 //! so backward induction gives the exact infimum over time-varying adversaries.
 use super::linear_mdp::LinearMdp;
-use super::solve::{HorizonSolution, Policy};
+use super::solve::{argmax, HorizonSolution, Policy};
 use super::{TabularError, TabularMdp};
 
 /// `inf_{TV(μ,μ0) ≤ ρ} E_μ[V]` and its minimizer, exactly: move mass `ρ` (or what is left) from
@@ -150,10 +150,4 @@ pub fn robust_optimal(lin: &LinearMdp, rho: f64) -> HorizonSolution {
 
 fn argmin(xs: &[f64]) -> Option<usize> {
     (0..xs.len()).reduce(|best, i| if xs[i] < xs[best] { i } else { best })
-}
-
-fn argmax(xs: &[f64]) -> usize {
-    (0..xs.len())
-        .reduce(|best, i| if xs[i] > xs[best] { i } else { best })
-        .unwrap_or(0)
 }

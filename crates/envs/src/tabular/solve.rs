@@ -43,7 +43,8 @@ pub fn one_hot_policy(actions: &[usize], n_actions: usize) -> Policy {
         .collect()
 }
 
-fn argmax(xs: &[f64]) -> usize {
+/// The index of the largest entry, the lowest among ties (0 for an empty slice).
+pub fn argmax(xs: &[f64]) -> usize {
     // First maximum: ties go to the lowest index, so results do not depend on float noise order.
     let mut best = 0;
     for (i, x) in xs.iter().enumerate() {
