@@ -156,6 +156,16 @@ fn render(
         .cloned();
     let summary = render_report_from_runs(&runs, out, &opts)?;
     let mut text = String::new();
+    if let Some(png) = polopt_report::write_front_figure(&runs, out, order, &opts.title)? {
+        // Multi-objective runs: the fronts they found, after the tables and curves.
+        let section = "\n## Pareto front\n\nThe true front (hollow circles) and the points each \
+                       preset's archives found; marker size: the share of seeds that found it.\n\n\
+                       ![Pareto front](plots/pareto_front.png)\n";
+        let mut md = std::fs::read_to_string(&summary.markdown)?;
+        md.push_str(section);
+        std::fs::write(&summary.markdown, md)?;
+        text.push_str(&format!("pareto front: {}\n", png.display()));
+    }
     for table in &summary.tables {
         text.push_str(&format!("{}:\n", table.metric));
         for row in &table.rows {
@@ -234,12 +244,12 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                 ],
             )
         }
-        Family::Theory => {
+        Family::Theory | Family::MultiObjective => {
             // Every final measurement the solvers logged, the headline first; curves of every
             // logged quantity against the solver's own step unit.
             let solver = runs
                 .iter()
-                .find_map(|r| polopt_theory::solver(&r.info.preset).ok());
+                .find_map(|r| polopt_train::theory::find_solver(&r.info.preset).ok());
             let mut finals: Vec<String> = runs
                 .iter()
                 .flat_map(|r| r.info.final_metrics.keys().cloned())

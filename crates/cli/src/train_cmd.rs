@@ -21,7 +21,7 @@ pub fn run_train(
     if family == Some(polopt_methods::presets::Family::Control) {
         return run_control(config, sets, resume, progress);
     }
-    if family == Some(polopt_methods::presets::Family::Theory) {
+    if family.is_some_and(polopt_methods::presets::Family::is_solver) {
         return run_theory(config, sets, resume, progress);
     }
     let cfg = load_config(config, sets)?;

@@ -182,3 +182,34 @@ fn a_theory_comparison_tabulates_the_solvers_measurements_with_their_direction()
     // Curves are drawn against the solver's own unit.
     assert!(report.join("plots/regret_vs_env_steps.png").is_file());
 }
+
+#[test]
+fn a_multi_objective_comparison_draws_the_fronts_the_runs_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_polopt"))
+        .args(["compare", "--presets", "linear-morl-dst,c-morl-dst"])
+        .args(["--seeds", "2", "--steps", "20000", "--jobs", "2", "--quiet"])
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = tmp.path().join("linear-morl-dst-c-morl-dst/report");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["tables"][0]["metric"], "hypervolume");
+    assert_eq!(summary["tables"][0]["higher_is_better"], true);
+    let sparsity = summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == "sparsity")
+        .expect("sparsity table");
+    assert_eq!(sparsity["higher_is_better"], false);
+    assert!(report.join("plots/pareto_front.png").is_file());
+    let md = fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("![Pareto front](plots/pareto_front.png)"),
+        "{md}"
+    );
+}

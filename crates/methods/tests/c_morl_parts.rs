@@ -345,3 +345,44 @@ fn policy_assignment_maximises_the_weighted_return() {
     assert_eq!(archive.assign(&[1.0, 0.0]).unwrap().policy, 9);
     assert!(assign_policy::<[f64; 2]>(&[1.0, 0.0], &[]).is_err());
 }
+
+#[test]
+fn barrier_ratio_gradient_matches_finite_differences() {
+    use polopt_methods::multi_objective::log_barrier_terms;
+    // Ratios inside the clip, on its edges' outside, and one with the floor active; two
+    // constrained objectives of either sign with sign-safe thresholds.
+    let ratios = [0.95, 1.05, 1.3, 0.7, 1.12];
+    let means = [5.0, -3.0];
+    let thresholds = [4.5, -3.3];
+    let (t, clip) = (20.0, 0.2);
+    let terms = log_barrier_terms(&ratios, &means, &thresholds, t, clip).unwrap();
+    let h = 1e-6;
+    for k in 0..ratios.len() {
+        let at = |delta: f64| {
+            let mut r = ratios;
+            r[k] += delta;
+            log_barrier_terms(&r, &means, &thresholds, t, clip)
+                .unwrap()
+                .value
+        };
+        let numeric = (at(h) - at(-h)) / (2.0 * h);
+        assert!(
+            (numeric - terms.d_ratio[k]).abs() < 1e-6,
+            "ratio {k}: analytic {} vs numeric {numeric}",
+            terms.d_ratio[k]
+        );
+    }
+    // Outside the clip the barrier is flat in the ratio.
+    assert_eq!(terms.d_ratio[2], 0.0);
+    assert_eq!(terms.d_ratio[3], 0.0);
+    // The value agrees with the value-only entry point.
+    let value = polopt_methods::multi_objective::log_barrier_with_thresholds(
+        &ratios,
+        &means,
+        &thresholds,
+        t,
+        clip,
+    )
+    .unwrap();
+    assert_eq!(value, terms.value);
+}

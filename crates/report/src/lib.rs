@@ -29,12 +29,14 @@ pub use paired::{
     Verdict,
 };
 pub use plots::{
-    aggregate_curves, metric_bounds, metric_label, plot_learning_curves, write_band_plot, Band,
-    CurveOptions, PlotError, PlotFiles, PlotSpec, Smoothing,
+    aggregate_curves, metric_bounds, metric_label, plot_learning_curves, write_band_plot,
+    write_front_plot, Band, CurveOptions, FrontSeries, FrontSpec, PlotError, PlotFiles, PlotSpec,
+    Smoothing,
 };
 pub use render::{
-    render_report, render_report_from_runs, CurveSpec, Improvement, MetricTable, PairedDifference,
-    PlotEntry, PresetRow, ReportError, ReportOptions, ReportSummary, RunEntry, DEFAULT_CURVES,
+    read_front, render_report, render_report_from_runs, write_front_figure, CurveSpec, FrontFile,
+    Improvement, MetricTable, PairedDifference, PlotEntry, PresetRow, ReportError, ReportOptions,
+    ReportSummary, RunEntry, DEFAULT_CURVES,
 };
 pub use runs::{
     group_by_preset, load_runs, Curve, MetricRecord, PresetGroup, Run, RunError, RunInfo, RunStatus,

@@ -74,6 +74,9 @@ pub struct Point {
 pub struct TheoryRun {
     pub curve: Vec<Point>,
     pub final_metrics: BTreeMap<String, f64>,
+    /// Extra files for the run directory, by file name (a Pareto front as CSV, say): results
+    /// that are not a curve or a number.
+    pub files: BTreeMap<String, String>,
 }
 
 impl TheoryRun {

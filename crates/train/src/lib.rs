@@ -42,6 +42,7 @@ pub mod group_rl;
 pub mod learned_reward;
 pub mod method_hooks;
 pub mod minibatch;
+pub mod multi_objective;
 pub mod optim;
 pub mod packing;
 pub mod plan_critic;

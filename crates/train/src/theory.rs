@@ -13,7 +13,9 @@ use polopt_theory::{RunSpec, Settings, Solver};
 use serde::{Deserialize, Serialize};
 use toml::Table;
 
-use crate::config::{apply_set, check, deserialize_named, merge, preset_for_loop, read_user_file};
+use crate::config::{
+    apply_set, check, deserialize_named, lookup, merge, preset_for_loop, read_user_file,
+};
 use crate::error::TrainError;
 use crate::run_dir::{write_atomic, MetricsSink, RunInfo};
 
@@ -52,13 +54,38 @@ pub struct TheorySection {
 
 impl TheoryConfig {
     pub fn solver(&self) -> Result<&'static Solver, TrainError> {
-        polopt_theory::solver(&self.method.preset)
+        find_solver(&self.method.preset)
             .map_err(|e| TrainError::Config(format!("config key `method.preset`: {e}")))
     }
 
     pub fn to_toml(&self) -> Result<String, TrainError> {
         toml::to_string(self)
             .map_err(|e| TrainError::Config(format!("config does not serialize: {e}")))
+    }
+}
+
+/// The solver behind a preset of a solver family: the theory papers' (`polopt_theory`) or the
+/// multi-objective ones (`crate::multi_objective`), which need the method parts and so live here.
+pub fn find_solver(name: &str) -> Result<&'static Solver, polopt_theory::TheoryError> {
+    match crate::multi_objective::SOLVERS
+        .iter()
+        .find(|s| s.name == name)
+    {
+        Some(s) => Ok(s),
+        None => polopt_theory::solver(name).map_err(|e| match e {
+            polopt_theory::TheoryError::UnknownPreset { name, known } => {
+                polopt_theory::TheoryError::UnknownPreset {
+                    name,
+                    known: crate::multi_objective::SOLVERS
+                        .iter()
+                        .map(|s| s.name.to_string())
+                        .chain(std::iter::once(known))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            }
+            other => other,
+        }),
     }
 }
 
@@ -74,7 +101,14 @@ pub fn load_theory_config(
     let mut base: Table = THEORY_DEFAULTS
         .parse()
         .map_err(|e| TrainError::Config(format!("embedded theory defaults: {e}")))?;
-    let (name, _) = preset_for_loop(&overlay, &base, Family::Theory)?;
+    // Both solver families run here; the family check below still rejects any other preset.
+    let family = lookup(&overlay, "method.preset")
+        .and_then(|v| v.as_str())
+        .and_then(|name| polopt_methods::presets::preset(name).ok())
+        .map(|p| p.family)
+        .filter(|f| f.is_solver())
+        .unwrap_or(Family::Theory);
+    let (name, _) = preset_for_loop(&overlay, &base, family)?;
     merge(&mut base, &overlay);
     let mut cfg: TheoryConfig = deserialize_named(base)?;
     cfg.method.preset = name;
@@ -150,6 +184,16 @@ pub fn train_theory(cfg: &TheoryConfig, progress: bool) -> Result<TheorySummary,
             step: cfg.theory.steps as usize,
             hint: "the solver diverged; check its settings",
         });
+    }
+    for (name, content) in &run.files {
+        // A solver names its files; keep them inside the run directory whatever the name says.
+        let file = std::path::Path::new(name)
+            .file_name()
+            .map(|f| run_dir.join(f))
+            .ok_or_else(|| {
+                TrainError::Config(format!("solver file name `{name}` is not a file"))
+            })?;
+        write_atomic(&file, content.as_bytes())?;
     }
     info.status = "finished".into();
     info.final_metrics = run.final_metrics.clone();

@@ -87,6 +87,28 @@ pub fn log_barrier_with_thresholds(
     t: f64,
     clip: f64,
 ) -> Result<f64, MethodError> {
+    Ok(log_barrier_terms(ratios, batch_mean_returns, thresholds, t, clip)?.value)
+}
+
+/// The barrier's value and its derivative with respect to each sample's ratio, for a learner
+/// that adds it to the policy loss and back-propagates by hand (the chain rule to the
+/// log-prob is `d/d log π = ρ · d/dρ`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarrierTerms {
+    pub value: f64,
+    /// `d barrier / d ρ_s`, one per ratio. Zero where the clip holds ρ_s or the floor holds
+    /// `hat_j` (both are flat there), as autograd's clamp and minimum give.
+    pub d_ratio: Vec<f64>,
+}
+
+/// [`log_barrier_with_thresholds`] with the derivatives; same checks and errors.
+pub fn log_barrier_terms(
+    ratios: &[f64],
+    batch_mean_returns: &[f64],
+    thresholds: &[f64],
+    t: f64,
+    clip: f64,
+) -> Result<BarrierTerms, MethodError> {
     check_range("barrier_t", t, t > 0.0, "> 0")?;
     check_range("clip", clip, (0.0..1.0).contains(&clip), "in [0, 1)")?;
     if thresholds.len() != batch_mean_returns.len() {
@@ -120,18 +142,33 @@ pub fn log_barrier_with_thresholds(
         }
     }
     if batch_mean_returns.is_empty() {
-        return Ok(0.0);
-    }
-    let mut sum = 0.0;
-    for &rho in ratios {
-        let rho = rho.clamp(1.0 - clip, 1.0 + clip);
-        for (&r, &eps) in batch_mean_returns.iter().zip(thresholds) {
-            let hat = (eps - rho * r).min(BARRIER_FLOOR);
-            sum += (-hat).ln();
-        }
+        return Ok(BarrierTerms {
+            value: 0.0,
+            d_ratio: vec![0.0; ratios.len()],
+        });
     }
     let count = (ratios.len() * batch_mean_returns.len()) as f64;
-    Ok(-sum / count / t)
+    let mut sum = 0.0;
+    let mut d_ratio = Vec::with_capacity(ratios.len());
+    for &rho in ratios {
+        let clipped = rho.clamp(1.0 - clip, 1.0 + clip);
+        let inside = (1.0 - clip..=1.0 + clip).contains(&rho);
+        let mut d = 0.0;
+        for (&r, &eps) in batch_mean_returns.iter().zip(thresholds) {
+            let raw = eps - clipped * r;
+            let hat = raw.min(BARRIER_FLOOR);
+            sum += (-hat).ln();
+            // d log(-hat)/dρ = r / (-hat) where neither the clip nor the floor holds.
+            if inside && raw < BARRIER_FLOOR {
+                d += r / (-hat);
+            }
+        }
+        d_ratio.push(-d / count / t);
+    }
+    Ok(BarrierTerms {
+        value: -sum / count / t,
+        d_ratio,
+    })
 }
 
 /// The paper's thresholds `ε_j = β J_j(π_r)` from the selected policy's evaluated returns.

@@ -15,8 +15,8 @@ pub mod metrics;
 pub mod pareto;
 
 pub use barrier::{
-    constrained, log_barrier, log_barrier_with_thresholds, paper_thresholds, sign_safe_thresholds,
-    BarrierConfig,
+    constrained, log_barrier, log_barrier_terms, log_barrier_with_thresholds, paper_thresholds,
+    sign_safe_thresholds, BarrierConfig, BarrierTerms,
 };
 pub use metrics::{
     eu_weights, expected_utility, hypervolume, hypervolume_2d, hypervolume_by_slicing, sparsity,

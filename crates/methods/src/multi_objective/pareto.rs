@@ -216,6 +216,12 @@ impl<T> ParetoArchive<T> {
         Ok(picks.iter().map(|&k| &self.entries[k]).collect())
     }
 
+    /// Forgets which objective vectors were picked, so that [`ParetoArchive::select`] may pick
+    /// them again: for a budget that outlasts the archive's fresh policies.
+    pub fn forget_selections(&mut self) {
+        self.selected.clear();
+    }
+
     /// The archived policy serving preference `w` best: `argmax w·J`.
     pub fn assign(&self, w: &[f64]) -> Result<&ArchiveEntry<T>, MethodError> {
         let k = assign_policy(w, &self.objectives())?;

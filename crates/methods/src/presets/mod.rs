@@ -4,6 +4,7 @@
 mod agents;
 mod baselines;
 mod control;
+mod multi_objective;
 mod preference;
 mod theory;
 mod variants;
@@ -32,6 +33,16 @@ pub enum Family {
     Control,
     /// Exact solvers of the theory papers on small MDPs (`polopt_theory`).
     Theory,
+    /// Multi-objective RL on vector-reward environments (C-MORL), run by the same seeded-solver
+    /// runner as [`Family::Theory`].
+    MultiObjective,
+}
+
+impl Family {
+    /// Families whose runs are seeded pure-Rust solvers (the `[theory]` runner, no checkpoints).
+    pub fn is_solver(self) -> bool {
+        matches!(self, Family::Theory | Family::MultiObjective)
+    }
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -107,6 +118,8 @@ pub const PRESETS: &[Preset] = &[
     theory::STOCK_DP_TWOSTEP,
     theory::STOCK_DP_GRID,
     theory::MEAN_DP_GRID,
+    multi_objective::C_MORL_DST,
+    multi_objective::LINEAR_MORL_DST,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {

@@ -6,18 +6,21 @@
 //!   bootstrap band).
 //! - `learning_curves`: the learning-curve figure of one metric across presets.
 //! - `band_chart`: drawing bands to PNG and SVG (axes, shaded intervals, mean lines, legend).
+//! - `front_chart`: a two-objective Pareto-front figure (multi-objective comparisons).
 //! - `labels`: axis titles and axis bounds per metric name.
 //! - `style`: shared by every figure: the embedded font, preset colours and dashes, axis
 //!   ranges and tick text.
 
 mod aggregate;
 mod band_chart;
+mod front_chart;
 mod labels;
 mod learning_curves;
 mod style;
 
 pub use aggregate::{aggregate_curves, Band, CurveOptions, Smoothing};
 pub use band_chart::write_band_plot;
+pub use front_chart::{write_front_plot, FrontSeries, FrontSpec};
 pub use labels::{metric_bounds, metric_label};
 pub use learning_curves::plot_learning_curves;
 pub use style::{format_tick, preset_color, preset_dash};

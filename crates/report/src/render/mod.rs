@@ -31,6 +31,7 @@
 
 mod curves;
 mod format;
+mod front;
 mod html;
 mod markdown;
 mod report;
@@ -39,6 +40,7 @@ mod tables;
 
 pub use curves::{slug, CurveSpec, DEFAULT_CURVES};
 pub use format::{format_interval, format_value};
+pub use front::{read_front, write_front_figure, FrontFile, FRONT_FILE};
 pub use report::{render_report, render_report_from_runs};
 pub use summary::{
     Improvement, MetricTable, PairedDifference, PlotEntry, PresetRow, ReportSummary, RunEntry,
@@ -72,6 +74,9 @@ pub enum ReportError {
         baseline: String,
         presets: Vec<String>,
     },
+    /// A run's Pareto-front file could not be read or drawn; names the file (and line).
+    #[error("pareto front: {0}")]
+    Front(String),
     #[error("{}: cannot write report: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -104,6 +104,7 @@ fn family_name(f: Family) -> &'static str {
         Family::GroupRl => "a text-task (group RL) preset",
         Family::Control => "a control preset",
         Family::Theory => "a theory-solver preset",
+        Family::MultiObjective => "a multi-objective preset",
     }
 }
 
@@ -228,7 +229,7 @@ fn cell_sets(spec: &CompareSpec, family: Family, preset: &str, seed: u64) -> Vec
     let (task_key, steps_key) = match family {
         Family::GroupRl => ("task.name", "rl.steps"),
         Family::Control => ("env.id", "algo.total_steps"),
-        Family::Theory => ("theory.env", "theory.steps"),
+        Family::Theory | Family::MultiObjective => ("theory.env", "theory.steps"),
     };
     let mut sets = spec.sets.clone();
     if let Some(t) = &spec.task {
@@ -276,7 +277,7 @@ pub fn plan(spec: &CompareSpec) -> Result<Vec<Cell>, CompareError> {
             let (toml_text, key) = match family {
                 Family::GroupRl => resolve_text(preset, &sets)?,
                 Family::Control => (resolve_control(preset, &sets)?, None),
-                Family::Theory => (resolve_theory(preset, &sets)?, None),
+                Family::Theory | Family::MultiObjective => (resolve_theory(preset, &sets)?, None),
             };
             check_saved_config(&dir, &toml_text)?;
             let action = action_of(&dir)?;
