@@ -1,6 +1,7 @@
 //! Draws bands to PNG and SVG: axes, a shaded interval with thin edges and a mean line per
 //! preset, and the legend in its own column.
 
+use super::figure::{write_figure, Figure};
 use super::style::{clip_range, ensure_font, padded_range, styled_line, FONT_FAMILY};
 use super::{format_tick, preset_color, preset_dash, Band, PlotError, PlotFiles, PlotSpec};
 use plotters::coord::Shift;
@@ -21,33 +22,21 @@ pub fn write_band_plot(
             title: spec.title.clone(),
         });
     }
-    let png = out_stem.with_extension("png");
-    let svg = out_stem.with_extension("svg");
-    let draw_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |message: String| PlotError::Draw { path, message }
-    };
+    write_figure(&BandFigure { bands, spec }, spec.size, out_stem)
+}
 
+struct BandFigure<'a> {
+    bands: &'a [Band],
+    spec: &'a PlotSpec,
+}
+
+impl Figure for BandFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
     {
-        let root = BitMapBackend::new(&png, spec.size).into_drawing_area();
-        draw_bands(&root, bands, spec).map_err(draw_err(&png))?;
-        root.present()
-            .map_err(|e| e.to_string())
-            .map_err(draw_err(&png))?;
+        draw_bands(root, self.bands, self.spec)
     }
-    let mut svg_text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg_text, spec.size).into_drawing_area();
-        draw_bands(&root, bands, spec).map_err(draw_err(&svg))?;
-        root.present()
-            .map_err(|e| e.to_string())
-            .map_err(draw_err(&svg))?;
-    }
-    std::fs::write(&svg, &svg_text).map_err(|source| PlotError::Io {
-        path: svg.clone(),
-        source,
-    })?;
-    Ok(PlotFiles { png, svg, svg_text })
 }
 
 fn draw_bands<DB: DrawingBackend>(

@@ -1,6 +1,7 @@
 //! The Pareto-front figure of a multi-objective comparison: the true front as hollow black
 //! circles joined by a line, and for each preset the points its archives found, marker size
 //! growing with the share of seeds that found the point. Two objectives only.
+use super::figure::{write_figure, Figure};
 use super::style::{ensure_font, padded_range, FONT_FAMILY};
 use super::{format_tick, preset_color, PlotError, PlotFiles};
 use plotters::coord::Shift;
@@ -36,32 +37,30 @@ pub fn write_front_plot(
             title: spec.title.clone(),
         });
     }
-    let png = out_stem.with_extension("png");
-    let svg = out_stem.with_extension("svg");
-    let draw_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |message: String| PlotError::Draw { path, message }
-    };
+    write_figure(
+        &FrontFigure {
+            series,
+            truth,
+            spec,
+        },
+        spec.size,
+        out_stem,
+    )
+}
+
+struct FrontFigure<'a> {
+    series: &'a [FrontSeries],
+    truth: &'a [[f64; 2]],
+    spec: &'a FrontSpec,
+}
+
+impl Figure for FrontFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>
+    where
+        DB::ErrorType: 'static,
     {
-        let root = BitMapBackend::new(&png, spec.size).into_drawing_area();
-        draw(&root, series, truth, spec).map_err(draw_err(&png))?;
-        root.present()
-            .map_err(|e| e.to_string())
-            .map_err(draw_err(&png))?;
+        draw(root, self.series, self.truth, self.spec)
     }
-    let mut svg_text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg_text, spec.size).into_drawing_area();
-        draw(&root, series, truth, spec).map_err(draw_err(&svg))?;
-        root.present()
-            .map_err(|e| e.to_string())
-            .map_err(draw_err(&svg))?;
-    }
-    std::fs::write(&svg, &svg_text).map_err(|source| PlotError::Io {
-        path: svg.clone(),
-        source,
-    })?;
-    Ok(PlotFiles { png, svg, svg_text })
 }
 
 fn draw<DB: DrawingBackend>(

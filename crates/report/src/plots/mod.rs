@@ -6,6 +6,7 @@
 //!   bootstrap band).
 //! - `learning_curves`: the learning-curve figure of one metric across presets.
 //! - `band_chart`: drawing bands to PNG and SVG (axes, shaded intervals, mean lines, legend).
+//! - `figure`: one figure to PNG and SVG, shared by the charts.
 //! - `front_chart`: a two-objective Pareto-front figure (multi-objective comparisons).
 //! - `labels`: axis titles and axis bounds per metric name.
 //! - `style`: shared by every figure: the embedded font, preset colours and dashes, axis
@@ -13,6 +14,7 @@
 
 mod aggregate;
 mod band_chart;
+mod figure;
 mod front_chart;
 mod labels;
 mod learning_curves;
