@@ -4,6 +4,7 @@
 mod agents;
 mod baselines;
 mod control;
+mod inventory;
 mod preference;
 mod theory;
 mod variants;
@@ -32,6 +33,8 @@ pub enum Family {
     Control,
     /// Exact solvers of the theory papers on small MDPs (`polopt_theory`).
     Theory,
+    /// Policy optimisation through inventory simulators (HDPO and its REINFORCE comparator).
+    Inventory,
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -107,6 +110,14 @@ pub const PRESETS: &[Preset] = &[
     theory::STOCK_DP_TWOSTEP,
     theory::STOCK_DP_GRID,
     theory::MEAN_DP_GRID,
+    inventory::HDPO_BACKLOG,
+    inventory::HDPO_BASESTOCK_BACKLOG,
+    inventory::REINFORCE_BACKLOG,
+    inventory::HDPO_LOST_SALES,
+    inventory::HDPO_CAPPED_LOST_SALES,
+    inventory::REINFORCE_LOST_SALES,
+    inventory::HDPO_SERIAL,
+    inventory::HDPO_WAREHOUSE,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {
