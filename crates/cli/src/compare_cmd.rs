@@ -281,7 +281,7 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                 "optimal_cost",
                 "policy/level",
             ];
-            let logged = |k: &&str| runs.iter().any(|r| r.final_value(k).is_some());
+            let logged = |k: &&&str| runs.iter().any(|r| r.final_value(k).is_some());
             opts.final_metrics = Some(
                 finals
                     .iter()
