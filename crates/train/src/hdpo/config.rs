@@ -115,7 +115,9 @@ fn preset_layer(name: &str) -> &'static str {
         "hdpo-basestock-backlog" => {
             "[train]\npolicy = \"base-stock\"\nlr = 0.5\nepochs = 60\n"
         }
-        "reinforce-backlog" => "[train]\nestimator = \"score\"\n",
+        // REINFORCE gets twice HDPO's epochs: the comparison is wall time to the tolerance, so
+        // a budget that stopped it before it could get there would decide the answer.
+        "reinforce-backlog" => "[train]\nestimator = \"score\"\nepochs = 300\n",
         "hdpo-lost-sales" => "[inventory]\nproblem = \"lost-sales\"\nlead_time = 1\nunderage = 4.0\n",
         "hdpo-capped-lost-sales" => {
             "[inventory]\nproblem = \"lost-sales\"\nlead_time = 1\nunderage = 4.0\n\
@@ -123,7 +125,7 @@ fn preset_layer(name: &str) -> &'static str {
         }
         "reinforce-lost-sales" => {
             "[inventory]\nproblem = \"lost-sales\"\nlead_time = 1\nunderage = 4.0\n\
-             [train]\nestimator = \"score\"\n"
+             [train]\nestimator = \"score\"\nepochs = 300\n"
         }
         "hdpo-serial" => {
             "[inventory]\nproblem = \"serial\"\n[train]\npolicy = \"echelon-stock\"\nlr = 0.5\nepochs = 60\n"
