@@ -322,3 +322,33 @@ fn hdpo_learns_the_optimal_base_stock_level() {
         s.final_metrics
     );
 }
+
+#[test]
+fn compare_plans_inventory_cells_and_refuses_mixing_them_with_control() {
+    use polopt_train::compare::{plan, CompareError, CompareSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = |presets: &[&str], sets: &[&str]| CompareSpec {
+        presets: presets.iter().map(|p| p.to_string()).collect(),
+        task: Some("lost-sales".into()),
+        seeds: 2,
+        steps: Some(7),
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        dir: tmp.path().to_path_buf(),
+        threads: 1,
+    };
+    let cells = plan(&spec(&["reinforce-backlog", "hdpo-backlog"], &[])).expect("plan");
+    assert_eq!(cells.len(), 4);
+    let cfg = load_inventory_config(None, &cells[3].sets).unwrap();
+    assert_eq!(cfg.method.preset, "hdpo-backlog");
+    assert_eq!(cfg.train.epochs, 7, "--steps sets train.epochs");
+    assert_eq!(cfg.run.seed, 1);
+    assert_eq!(
+        format!("{:?}", cfg.inventory.problem),
+        "LostSales",
+        "--task sets the problem"
+    );
+    let err = plan(&spec(&["hdpo-backlog", "ppo-cartpole"], &[])).unwrap_err();
+    assert!(matches!(err, CompareError::MixedFamilies { .. }), "{err}");
+    let err = plan(&spec(&["hdpo-backlog"], &["train.bogus=1"])).unwrap_err();
+    assert!(err.to_string().contains("bogus"), "{err}");
+}

@@ -127,14 +127,16 @@ fn serial_step(p: &SerialProblem, x: &Tensor, a: &Tensor, d: &Tensor) -> (Tensor
     let mut cost = Tensor::zeros([x.size()[0]], (Kind::Double, Device::Cpu));
     for k in 0..n {
         let node = x.narrow(1, p.offset(k) as i64, p.lead_times[k] as i64);
-        let mut on_hand = node.select(1, 0);
-        if k + 1 < n {
-            on_hand = on_hand - a.select(1, k as i64 + 1);
-            cost += &on_hand * p.holding[k];
+        // A new tensor, not `-=`: the on-hand is a view of the state, which the graph keeps.
+        let on_hand = if k + 1 < n {
+            let held = node.select(1, 0) - a.select(1, k as i64 + 1);
+            cost += &held * p.holding[k];
+            held
         } else {
-            on_hand = on_hand - d.select(1, 0);
-            cost += (-&on_hand).relu() * p.underage + on_hand.relu() * p.holding[k];
-        }
+            let post = node.select(1, 0) - d.select(1, 0);
+            cost += (-&post).relu() * p.underage + post.relu() * p.holding[k];
+            post
+        };
         parts.push(shift(&node, &on_hand, &a.select(1, k as i64)));
     }
     (Tensor::cat(&parts, 1), cost)
