@@ -301,8 +301,8 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
             .map(|k| k.to_string())
             .collect();
             let curves = [
-                ("epoch", "dev/gap_pct"),
-                ("wall_s", "dev/gap_pct"),
+                ("epoch", "dev/gap_pct_cap10"),
+                ("wall_s", "dev/gap_pct_cap10"),
                 ("epoch", "dev/cost"),
                 ("epoch", "train/cost"),
                 ("epoch", "policy/level"),

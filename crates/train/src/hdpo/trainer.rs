@@ -229,6 +229,9 @@ pub fn train_inventory(
             if let Some(r) = dev_ref {
                 let gap = gap_pct(dev_cost, r);
                 row.insert("dev/gap_pct".into(), gap);
+                // The same gap capped at 10%: early gaps of several hundred percent would
+                // flatten a linear plot's approach to the optimum, which is what users look at.
+                row.insert("dev/gap_pct_cap10".into(), gap.min(10.0));
                 if state.tol_epoch.is_none() && gap <= t.tolerance_pct {
                     state.tol_epoch = Some(epoch);
                     state.tol_seconds = Some(state.wall_s);
