@@ -273,6 +273,13 @@ pub fn eval(
         .as_deref()
         .and_then(|name| polopt_methods::presets::preset(name).ok())
         .map(|p| p.family);
+    if family == Some(polopt_methods::presets::Family::Inventory) {
+        bail!(
+            "{} is an inventory run: its test cost on the long horizon is in run.json (`final`), \
+             measured on the best dev checkpoint; `polopt eval` does not evaluate inventory runs",
+            run_dir.display()
+        );
+    }
     if family == Some(polopt_methods::presets::Family::Control) {
         if problems.is_some() {
             bail!(
