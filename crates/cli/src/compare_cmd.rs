@@ -277,6 +277,55 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
             opts.curves = Some(curves.iter().map(|y| CurveSpec::new(x, y)).collect());
             return opts;
         }
+        Family::Inventory => {
+            // The test cost and its gap to the known optimum first, then the time to reach
+            // the tolerance; curves against epochs and against wall time (the claim is speed).
+            let finals = [
+                "test/gap_pct",
+                "test/cost",
+                "test/gap_known_pct",
+                "seconds_to_tol",
+                "epochs_to_tol",
+                "tol_reached",
+                "wall_s",
+                "optimal_cost",
+                "policy/level",
+            ];
+            let logged = |k: &&&str| runs.iter().any(|r| r.final_value(k).is_some());
+            opts.final_metrics = Some(
+                finals
+                    .iter()
+                    .filter(logged)
+                    .map(|k| k.to_string())
+                    .collect(),
+            );
+            opts.lower_is_better = [
+                "test/gap_pct",
+                "test/cost",
+                "test/gap_known_pct",
+                "seconds_to_tol",
+                "epochs_to_tol",
+                "wall_s",
+            ]
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+            let curves = [
+                ("epoch", "dev/gap_pct_cap10"),
+                ("wall_s", "dev/gap_pct_cap10"),
+                ("epoch", "dev/cost"),
+                ("epoch", "train/cost"),
+                ("epoch", "policy/level"),
+            ];
+            opts.curves = Some(
+                curves
+                    .iter()
+                    .filter(|(_, y)| runs.iter().any(|r| r.logs(y)))
+                    .map(|(x, y)| CurveSpec::new(x, y))
+                    .collect(),
+            );
+            return opts;
+        }
         Family::Control => {
             let x = if runs.iter().any(|r| r.logs("env_steps")) {
                 "env_steps"

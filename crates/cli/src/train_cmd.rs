@@ -24,6 +24,9 @@ pub fn run_train(
     if family.is_some_and(polopt_methods::presets::Family::is_solver) {
         return run_theory(config, sets, resume, progress);
     }
+    if family == Some(polopt_methods::presets::Family::Inventory) {
+        return run_inventory(config, sets, resume);
+    }
     let cfg = load_config(config, sets)?;
     let warm_start = match (&cfg.model.path, cfg.sft.target_pass1 > 0.0) {
         (Some(path), _) => format!("model {path}{}", lora_note(&cfg)),
@@ -125,6 +128,40 @@ fn run_theory(config: Option<&Path>, sets: &[String], resume: bool, progress: bo
     rows.sort_by_key(|(k, _)| (k.as_str() != summary.headline, k.as_str()));
     for (k, v) in rows {
         println!("| {k} | {v:.6} |");
+    }
+    println!("run directory: {}", summary.run_dir.display());
+    Ok(())
+}
+
+/// An inventory run (HDPO or its REINFORCE comparator): epochs over fixed scenario sets.
+fn run_inventory(config: Option<&Path>, sets: &[String], resume: bool) -> Result<()> {
+    use polopt_train::hdpo::{load_inventory_config, train_inventory, InventoryOptions};
+    let cfg = load_inventory_config(config, sets)?;
+    let t = &cfg.train;
+    eprintln!(
+        "polopt: run `{}` | preset {} ({:?} gradient, {:?} policy) | {:?} | seed {} | {} epochs \
+         x {} scenarios / batch {} x {} periods",
+        cfg.run.name,
+        cfg.method.preset,
+        t.estimator,
+        t.policy,
+        cfg.inventory.problem,
+        cfg.run.seed,
+        t.epochs,
+        t.scenarios,
+        t.batch,
+        t.periods
+    );
+    let summary = train_inventory(
+        &cfg,
+        InventoryOptions {
+            resume,
+            ..Default::default()
+        },
+    )?;
+    println!("| final measurement | value |\n|---|---|");
+    for (k, v) in &summary.final_metrics {
+        println!("| {k} | {v:.4} |");
     }
     println!("run directory: {}", summary.run_dir.display());
     Ok(())
@@ -236,6 +273,13 @@ pub fn eval(
         .as_deref()
         .and_then(|name| polopt_methods::presets::preset(name).ok())
         .map(|p| p.family);
+    if family == Some(polopt_methods::presets::Family::Inventory) {
+        bail!(
+            "{} is an inventory run: its test cost on the long horizon is in run.json (`final`), \
+             measured on the best dev checkpoint; `polopt eval` does not evaluate inventory runs",
+            run_dir.display()
+        );
+    }
     if family == Some(polopt_methods::presets::Family::Control) {
         if problems.is_some() {
             bail!(

@@ -5,10 +5,12 @@
 //! - [`text`]: verifiable text tasks (generators with disjoint splits, verifiers).
 //! - [`tabular`]: small MDPs with known kernels and their exact solvers (theory methods).
 //! - [`data`]: datasets from JSONL and Parquet files as text-task problems, and their epoch order.
+//! - [`inventory`]: inventory networks (HDPO): f64 reference simulators, scenarios, known optima.
 //! - [`multi_objective`]: vector-reward environments (Deep Sea Treasure) with known Pareto fronts.
 pub mod agent;
 pub mod classic;
 pub mod data;
+pub mod inventory;
 pub mod multi_objective;
 pub mod tabular;
 pub mod text;

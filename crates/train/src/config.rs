@@ -313,6 +313,7 @@ pub(crate) fn preset_for_loop(
             Family::GroupRl => ("a text-task preset", "the group-RL loop"),
             Family::Theory => ("a theory-solver preset", "the theory runner"),
             Family::MultiObjective => ("a multi-objective preset", "the theory runner"),
+            Family::Inventory => ("an inventory preset", "the inventory trainer"),
         };
         let ((is, runs_with), (wanted, _)) = (describe(found.family), describe(family));
         return Err(TrainError::Config(format!(

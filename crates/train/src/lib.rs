@@ -4,6 +4,8 @@
 //! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
+//! - [`hdpo`]: HDPO (pathwise gradients through differentiable inventory simulators) and its
+//!   REINFORCE comparator.
 //! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
 //! - [`preference`]: the preference rollout kinds (offline pairs, online pairs, reference
 //!   pairs) as one driver: DPO and its loss types, KTO, ORPO, the reward model, online DPO,
@@ -39,6 +41,7 @@ pub mod error;
 pub mod eval;
 pub mod export;
 pub mod group_rl;
+pub mod hdpo;
 pub mod learned_reward;
 pub mod method_hooks;
 pub mod minibatch;

@@ -5,6 +5,7 @@ mod agents;
 mod baselines;
 mod control;
 mod multi_objective;
+mod inventory;
 mod preference;
 mod theory;
 mod variants;
@@ -36,6 +37,8 @@ pub enum Family {
     /// Multi-objective RL on vector-reward environments (C-MORL), run by the same seeded-solver
     /// runner as [`Family::Theory`].
     MultiObjective,
+    /// Policy optimisation through inventory simulators (HDPO and its REINFORCE comparator).
+    Inventory,
 }
 
 impl Family {
@@ -120,6 +123,14 @@ pub const PRESETS: &[Preset] = &[
     theory::MEAN_DP_GRID,
     multi_objective::C_MORL_DST,
     multi_objective::LINEAR_MORL_DST,
+    inventory::HDPO_BACKLOG,
+    inventory::HDPO_BASESTOCK_BACKLOG,
+    inventory::REINFORCE_BACKLOG,
+    inventory::HDPO_LOST_SALES,
+    inventory::HDPO_CAPPED_LOST_SALES,
+    inventory::REINFORCE_LOST_SALES,
+    inventory::HDPO_SERIAL,
+    inventory::HDPO_WAREHOUSE,
 ];
 
 pub fn preset(name: &str) -> Result<&'static Preset, MethodError> {

@@ -105,6 +105,7 @@ fn family_name(f: Family) -> &'static str {
         Family::Control => "a control preset",
         Family::Theory => "a theory-solver preset",
         Family::MultiObjective => "a multi-objective preset",
+        Family::Inventory => "an inventory preset",
     }
 }
 
@@ -230,6 +231,7 @@ fn cell_sets(spec: &CompareSpec, family: Family, preset: &str, seed: u64) -> Vec
         Family::GroupRl => ("task.name", "rl.steps"),
         Family::Control => ("env.id", "algo.total_steps"),
         Family::Theory | Family::MultiObjective => ("theory.env", "theory.steps"),
+        Family::Inventory => ("inventory.problem", "train.epochs"),
     };
     let mut sets = spec.sets.clone();
     if let Some(t) = &spec.task {
@@ -278,6 +280,7 @@ pub fn plan(spec: &CompareSpec) -> Result<Vec<Cell>, CompareError> {
                 Family::GroupRl => resolve_text(preset, &sets)?,
                 Family::Control => (resolve_control(preset, &sets)?, None),
                 Family::Theory | Family::MultiObjective => (resolve_theory(preset, &sets)?, None),
+                Family::Inventory => (resolve_inventory(preset, &sets)?, None),
             };
             check_saved_config(&dir, &toml_text)?;
             let action = action_of(&dir)?;
@@ -334,6 +337,17 @@ fn resolve_theory(preset: &str, sets: &[String]) -> Result<String, CompareError>
         message: e.to_string(),
     };
     load_theory_config(None, sets)
+        .and_then(|cfg| cfg.to_toml())
+        .map_err(err)
+}
+
+/// The resolved inventory config as TOML (no warm start to share).
+fn resolve_inventory(preset: &str, sets: &[String]) -> Result<String, CompareError> {
+    let err = |e: crate::TrainError| CompareError::Config {
+        preset: preset.to_string(),
+        message: e.to_string(),
+    };
+    crate::hdpo::load_inventory_config(None, sets)
         .and_then(|cfg| cfg.to_toml())
         .map_err(err)
 }
