@@ -16,13 +16,13 @@ pub struct LogpMismatch {
 impl LogpMismatch {
     /// Over rows of equal length pairs (`engine[i].len() == trainer[i].len()`); extra entries
     /// of the longer row are ignored.
-    pub fn of(engine: &[Vec<f32>], trainer: &[Vec<f32>]) -> Self {
+    pub fn of(engine: &[&[f32]], trainer: &[Vec<f64>]) -> Self {
         let mut out = LogpMismatch::default();
         let mut sum_abs = 0.0;
         let mut sum = 0.0;
         for (e, t) in engine.iter().zip(trainer) {
             for (&a, &b) in e.iter().zip(t) {
-                let d = a as f64 - b as f64;
+                let d = a as f64 - b;
                 sum += d;
                 sum_abs += d.abs();
                 out.max_abs = out.max_abs.max(d.abs());
@@ -52,10 +52,8 @@ mod tests {
 
     #[test]
     fn mismatch_is_mean_and_max_of_absolute_differences() {
-        let m = LogpMismatch::of(
-            &[vec![-1.0, -2.0], vec![-0.5]],
-            &[vec![-1.5, -2.0], vec![0.0]],
-        );
+        let engine: [&[f32]; 2] = [&[-1.0, -2.0], &[-0.5]];
+        let m = LogpMismatch::of(&engine, &[vec![-1.5, -2.0], vec![0.0]]);
         assert_eq!(m.tokens, 3);
         assert!((m.mean_abs - 1.0 / 3.0).abs() < 1e-9);
         assert!((m.max_abs - 0.5).abs() < 1e-9);

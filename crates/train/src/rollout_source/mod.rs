@@ -15,6 +15,7 @@
 use std::path::Path;
 
 pub mod config;
+pub mod engine_step;
 pub mod http;
 pub mod local;
 pub mod mismatch;
