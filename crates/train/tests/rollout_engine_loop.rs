@@ -17,8 +17,11 @@ use serde_json::{json, Value};
 /// The engine's fixed log-prob of every token it samples (the trainer's differs).
 const ENGINE_LOGP: f64 = -1.0;
 
-/// Serves forever on 127.0.0.1:0; returns the base URL and the log of (path, body).
-fn mock_sglang() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+/// Every request the mock engine got: (path, JSON body).
+type RequestLog = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// Serves forever on 127.0.0.1:0; returns the base URL and the request log.
+fn mock_sglang() -> (String, RequestLog) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let log = Arc::new(Mutex::new(Vec::new()));
