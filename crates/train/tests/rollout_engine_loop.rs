@@ -172,3 +172,27 @@ fn a_rollout_url_that_is_not_http_is_a_config_error_naming_the_key() {
         .to_string();
     assert!(err.contains("rollout.url"), "{err}");
 }
+
+#[test]
+fn an_engine_that_is_down_stops_the_run_with_an_error_naming_its_url() {
+    // Bind, then drop: nothing listens on that port any more.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let out = tempfile::tempdir().expect("tempdir");
+    let sets = [
+        "rl.steps=1".to_string(),
+        "rollout.source=\"sglang\"".to_string(),
+        format!("rollout.url=\"http://127.0.0.1:{port}\""),
+        "rollout.retries=1".to_string(),
+    ];
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let config = tiny_config(out.path(), "engine-down", &sets);
+    let err = train(&config, dense()).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}/update_weights_from_disk"))
+            && err.contains("2 attempt"),
+        "{err}"
+    );
+}
