@@ -17,6 +17,7 @@ use polopt_models::SamplingConfig;
 use crate::codec::Codec;
 use crate::error::TrainError;
 use crate::prompts::DataSection;
+use crate::rollout_source::config::RolloutSection;
 
 /// The embedded default run: warm start then GRPO on addition, CPU, about ten minutes.
 pub const DEFAULT_CONFIG: &str = include_str!("../configs/default.toml");
@@ -38,6 +39,10 @@ pub struct RunConfig {
     /// (docs/rewards/README.md). Empty: the task's own verifier.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reward: Vec<Table>,
+    /// `[rollout]`: completions from the in-process sampler (default) or a vLLM / SGLang
+    /// server (docs/scale-out.md). Left out of a written config while it is the default.
+    #[serde(default, skip_serializing_if = "RolloutSection::is_local")]
+    pub rollout: RolloutSection,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -416,6 +421,7 @@ impl RlSection {
 
 impl RunConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
+        self.rollout.validate()?;
         let r = &self.run;
         check(
             "run.name",

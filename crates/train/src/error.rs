@@ -31,6 +31,9 @@ pub enum TrainError {
     Reward { reward: String, detail: String },
     #[error("torch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A rollout engine (vLLM, SGLang) failed or answered a malformed batch (`[rollout]`).
+    #[error("rollout source: {0}")]
+    Rollout(#[from] crate::rollout_source::RolloutError),
 }
 
 impl TrainError {

@@ -56,6 +56,7 @@ pub mod r3;
 pub mod reward;
 pub mod rewards;
 pub mod rollout;
+pub mod rollout_source;
 pub mod run_dir;
 pub mod scoring;
 pub mod seeds;

@@ -23,6 +23,10 @@ pub struct Sequence {
     pub first_tool_call: Option<usize>,
     /// The turns of a multi-turn episode (agent tasks), for turn-level credit.
     pub episode: Option<polopt_methods::credit::turns::Episode>,
+    /// Per response token: the engine's behaviour log-prob (`[rollout]` with a vLLM or SGLang
+    /// source); `None` when the trainer's own sampler made it (the old log-probs are then
+    /// recomputed by the trainer).
+    pub behaviour_logp: Option<Vec<f32>>,
 }
 
 pub struct Packed {

@@ -130,6 +130,7 @@ impl R3Hook {
                     env: Vec::new(),
                     first_tool_call: None,
                     episode: None,
+                    behaviour_logp: None,
                 });
             }
         }
@@ -225,6 +226,7 @@ impl R3Hook {
                     env: Vec::new(),
                     first_tool_call: None,
                     episode: None,
+                    behaviour_logp: None,
                 });
             }
             if members.iter().any(|s| !s.reward.is_finite()) {

@@ -14,6 +14,8 @@ use crate::error::TrainError;
 use crate::packing::Sequence;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
+use crate::rollout_source::engine_step::engine_rows;
+use crate::rollout_source::RolloutSource;
 use crate::scoring::Scorer;
 use crate::seeds::with_torch_seed;
 use crate::tool_rollout::{sample_responses, samples_of, ToolStats};
@@ -74,6 +76,9 @@ pub struct RolloutContext<'a> {
     pub adaptive: Option<AdaptiveTemperature>,
     /// Probe the policy's belief in the gold answer before every turn (IGPO's estimator).
     pub gold_probe: bool,
+    /// Sample single-turn rows from this engine instead of the policy (`[rollout]`); its
+    /// log-probs become the behaviour policy of the update.
+    pub engine: Option<&'a dyn RolloutSource>,
 }
 
 pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, TrainError> {
@@ -108,12 +113,14 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             .iter()
             .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
             .collect();
+        // The engine's behaviour log-probs of each row, when an engine sampled them.
+        let mut behaviour: Vec<Vec<f32>> = Vec::new();
         let sampled = with_torch_seed(ctx.seed, "rl-sampling", index, || {
             let interactive = ctx.task.tool().is_some() || ctx.task.agent_env().is_some();
-            match interactive {
+            match (interactive, ctx.engine) {
                 // Tool rounds and agent turns resample from spliced prefixes; HAPO's per-token
                 // temperature applies to plain single-turn sampling only.
-                true => {
+                (true, _) => {
                     let instances: Vec<&Problem> = problems
                         .iter()
                         .flat_map(|p| std::iter::repeat_n(p, rl.group_size))
@@ -134,7 +141,12 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     }
                     Ok::<_, TrainError>(rows)
                 }
-                false => {
+                (false, Some(engine)) => {
+                    let (rows, logp) = engine_rows(engine, &prompts, rl.group_size, &sampling)?;
+                    behaviour = logp;
+                    Ok(rows)
+                }
+                (false, None) => {
                     let chunk = match rl.generation_batch_size {
                         0 => repeated.len().max(1),
                         n => n,
@@ -194,6 +206,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     env: sample.env.clone(),
                     first_tool_call: sample.first_call,
                     episode: sample.episode.clone(),
+                    behaviour_logp: behaviour.get(row).cloned(),
                 });
             }
             if has_nan {

@@ -6,6 +6,7 @@
 mod checkpoint;
 mod eval_run;
 pub use eval_run::{evaluate_checkpoint, evaluate_weights};
+mod publish;
 pub mod setup;
 mod update;
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ use crate::prompts::Prompts;
 use crate::r3::R3Hook;
 use crate::reward::RewardFn;
 use crate::rollout::{RolloutContext, StepExperience};
+use crate::rollout_source::RolloutSource;
 use crate::run_dir::{
     checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
     TrainState,
@@ -138,6 +140,10 @@ struct Loop<'a> {
     plan_critic: Option<PlanCritic>,
     learned_reward: Option<LearnedReward>,
     nan_events: usize,
+    /// The vLLM / SGLang server the rollout samples from (`[rollout]`); `None`: the policy.
+    engine: Option<Box<dyn RolloutSource>>,
+    /// Where the policy is published for `engine` after every update.
+    publish_dir: PathBuf,
 }
 
 pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSummary, TrainError> {
@@ -207,6 +213,12 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         .learned_reward
         .enabled
         .then(|| LearnedReward::for_run(config, &policy, tok.pad_id()));
+    let engine = publish::rollout_engine(
+        config,
+        problems.task.as_ref(),
+        driver.is_some() || r3.is_some(),
+        policy.lora.is_some(),
+    )?;
     let mut lp = Loop {
         config,
         tok,
@@ -225,6 +237,8 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         plan_critic,
         learned_reward,
         nan_events: 0,
+        engine,
+        publish_dir: config.rollout.publish_dir(&run_dir),
     };
     let bars = Bars::new(options.progress);
     let mut info = RunInfo {
@@ -336,6 +350,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         }
     }
     info.write(&run_dir)?;
+    lp.publish_start(&run_dir)?;
     let mut metrics = MetricsSink::open(
         &run_dir.join("metrics.jsonl"),
         resume_from.as_ref().map(|(s, _)| *s),
@@ -458,7 +473,15 @@ impl Loop<'_> {
                     scale_neg: s.scale_neg,
                 }),
             gold_probe: self.method.needs_gold_probe(),
+            engine: self.engine.as_deref(),
         };
+        if ctx.engine.is_some() && ctx.adaptive.is_some() {
+            return Err(TrainError::Config(format!(
+                "config key `rollout.source` = {:?}: preset `{}` samples at a per-token \
+                 temperature, which an engine cannot; use rollout.source = \"local\"",
+                cfg.rollout.source, cfg.method.preset
+            )));
+        }
         let collected = collect_step(&ctx, &cfg.method.parts(), step)?;
         let mut exp = collected.experience;
         let mut row = experience_metrics(&exp);
@@ -499,6 +522,11 @@ impl Loop<'_> {
                 hint: "lower method.critic.lr",
             };
             row.extend(critic.train(&exp.sequences, &mut guard, step)?);
+        }
+        if self.engine.is_some() {
+            let publishing = Instant::now();
+            self.publish()?;
+            row.insert("publish_s".into(), publishing.elapsed().as_secs_f64());
         }
         let step_time = started.elapsed().as_secs_f64();
         row.insert("step_time_s".into(), step_time);

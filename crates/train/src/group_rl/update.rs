@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::minibatch::{MinibatchUpdate, NonFiniteGuard};
+use crate::rollout_source::mismatch::LogpMismatch;
 use polopt_methods::objective::column;
 
 impl Loop<'_> {
@@ -57,8 +58,14 @@ impl Loop<'_> {
         // current ones detached: the minibatch forward gives them for free (TRL does the same).
         let single_update = cfg.rl.epochs == 1 && cfg.rl.minibatch_size >= seqs.len();
         let extra_temperature = self.method.extra_old_temperature();
-        let recompute =
-            !single_update || self.method.needs_old_entropy() || extra_temperature.is_some();
+        // Rows an engine sampled (`[rollout]`) carry its log-probs: they are the behaviour
+        // policy of the ratio, and the trainer's own pass only measures the mismatch.
+        let behaviour: Option<Vec<&[f32]>> =
+            seqs.iter().map(|s| s.behaviour_logp.as_deref()).collect();
+        let recompute = behaviour.is_some()
+            || !single_update
+            || self.method.needs_old_entropy()
+            || extra_temperature.is_some();
         let old = recompute.then(|| {
             old_policy_pass(
                 &self.policy,
@@ -77,6 +84,13 @@ impl Loop<'_> {
             Some((*t, token_rows(tempered, &lens), token_rows(&o.logp, &lens)))
         });
         let old_logp = old.map_or_else(Tensor::new, |o| o.logp);
+        let (old_logp, mismatch) = match &behaviour {
+            Some(rows) => {
+                let mismatch = LogpMismatch::of(rows, &token_rows(&old_logp, &lens));
+                (behaviour_tensor(rows, width, device), Some(mismatch))
+            }
+            None => (old_logp, None),
+        };
         let step_ctx = StepContext {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
@@ -126,6 +140,9 @@ impl Loop<'_> {
         let adv_abs: f64 =
             credit.per_sequence().iter().map(|a| a.abs()).sum::<f64>() / n.max(1) as f64;
         row.insert("advantage_abs_mean".into(), adv_abs);
+        if let Some(mismatch) = mismatch {
+            row.extend(mismatch.metrics());
+        }
         row.extend(plan.metrics.iter().map(|(k, v)| (k.to_string(), *v)));
         if env_tokens > 0 {
             // Tool output in the trained batch, and the loss weight it got (0 by construction).
@@ -134,4 +151,16 @@ impl Loop<'_> {
         }
         Ok(row)
     }
+}
+
+/// `[B, width]` f32 behaviour log-probs, row `i`'s tokens first and 0 after (masked out).
+fn behaviour_tensor(rows: &[&[f32]], width: usize, device: Device) -> Tensor {
+    let mut flat = vec![0f32; rows.len() * width];
+    for (i, row) in rows.iter().enumerate() {
+        let n = row.len().min(width);
+        flat[i * width..i * width + n].copy_from_slice(&row[..n]);
+    }
+    Tensor::from_slice(&flat)
+        .view([rows.len() as i64, width as i64])
+        .to_device(device)
 }

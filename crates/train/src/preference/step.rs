@@ -125,6 +125,7 @@ fn online_pairs(ctx: &DriverCtx, step: usize, row: &mut Row) -> Result<Vec<Token
         on_nan: config.run.on_nan,
         adaptive: None,
         gold_probe: false,
+        engine: None,
     };
     let exp = collect(&rollout, step)?;
     let n = exp.generated.max(1) as f64;

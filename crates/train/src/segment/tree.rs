@@ -187,6 +187,7 @@ pub(super) fn collect(
                 env: Vec::new(),
                 first_tool_call: None,
                 episode: None,
+                behaviour_logp: None,
             });
         }
     }
