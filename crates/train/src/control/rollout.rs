@@ -73,13 +73,15 @@ pub fn env_action(head: &Head, sampled: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Steps the environments `steps` times with actions sampled from `actor`.
+/// Steps the environments `steps` times with actions sampled from `actor`. `rngs` holds one
+/// stream shared by all environments, or one per environment (data-parallel runs, where each
+/// rank holds some of the environments and must draw what one process would draw for them).
 pub fn collect(
     actor: &ActorSnapshot,
     head: &Head,
     envs: &mut ControlEnvs,
     norms: &mut Normalizers,
-    rng: &mut ChaCha8Rng,
+    rngs: &mut [ChaCha8Rng],
     steps: usize,
 ) -> Result<RolloutBuffer, TrainError> {
     let (n, od, ad) = (envs.num_envs(), envs.obs_dim, envs.action_dim);
@@ -107,6 +109,13 @@ pub fn collect(
         for i in 0..n {
             let start = buf.actions.len();
             buf.actions.resize(start + ad, 0.0);
+            let shared = rngs.len() == 1;
+            let Some(rng) = rngs.get_mut(if shared { 0 } else { i }) else {
+                return Err(TrainError::Task(format!(
+                    "{} sampling streams for {n} environments",
+                    rngs.len()
+                )));
+            };
             actor.act(
                 &current[i * od..(i + 1) * od],
                 rng,
