@@ -263,8 +263,8 @@ mod tests {
                     (0..steps * n).filter_map(|g| s.local_row(g)).collect();
                 locals.sort();
                 assert_eq!(locals, (0..steps * s.len()).collect::<Vec<_>>());
-                for g in 0..steps * n {
-                    seen[g] += usize::from(s.local_row(g).is_some());
+                for (g, count) in seen.iter_mut().enumerate() {
+                    *count += usize::from(s.local_row(g).is_some());
                 }
             }
             assert!(seen.iter().all(|&c| c == 1));
