@@ -115,7 +115,10 @@ fn child_trains_one_rank() {
 }
 
 fn metrics(run_dir: &Path) -> Vec<Value> {
-    common::metric_rows(run_dir, &["rollout_s", "sps", "eval_time_s", "step_time_s"])
+    common::metric_rows(
+        run_dir,
+        &["rollout_s", "sps", "eval_time_s", "step_time_s", "comm_s"],
+    )
 }
 
 /// The largest relative difference between two runs' metrics; panics if their rows or keys
@@ -163,6 +166,34 @@ fn two_ranks_reproduce_the_one_process_run() {
             assert_eq!(ra[key], rb[key], "{key}");
         }
     }
+}
+
+#[test]
+fn two_ranks_reproduce_a_normalised_gaussian_run() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    // Pendulum: a Gaussian head, observation and reward normalisation over all environments
+    // (gathered every step), 3 environments split 1 + 2.
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [
+        "method.preset=ppo-pendulum",
+        "env.num_envs=3",
+        "algo.rollout_steps=32",
+        "algo.minibatches=4",
+        "algo.total_steps=384",
+    ];
+    let one = sets(dir.path(), "one", &extra);
+    train_control(&config(&one), ControlOptions::default()).expect("one-process run");
+    run_mpi(2, &sets(dir.path(), "two", &extra));
+    let (a, b) = (
+        metrics(&dir.path().join("one")),
+        metrics(&dir.path().join("two")),
+    );
+    assert_eq!(a.len(), 4);
+    let worst = max_difference(&a, &b);
+    println!("max relative metric difference, pendulum, 1 process vs 2 ranks: {worst:.3e}");
+    assert!(worst <= TOLERANCE, "{worst}");
 }
 
 #[test]

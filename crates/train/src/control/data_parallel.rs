@@ -19,9 +19,10 @@
 //!
 //! Checkpoints: rank 0 writes them (atomically, as always) with the environments' state gathered
 //! from all ranks, so a checkpoint is the same file at any world size and can resume on another.
-//! Not supported across ranks yet: observation / reward normalisation (their running statistics
-//! see every environment each step, which would need a gather per step), REINFORCE (one
-//! environment) and the torch backend; the run refuses them with world size > 1.
+//! Observation and reward normalisation see every environment each step: with them on, each
+//! step's observations, rewards and ends are gathered (one small all-reduce per environment
+//! step) and every rank updates the same global statistics. Not supported across ranks:
+//! REINFORCE (one environment) and the torch backend; the run refuses them with world size > 1.
 use std::ops::Range;
 
 use polopt_distributed::{connect, detect, gather_bytes, Collective, Local};
@@ -126,7 +127,7 @@ impl World {
         })?;
         let shard = Shard::of(comm.rank(), comm.world_size(), n);
         Ok(Self {
-            comm,
+            comm: Box::new(Timed::new(comm)),
             shard,
             per_env_streams: true,
         })
@@ -176,6 +177,40 @@ impl World {
         Ok(())
     }
 
+    /// One step's observations (`[len * obs_dim]`), rewards and episode ends of this rank's
+    /// environments, as those of all `global` environments, on every rank: one all-reduce of
+    /// a zero-padded f64 buffer (f32 observations and the flags convert exactly).
+    #[allow(clippy::type_complexity)]
+    pub fn gather_step(
+        &self,
+        obs: &[f32],
+        rewards: &[f64],
+        done: &[bool],
+    ) -> Result<(Vec<f32>, Vec<f64>, Vec<bool>), TrainError> {
+        let (n, first) = (self.shard.global, self.shard.envs.start);
+        let obs_dim = obs.len() / self.shard.len().max(1);
+        let mut all = vec![0f64; n * obs_dim + 2 * n];
+        let (o, rest) = all.split_at_mut(n * obs_dim);
+        let (r, d) = rest.split_at_mut(n);
+        for (slot, &x) in o[first * obs_dim..].iter_mut().zip(obs) {
+            *slot = f64::from(x);
+        }
+        r[first..first + rewards.len()].copy_from_slice(rewards);
+        for (slot, &x) in d[first..].iter_mut().zip(done) {
+            *slot = f64::from(u8::from(x));
+        }
+        self.comm
+            .all_reduce_sum_f64(&mut all)
+            .map_err(collective_err)?;
+        let (o, rest) = all.split_at(n * obs_dim);
+        let (r, d) = rest.split_at(n);
+        Ok((
+            o.iter().map(|&x| x as f32).collect(),
+            r.to_vec(),
+            d.iter().map(|&x| x > 0.5).collect(),
+        ))
+    }
+
     /// The global environments' state (all ranks' shares in env order), on every rank.
     pub fn gather_envs(&self, local: EnvsState) -> Result<EnvsState, TrainError> {
         if self.world_size() == 1 {
@@ -212,6 +247,67 @@ impl World {
     }
 }
 
+/// Seconds this process has spent in collective calls (waiting for the slowest rank included),
+/// for the `comm_s` metric and bench/distributed_control.sh.
+pub fn comm_seconds(c: &dyn Collective) -> f64 {
+    COMM_NANOS.with(|n| n.get()) as f64 * 1e-9 * f64::from(u8::from(c.world_size() > 1))
+}
+
+thread_local! {
+    static COMM_NANOS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A collective that adds the time of every call to this thread's `COMM_NANOS`.
+struct Timed {
+    inner: Box<dyn Collective>,
+}
+
+impl Timed {
+    fn new(inner: Box<dyn Collective>) -> Self {
+        Self { inner }
+    }
+
+    fn timed<R>(&self, call: impl FnOnce(&dyn Collective) -> R) -> R {
+        let started = std::time::Instant::now();
+        let out = call(self.inner.as_ref());
+        let nanos = started.elapsed().as_nanos() as u64;
+        COMM_NANOS.with(|n| n.set(n.get() + nanos));
+        out
+    }
+}
+
+type Done = Result<(), polopt_distributed::CollectiveError>;
+
+impl Collective for Timed {
+    fn rank(&self) -> usize {
+        self.inner.rank()
+    }
+    fn world_size(&self) -> usize {
+        self.inner.world_size()
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Done {
+        self.timed(|c| c.all_reduce_sum_f32(buf))
+    }
+    fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Done {
+        self.timed(|c| c.all_reduce_sum_f64(buf))
+    }
+    fn broadcast_f32(&self, buf: &mut [f32], root: usize) -> Done {
+        self.timed(|c| c.broadcast_f32(buf, root))
+    }
+    fn broadcast_f64(&self, buf: &mut [f64], root: usize) -> Done {
+        self.timed(|c| c.broadcast_f64(buf, root))
+    }
+    fn barrier(&self) -> Done {
+        self.timed(|c| c.barrier())
+    }
+    fn abort(&self, code: i32) -> ! {
+        self.inner.abort(code)
+    }
+}
+
 /// What world size > 1 cannot run yet; errors name the key.
 fn check_supported(cfg: &ControlConfig, world: usize) -> Result<(), TrainError> {
     let refuse = |key: &str, why: &str| {
@@ -233,15 +329,6 @@ fn check_supported(cfg: &ControlConfig, world: usize) -> Result<(), TrainError> 
     }
     if cfg.env.num_envs < world {
         return refuse("env.num_envs", "needs at least one environment per rank");
-    }
-    if cfg.env.norm_obs {
-        return refuse(
-            "env.norm_obs",
-            "observation normalisation is not implemented",
-        );
-    }
-    if cfg.env.norm_reward {
-        return refuse("env.norm_reward", "reward normalisation is not implemented");
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
+use super::data_parallel::World;
 use super::envs::{ControlEnvs, Finished};
 use super::mlp::{ActScratch, ActorSnapshot, Head};
 use super::normalize::{ObsNormalizer, RewardScaler};
@@ -83,6 +84,7 @@ pub fn collect(
     norms: &mut Normalizers,
     rngs: &mut [ChaCha8Rng],
     steps: usize,
+    world: Option<&World>,
 ) -> Result<RolloutBuffer, TrainError> {
     let (n, od, ad) = (envs.num_envs(), envs.obs_dim, envs.action_dim);
     let mut buf = RolloutBuffer {
@@ -127,16 +129,35 @@ pub fn collect(
         }
         envs.step(&sent)?;
         buf.finished.extend_from_slice(&envs.finished);
+        let done: Vec<bool> = (0..n)
+            .map(|i| envs.terminated[i] || envs.truncated[i])
+            .collect();
+        // The running statistics see every environment of the run: on a data-parallel rank,
+        // all ranks' rows gathered (data_parallel.rs), so every rank keeps the same normalisers.
+        let normalising = norms.obs.is_some() || norms.reward.is_some();
+        let gathered = match world {
+            Some(w) if w.world_size() > 1 && normalising => {
+                Some(w.gather_step(&envs.obs, &envs.rewards, &done)?)
+            }
+            _ => None,
+        };
+        let (all_obs, all_rewards, all_done) = match &gathered {
+            Some((o, r, d)) => (&o[..], &r[..], &d[..]),
+            None => (&envs.obs[..], &envs.rewards[..], &done[..]),
+        };
         if let Some(obs_norm) = &mut norms.obs {
             // SB3 VecNormalize: the statistics see every observation returned by `step`.
-            obs_norm.update(&envs.obs);
+            obs_norm.update(all_obs);
         }
         let mut rewards = envs.rewards.clone();
         if let Some(scaler) = &mut norms.reward {
-            let done: Vec<bool> = (0..n)
-                .map(|i| envs.terminated[i] || envs.truncated[i])
-                .collect();
-            scaler.scale(&mut rewards, &done);
+            let mut scaled = all_rewards.to_vec();
+            scaler.scale(&mut scaled, all_done);
+            let first = match (&gathered, world) {
+                (Some(_), Some(w)) => w.shard.envs.start,
+                _ => 0,
+            };
+            rewards.copy_from_slice(&scaled[first..first + n]);
         }
         for i in 0..n {
             if envs.truncated[i] {

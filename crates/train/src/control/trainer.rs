@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::config::{AlgoKind, Backend, ControlConfig};
-use super::data_parallel::{collective_err, World};
+use super::data_parallel::{collective_err, comm_seconds, World};
 use super::envs::{ControlEnvs, EnvsState};
 use super::eval::evaluate;
 use super::learner::Learner;
@@ -173,7 +173,7 @@ fn run(
             .then(|| ObsNormalizer::new(envs.obs_dim, e.obs_clip)),
         reward: e
             .norm_reward
-            .then(|| RewardScaler::new(envs.num_envs(), cfg.method.credit.gamma, e.reward_clip)),
+            .then(|| RewardScaler::new(e.num_envs, cfg.method.credit.gamma, e.reward_clip)),
     };
     let mut t = Trainer {
         cfg,
@@ -188,7 +188,12 @@ fn run(
         Some((_, dir)) => t.load_checkpoint(dir)?,
         None => {
             if let Some(n) = &mut t.norms.obs {
-                n.update(&t.envs.obs);
+                if world.world_size() > 1 {
+                    let (obs, _, _) = world.gather_step(&t.envs.obs, &t.envs.rewards, &[])?;
+                    n.update(&obs);
+                } else {
+                    n.update(&t.envs.obs);
+                }
             }
             0
         }
@@ -274,6 +279,7 @@ fn run(
 impl Trainer<'_> {
     fn iteration(&mut self, update: usize) -> Result<BTreeMap<String, f64>, TrainError> {
         let started = Instant::now();
+        let comm_before = comm_seconds(self.world.comm.as_ref());
         let (cfg, a) = (self.cfg, &self.cfg.algo);
         let frac = 1.0 - self.env_steps as f64 / a.total_steps as f64;
         let lr_scale = if a.anneal_lr { frac.max(0.0) } else { 1.0 };
@@ -304,6 +310,7 @@ impl Trainer<'_> {
                 &mut self.norms,
                 &mut rngs,
                 a.rollout_steps,
+                Some(self.world),
             )?
         };
         let shard = &self.world.shard;
@@ -365,7 +372,6 @@ impl Trainer<'_> {
         let mut row = self
             .learner
             .update(&data, cfg, &self.objective, &mut mb_rng, &plan)?;
-        let step_time = started.elapsed().as_secs_f64();
         let mut episodes = [
             buf.finished.len() as f64,
             buf.finished.iter().map(|f| f.episode_return).sum::<f64>(),
@@ -389,9 +395,16 @@ impl Trainer<'_> {
                 &shard.gather_rows(comm, &returns)?,
             ),
         );
+        let step_time = started.elapsed().as_secs_f64();
         row.insert("lr".into(), a.lr * lr_scale);
         row.insert("rollout_s".into(), rollout_s);
         row.insert("step_time_s".into(), step_time);
+        if self.world.world_size() > 1 {
+            // Time in collectives during this update (written only by data-parallel runs, so
+            // one-process metrics keep their keys).
+            let comm = comm_seconds(self.world.comm.as_ref()) - comm_before;
+            row.insert("comm_s".into(), comm);
+        }
         row.insert(
             "sps".into(),
             (buf.len() * self.world.world_size()) as f64 / step_time.max(1e-9),
