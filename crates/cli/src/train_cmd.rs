@@ -86,6 +86,10 @@ fn run_control(config: Option<&Path>, sets: &[String], resume: bool, progress: b
             ..Default::default()
         },
     )?;
+    if !summary.final_metrics.contains_key("eval/episodes") {
+        // A data-parallel rank other than 0: rank 0 evaluates and prints the table.
+        return Ok(());
+    }
     let get = |k: &str| summary.final_metrics.get(k).copied().unwrap_or(f64::NAN);
     println!(
         "| final evaluation ({} episodes) | value |\n|---|---|",

@@ -34,6 +34,9 @@ pub struct EnvsState {
 
 pub struct ControlEnvs {
     envs: Vec<Box<dyn Env>>,
+    /// Global index of the first environment (a data-parallel rank holds a contiguous share);
+    /// seeds use global indices, so the union of the shares is the one-process vector.
+    first: usize,
     seed: u64,
     tag: &'static str,
     pub obs_dim: usize,
@@ -63,6 +66,18 @@ impl ControlEnvs {
         seed: u64,
         tag: &'static str,
     ) -> Result<Self, TrainError> {
+        Self::share(id, 0..num_envs, max_episode_steps, seed, tag)
+    }
+
+    /// Environments `range` of the global vector (global indices pick their seeds).
+    pub fn share(
+        id: &str,
+        range: std::ops::Range<usize>,
+        max_episode_steps: u32,
+        seed: u64,
+        tag: &'static str,
+    ) -> Result<Self, TrainError> {
+        let (first, num_envs) = (range.start, range.len());
         let env_err = |e: EnvError| TrainError::Config(format!("config key `env.id`: {e}"));
         let limit = if max_episode_steps == 0 {
             spec(id).map_err(env_err)?.max_episode_steps
@@ -73,16 +88,17 @@ impl ControlEnvs {
             .map(|_| make_with_limit(id, limit))
             .collect::<Result<Vec<_>, _>>()
             .map_err(env_err)?;
-        let first = envs
+        let env0 = envs
             .first()
             .ok_or_else(|| TrainError::Config("config key `env.num_envs` must be >= 1".into()))?;
-        let obs_dim = first.obs_dim();
-        let (discrete, action_dim) = match first.action_space() {
+        let obs_dim = env0.obs_dim();
+        let (discrete, action_dim) = match env0.action_space() {
             Space::Discrete { .. } => (true, 1),
             Space::Box { low, .. } => (false, low.len()),
         };
         let mut out = Self {
             envs,
+            first,
             seed,
             tag,
             obs_dim,
@@ -115,7 +131,8 @@ impl ControlEnvs {
 
     fn reset_env(&mut self, i: usize) {
         let k = self.episodes_started[i];
-        let seed = derive_seed(self.seed, self.tag, (i as u64) << 32 | k);
+        let global = (self.first + i) as u64;
+        let seed = derive_seed(self.seed, self.tag, global << 32 | k);
         self.episodes_started[i] = k + 1;
         self.history[i].clear();
         self.episode_return[i] = 0.0;

@@ -12,9 +12,10 @@ use tch::{Kind, Tensor};
 use super::config::ControlConfig;
 use super::mlp::{ActorCritic, ActorSnapshot, Head};
 use super::native::policy::NativeActorCritic;
-use super::native::NativeLearner;
+use super::native::{NativeLearner, RowPlan};
 use super::rollout::rows_tensor;
 use super::update::{minibatch_update, Batch, RolloutData};
+use crate::error::TrainError;
 use crate::optim::AdamW;
 
 pub struct TorchLearner {
@@ -99,9 +100,11 @@ impl Learner {
         cfg: &ControlConfig,
         objective: &PolicyObjective,
         rng: &mut impl FnMut(usize) -> ChaCha8Rng,
-    ) -> BTreeMap<String, f64> {
+        plan: &RowPlan,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
         match self {
-            Learner::Native(n) => n.update(data, cfg, objective, rng),
+            Learner::Native(n) => n.update(data, cfg, objective, rng, plan),
+            // One process only: data_parallel refuses the torch backend with world size > 1.
             Learner::Torch(t) => {
                 let obs = rows_tensor(data.obs, t.ac.obs_dim);
                 let actions = match t.ac.head {
@@ -122,15 +125,35 @@ impl Learner {
                     advantages: f32s(data.advantages),
                     returns: f32s(data.returns),
                 };
-                minibatch_update(
+                Ok(minibatch_update(
                     &t.ac,
                     (&mut t.actor_opt, &mut t.critic_opt),
                     &batch,
                     cfg,
                     objective,
                     rng,
-                )
+                ))
             }
+        }
+    }
+
+    /// The native parameters (actor, log-std, critic), for the start-of-run broadcast; `None`
+    /// on the torch backend.
+    pub fn native_params(&mut self) -> Option<[&mut Vec<f32>; 3]> {
+        match self {
+            Learner::Native(n) => {
+                let m = &mut n.model;
+                Some([&mut m.actor.params, &mut m.log_std, &mut m.critic.params])
+            }
+            Learner::Torch(_) => None,
+        }
+    }
+
+    /// Call after writing through [`Learner::native_params`].
+    pub fn sync_native(&mut self) {
+        if let Learner::Native(n) = self {
+            n.model.actor.sync();
+            n.model.critic.sync();
         }
     }
 

@@ -16,8 +16,11 @@
 //!   `algo.backend`); [`learner`] puts both backends behind one interface.
 //! - [`eval`]: deterministic evaluation episodes.
 //! - [`trainer`]: the loop itself, metrics, checkpoints and exact resume.
+//! - [`data_parallel`]: the same loop over several processes (`run.distributed = "auto"`):
+//!   environments split across ranks, gradients summed once per optimizer step.
 pub mod a2c;
 pub mod config;
+pub mod data_parallel;
 pub mod envs;
 pub mod eval;
 pub mod learner;

@@ -21,9 +21,10 @@ pub fn collect_episodes(
     rng: &mut ChaCha8Rng,
     episodes: usize,
 ) -> Result<RolloutBuffer, TrainError> {
-    let mut buf = collect(actor, head, envs, norms, rng, 0)?;
+    let rngs = std::slice::from_mut(rng);
+    let mut buf = collect(actor, head, envs, norms, rngs, 0, None)?;
     while buf.finished.len() < episodes {
-        let step = collect(actor, head, envs, norms, rng, 1)?;
+        let step = collect(actor, head, envs, norms, rngs, 1, None)?;
         let offset = buf.rewards.len();
         buf.obs.extend_from_slice(&step.obs);
         buf.actions.extend_from_slice(&step.actions);

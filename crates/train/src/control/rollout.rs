@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
+use super::data_parallel::World;
 use super::envs::{ControlEnvs, Finished};
 use super::mlp::{ActScratch, ActorSnapshot, Head};
 use super::normalize::{ObsNormalizer, RewardScaler};
@@ -73,14 +74,17 @@ pub fn env_action(head: &Head, sampled: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Steps the environments `steps` times with actions sampled from `actor`.
+/// Steps the environments `steps` times with actions sampled from `actor`. `rngs` holds one
+/// stream shared by all environments, or one per environment (data-parallel runs, where each
+/// rank holds some of the environments and must draw what one process would draw for them).
 pub fn collect(
     actor: &ActorSnapshot,
     head: &Head,
     envs: &mut ControlEnvs,
     norms: &mut Normalizers,
-    rng: &mut ChaCha8Rng,
+    rngs: &mut [ChaCha8Rng],
     steps: usize,
+    world: Option<&World>,
 ) -> Result<RolloutBuffer, TrainError> {
     let (n, od, ad) = (envs.num_envs(), envs.obs_dim, envs.action_dim);
     let mut buf = RolloutBuffer {
@@ -107,6 +111,13 @@ pub fn collect(
         for i in 0..n {
             let start = buf.actions.len();
             buf.actions.resize(start + ad, 0.0);
+            let shared = rngs.len() == 1;
+            let Some(rng) = rngs.get_mut(if shared { 0 } else { i }) else {
+                return Err(TrainError::Task(format!(
+                    "{} sampling streams for {n} environments",
+                    rngs.len()
+                )));
+            };
             actor.act(
                 &current[i * od..(i + 1) * od],
                 rng,
@@ -118,16 +129,35 @@ pub fn collect(
         }
         envs.step(&sent)?;
         buf.finished.extend_from_slice(&envs.finished);
+        let done: Vec<bool> = (0..n)
+            .map(|i| envs.terminated[i] || envs.truncated[i])
+            .collect();
+        // The running statistics see every environment of the run: on a data-parallel rank,
+        // all ranks' rows gathered (data_parallel.rs), so every rank keeps the same normalisers.
+        let normalising = norms.obs.is_some() || norms.reward.is_some();
+        let gathered = match world {
+            Some(w) if w.world_size() > 1 && normalising => {
+                Some(w.gather_step(&envs.obs, &envs.rewards, &done)?)
+            }
+            _ => None,
+        };
+        let (all_obs, all_rewards, all_done) = match &gathered {
+            Some((o, r, d)) => (&o[..], &r[..], &d[..]),
+            None => (&envs.obs[..], &envs.rewards[..], &done[..]),
+        };
         if let Some(obs_norm) = &mut norms.obs {
             // SB3 VecNormalize: the statistics see every observation returned by `step`.
-            obs_norm.update(&envs.obs);
+            obs_norm.update(all_obs);
         }
         let mut rewards = envs.rewards.clone();
         if let Some(scaler) = &mut norms.reward {
-            let done: Vec<bool> = (0..n)
-                .map(|i| envs.terminated[i] || envs.truncated[i])
-                .collect();
-            scaler.scale(&mut rewards, &done);
+            let mut scaled = all_rewards.to_vec();
+            scaler.scale(&mut scaled, all_done);
+            let first = match (&gathered, world) {
+                (Some(_), Some(w)) => w.shard.envs.start,
+                _ => 0,
+            };
+            rewards.copy_from_slice(&scaled[first..first + n]);
         }
         for i in 0..n {
             if envs.truncated[i] {

@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::config::{AlgoKind, Backend, ControlConfig};
+use super::data_parallel::{collective_err, comm_seconds, World};
 use super::envs::{ControlEnvs, EnvsState};
 use super::eval::evaluate;
 use super::learner::Learner;
 use super::mlp::{ActorCritic, Head};
+use super::native::RowPlan;
 use super::normalize::{ObsNormalizer, RewardScaler};
 use super::reinforce::collect_episodes;
 use super::rollout::{collect, critic_values, Normalizers};
@@ -76,6 +78,7 @@ pub(crate) fn head_of(space: &Space) -> Head {
 
 struct Trainer<'a> {
     cfg: &'a ControlConfig,
+    world: &'a World,
     learner: Learner,
     envs: ControlEnvs,
     norms: Normalizers,
@@ -87,6 +90,31 @@ pub fn train_control(
     cfg: &ControlConfig,
     options: ControlOptions,
 ) -> Result<ControlSummary, TrainError> {
+    let world = World::join(cfg)?;
+    if world.world_size() == 1 {
+        return run(cfg, options, &world);
+    }
+    match run(cfg, options, &world) {
+        Ok(summary) => Ok(summary),
+        Err(e) => {
+            // The other ranks are (or soon will be) waiting in a collective for this one;
+            // returning would leave them there. MPI_Abort ends the whole job.
+            eprintln!(
+                "error on rank {} of {}: {e}\naborting all ranks",
+                world.comm.rank(),
+                world.world_size()
+            );
+            world.comm.abort(1)
+        }
+    }
+}
+
+fn run(
+    cfg: &ControlConfig,
+    options: ControlOptions,
+    world: &World,
+) -> Result<ControlSummary, TrainError> {
+    let root = world.is_root();
     let threads = match cfg.run.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
@@ -103,17 +131,26 @@ pub fn train_control(
     } else {
         None
     };
-    if !options.resume && run_dir.join("metrics.jsonl").exists() {
+    if root && !options.resume && run_dir.join("metrics.jsonl").exists() {
         return Err(TrainError::Config(format!(
             "{} already holds a run; pass --resume to continue it, or choose another run.name (nothing was overwritten)",
             run_dir.display()
         )));
     }
-    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
-    write_atomic(&run_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    // Rank 0 alone writes the run directory; the others only read checkpoints from it.
+    if root {
+        std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
+        write_atomic(&run_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    }
 
     let (e, a, seed) = (&cfg.env, &cfg.algo, cfg.run.seed);
-    let envs = ControlEnvs::new(&e.id, e.num_envs, e.max_episode_steps, seed, "train-env")?;
+    let envs = ControlEnvs::share(
+        &e.id,
+        world.shard.envs.clone(),
+        e.max_episode_steps,
+        seed,
+        "train-env",
+    )?;
     let head = head_of(&envs.action_space());
     let ac = with_torch_seed(seed, "control-init", 0, || {
         ActorCritic::new(
@@ -140,6 +177,7 @@ pub fn train_control(
     };
     let mut t = Trainer {
         cfg,
+        world,
         learner,
         envs,
         norms,
@@ -150,11 +188,22 @@ pub fn train_control(
         Some((_, dir)) => t.load_checkpoint(dir)?,
         None => {
             if let Some(n) = &mut t.norms.obs {
-                n.update(&t.envs.obs);
+                if world.world_size() > 1 {
+                    let (obs, _, _) = world.gather_step(&t.envs.obs, &t.envs.rewards, &[])?;
+                    n.update(&obs);
+                } else {
+                    n.update(&t.envs.obs);
+                }
             }
             0
         }
     };
+    // Every rank starts from rank 0's weights (seeded init and checkpoints agree already;
+    // this makes it so whatever a rank's libtorch did).
+    if let Some(mut params) = t.learner.native_params() {
+        world.broadcast_params(&mut params)?;
+        t.learner.sync_native();
+    }
     let mut info = RunInfo {
         preset: cfg.method.preset.clone(),
         task: e.id.clone(),
@@ -163,9 +212,13 @@ pub fn train_control(
         final_metrics: BTreeMap::new(),
         warmstart_metrics: BTreeMap::new(),
     };
-    info.write(&run_dir)?;
-    let mut sink = MetricsSink::open(&run_dir.join("metrics.jsonl"), resume_from.map(|(s, _)| s))?;
-    let bar = progress_bar(options.progress, a.total_steps, &cfg.method.preset);
+    let mut sink = None;
+    if root {
+        info.write(&run_dir)?;
+        let keep = resume_from.map(|(s, _)| s);
+        sink = Some(MetricsSink::open(&run_dir.join("metrics.jsonl"), keep)?);
+    }
+    let bar = progress_bar(options.progress && root, a.total_steps, &cfg.method.preset);
     bar.set_position(t.env_steps);
     let mut last_eval = BTreeMap::new();
     let mut update = start;
@@ -173,13 +226,15 @@ pub fn train_control(
         update += 1;
         let mut row = t.iteration(update)?;
         let last = t.env_steps >= a.total_steps;
-        if last || (cfg.eval.every > 0 && update % cfg.eval.every == 0) {
+        if root && (last || (cfg.eval.every > 0 && update % cfg.eval.every == 0)) {
             let started = Instant::now();
             last_eval = t.evaluate(update as u64)?;
             row.extend(last_eval.clone());
             row.insert("eval_time_s".into(), started.elapsed().as_secs_f64());
         }
-        sink.write(update, &row)?;
+        if let Some(sink) = &mut sink {
+            sink.write(update, &row)?;
+        }
         bar.set_position(t.env_steps.min(a.total_steps));
         bar.set_message(format!(
             "return {:.1}{}",
@@ -204,13 +259,15 @@ pub fn train_control(
         }
     }
     bar.finish_and_clear();
-    if last_eval.is_empty() {
+    if root && last_eval.is_empty() {
         last_eval = t.evaluate(update as u64)?;
     }
     last_eval.insert("env_steps".into(), t.env_steps as f64);
-    info.status = "finished".into();
-    info.final_metrics = last_eval.clone();
-    info.write(&run_dir)?;
+    if root {
+        info.status = "finished".into();
+        info.final_metrics = last_eval.clone();
+        info.write(&run_dir)?;
+    }
     Ok(ControlSummary {
         run_dir,
         final_metrics: last_eval,
@@ -222,6 +279,7 @@ pub fn train_control(
 impl Trainer<'_> {
     fn iteration(&mut self, update: usize) -> Result<BTreeMap<String, f64>, TrainError> {
         let started = Instant::now();
+        let comm_before = comm_seconds(self.world.comm.as_ref());
         let (cfg, a) = (self.cfg, &self.cfg.algo);
         let frac = 1.0 - self.env_steps as f64 / a.total_steps as f64;
         let lr_scale = if a.anneal_lr { frac.max(0.0) } else { 1.0 };
@@ -234,14 +292,14 @@ impl Trainer<'_> {
 
         let snapshot = self.learner.snapshot();
         let head = self.learner.head().clone();
-        let mut rng = stream(cfg.run.seed, "control-rollout", update as u64);
+        let mut rngs = self.world.rollout_streams(cfg.run.seed, update);
         let buf = if a.kind == AlgoKind::Reinforce {
             collect_episodes(
                 &snapshot,
                 &head,
                 &mut self.envs,
                 &mut self.norms,
-                &mut rng,
+                &mut rngs[0],
                 a.batch_episodes,
             )?
         } else {
@@ -250,11 +308,14 @@ impl Trainer<'_> {
                 &head,
                 &mut self.envs,
                 &mut self.norms,
-                &mut rng,
+                &mut rngs,
                 a.rollout_steps,
+                Some(self.world),
             )?
         };
-        self.env_steps += buf.len() as u64;
+        let shard = &self.world.shard;
+        // Every rank steps `rollout_steps` per environment of its share.
+        self.env_steps += (buf.len() / shard.len().max(1) * shard.global) as u64;
         let rollout_s = started.elapsed().as_secs_f64();
 
         let learner = &mut self.learner;
@@ -276,13 +337,23 @@ impl Trainer<'_> {
             .zip(&critic.values)
             .map(|(a, v)| a + v)
             .collect();
+        // Whole-rollout statistics are taken over the gathered global rows, in the
+        // one-process order (data_parallel.rs).
+        let comm = self.world.comm.as_ref();
+        let global_advantages = shard.gather_rows(comm, &advantages)?;
         let centre = if a.median_advantage {
-            median(&advantages)
+            median(&global_advantages)
         } else {
             0.0
         };
 
         let centred: Vec<f64> = advantages.iter().map(|x| x - centre).collect();
+        let global_centred: Vec<f64> = global_advantages.iter().map(|x| x - centre).collect();
+        let plan = RowPlan {
+            shard,
+            global_advantages: &global_centred,
+            comm,
+        };
         let data = RolloutData {
             obs: &buf.obs,
             actions: &buf.actions,
@@ -300,29 +371,44 @@ impl Trainer<'_> {
         };
         let mut row = self
             .learner
-            .update(&data, cfg, &self.objective, &mut mb_rng);
-        let step_time = started.elapsed().as_secs_f64();
-        if !buf.finished.is_empty() {
-            let n = buf.finished.len() as f64;
-            row.insert(
-                "episode_return_mean".into(),
-                buf.finished.iter().map(|f| f.episode_return).sum::<f64>() / n,
-            );
-            row.insert(
-                "episode_length_mean".into(),
-                buf.finished.iter().map(|f| f.length as f64).sum::<f64>() / n,
-            );
+            .update(&data, cfg, &self.objective, &mut mb_rng, &plan)?;
+        let mut episodes = [
+            buf.finished.len() as f64,
+            buf.finished.iter().map(|f| f.episode_return).sum::<f64>(),
+            buf.finished.iter().map(|f| f.length as f64).sum::<f64>(),
+        ];
+        if self.world.world_size() > 1 {
+            comm.all_reduce_sum_f64(&mut episodes)
+                .map_err(collective_err)?;
         }
-        row.insert("episodes".into(), buf.finished.len() as f64);
+        let [finished, return_sum, length_sum] = episodes;
+        if finished > 0.0 {
+            row.insert("episode_return_mean".into(), return_sum / finished);
+            row.insert("episode_length_mean".into(), length_sum / finished);
+        }
+        row.insert("episodes".into(), finished);
         row.insert("env_steps".into(), self.env_steps as f64);
         row.insert(
             "explained_variance".into(),
-            explained_variance(&critic.values, &returns),
+            explained_variance(
+                &shard.gather_rows(comm, &critic.values)?,
+                &shard.gather_rows(comm, &returns)?,
+            ),
         );
+        let step_time = started.elapsed().as_secs_f64();
         row.insert("lr".into(), a.lr * lr_scale);
         row.insert("rollout_s".into(), rollout_s);
         row.insert("step_time_s".into(), step_time);
-        row.insert("sps".into(), buf.len() as f64 / step_time.max(1e-9));
+        if self.world.world_size() > 1 {
+            // Time in collectives during this update (written only by data-parallel runs, so
+            // one-process metrics keep their keys).
+            let comm = comm_seconds(self.world.comm.as_ref()) - comm_before;
+            row.insert("comm_s".into(), comm);
+        }
+        row.insert(
+            "sps".into(),
+            (buf.len() * self.world.world_size()) as f64 / step_time.max(1e-9),
+        );
         Ok(row)
     }
 
@@ -339,14 +425,19 @@ impl Trainer<'_> {
         )
     }
 
+    /// Collective: every rank calls it (the environments' state is gathered), rank 0 writes.
     fn save_checkpoint(&self, run_dir: &Path, update: usize) -> Result<(), TrainError> {
+        let envs = self.world.gather_envs(self.envs.state())?;
+        if !self.world.is_root() {
+            return Ok(());
+        }
         let (actor_opt_step, critic_opt_step) = self.learner.opt_steps();
         let state = ControlState {
             update,
             env_steps: self.env_steps,
             actor_opt_step,
             critic_opt_step,
-            envs: self.envs.state(),
+            envs,
             norms: self.norms.clone(),
         };
         let ckpt_err = |dir: &Path, e: String| TrainError::Checkpoint {
@@ -393,7 +484,7 @@ impl Trainer<'_> {
         self.learner
             .load_state_tensors(&tensors, (state.actor_opt_step, state.critic_opt_step))
             .map_err(|(i, e)| ckpt_err(&dir.join(STATE_FILES[i]), e))?;
-        self.envs.restore(&state.envs)?;
+        self.envs.restore(&self.world.share_of(&state.envs)?)?;
         self.norms = state.norms;
         self.env_steps = state.env_steps;
         Ok(state.update)

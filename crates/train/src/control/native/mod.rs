@@ -26,8 +26,11 @@ use self::mlp::{NativeMlp, Tape};
 use self::policy::{Grads, NativeActorCritic, PolicyTape};
 use self::real::Real;
 use super::config::{AlgoKind, ControlConfig};
+use super::data_parallel::Shard;
 use super::mlp::{ActorCritic, ActorSnapshot};
 use super::update::{shuffle, RolloutData};
+use crate::error::TrainError;
+use polopt_distributed::Collective;
 
 /// A tensor's numbers as f32 (any shape, flattened).
 pub fn flat_f32(t: &Tensor) -> Vec<f32> {
@@ -124,6 +127,14 @@ impl NativeActorCritic<f32> {
     }
 }
 
+/// Which rows of the global rollout are this rank's, and what the loop needs of all of them.
+pub struct RowPlan<'a> {
+    pub shard: &'a Shard,
+    /// `[steps * num_envs]`, global time-major, centred (BPO's median) like `RolloutData`'s.
+    pub global_advantages: &'a [f64],
+    pub comm: &'a dyn Collective,
+}
+
 /// Networks, both Adams and reusable buffers.
 pub struct NativeLearner {
     pub model: NativeActorCritic<f32>,
@@ -156,33 +167,55 @@ impl NativeLearner {
         self.model.values(obs, batch, &mut self.value_tape)
     }
 
-    /// `update::minibatch_update` on the native networks; same metrics.
+    /// `update::minibatch_update` on the native networks; same metrics. `plan` says which
+    /// global rows are this rank's (data_parallel.rs); in a world of one every row is, the
+    /// weights are 1 and the reductions are no-ops, so the arithmetic is the one-process loop's.
     pub fn update(
         &mut self,
         data: &RolloutData,
         cfg: &ControlConfig,
         objective: &PolicyObjective,
         rng: &mut impl FnMut(usize) -> ChaCha8Rng,
-    ) -> BTreeMap<String, f64> {
+        plan: &RowPlan,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
         let a = &cfg.algo;
         let o = &objective.config;
         let (obs_dim, act_dim) = (self.model.obs_dim, self.model.head.action_dim());
         let n = data.returns.len();
+        let n_global = plan.global_advantages.len();
+        let comm = plan.comm;
+        let distributed = comm.world_size() > 1;
         // Old log-probs with the very code of the minibatches: the first ratio is exactly 1.
         let (old_logp, _) = self
             .model
             .log_prob_entropy(data.obs, data.actions, n, &mut self.tape);
-        let mb_size = n.div_ceil(a.minibatches);
+        let mb_size = n_global.div_ceil(a.minibatches);
         let spec = LossSpec::of(cfg, objective);
         let mut sums: BTreeMap<String, f64> = BTreeMap::new();
         let mut updates = 0usize;
         let (mut mb_obs, mut mb_act) = (Vec::new(), Vec::new());
+        let mut flat_grads: Vec<f32> = Vec::new();
         'epochs: for epoch in 0..a.epochs {
-            let mut order: Vec<i64> = (0..n as i64).collect();
+            let mut order: Vec<i64> = (0..n_global as i64).collect();
             shuffle(&mut order, &mut rng(epoch));
             for chunk in order.chunks(mb_size) {
-                let b = chunk.len();
-                let rows: Vec<usize> = chunk.iter().map(|&i| i as usize).collect();
+                let b_global = chunk.len();
+                // Normalised over the whole minibatch, as one process does, then our rows kept.
+                let mut adv_all: Vec<f64> = chunk
+                    .iter()
+                    .map(|&g| plan.global_advantages[g as usize])
+                    .collect();
+                if a.norm_adv && b_global > 1 {
+                    normalise(&mut adv_all, !a.median_advantage);
+                }
+                let (mut rows, mut adv) = (Vec::new(), Vec::new());
+                for (&g, &x) in chunk.iter().zip(&adv_all) {
+                    if let Some(r) = plan.shard.local_row(g as usize) {
+                        rows.push(r);
+                        adv.push(x);
+                    }
+                }
+                let b = rows.len();
                 mb_obs.clear();
                 mb_act.clear();
                 for &r in &rows {
@@ -192,10 +225,6 @@ impl NativeLearner {
                 let pick = |v: &[f64]| rows.iter().map(|&r| v[r]).collect::<Vec<f64>>();
                 let (old, old_v, ret) =
                     (pick(&old_logp), pick(data.old_values), pick(data.returns));
-                let mut adv = pick(data.advantages);
-                if a.norm_adv && b > 1 {
-                    normalise(&mut adv, !a.median_advantage);
-                }
                 let mb = Minibatch {
                     obs: &mb_obs,
                     actions: &mb_act,
@@ -207,6 +236,12 @@ impl NativeLearner {
                 let tapes = (&mut self.tape, &mut self.value_tape);
                 let out = loss_and_grads(&self.model, &mb, &spec, tapes, &mut self.grads);
                 let (logp, loss, value_loss) = (&out.logp, out.loss, out.value_loss);
+                // This rank's share of the minibatch mean: its rows' mean times b / b_global.
+                let weight = b as f64 / b_global as f64;
+                if distributed {
+                    self.grads.scale(weight);
+                    self.grads.all_reduce_sum(comm, &mut flat_grads)?;
+                }
                 let norm = self.grads.norm();
                 if norm.is_finite() && norm > a.max_grad_norm {
                     self.grads.scale(a.max_grad_norm / (norm + 1e-6));
@@ -223,20 +258,33 @@ impl NativeLearner {
                         outside += 1.0;
                     }
                 }
-                let approx_kl = kl / b as f64;
-                if !out.metrics.contains_key("approx_kl") {
-                    *sums.entry("approx_kl".into()).or_default() += approx_kl;
+                let rows_mean = |x: f64| x / b.max(1) as f64;
+                let mut step: BTreeMap<String, f64> = out
+                    .metrics
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
+                step.entry("approx_kl".into()).or_insert(rows_mean(kl));
+                step.insert("ratio_outside_frac".into(), rows_mean(outside));
+                step.insert("value_loss".into(), value_loss);
+                step.insert("loss".into(), loss);
+                // The early stop reads this estimate of the KL (the objective may report
+                // another form under `approx_kl`).
+                let mut approx_kl = rows_mean(kl);
+                if distributed {
+                    // Every metric is a mean over rows: the weighted sum is the global mean.
+                    let mut values: Vec<f64> = step.values().map(|v| v * weight).collect();
+                    values.push(approx_kl * weight);
+                    comm.all_reduce_sum_f64(&mut values)
+                        .map_err(super::data_parallel::collective_err)?;
+                    approx_kl = values.pop().unwrap_or(approx_kl);
+                    for (slot, v) in step.values_mut().zip(values) {
+                        *slot = v;
+                    }
                 }
-                for (k, v) in out.metrics {
-                    *sums.entry(k.to_string()).or_default() += v;
-                }
-                for (k, v) in [
-                    ("ratio_outside_frac", outside / b as f64),
-                    ("value_loss", value_loss),
-                    ("grad_norm", norm),
-                    ("loss", loss),
-                ] {
-                    *sums.entry(k.to_string()).or_default() += v;
+                step.insert("grad_norm".into(), norm);
+                for (k, v) in step {
+                    *sums.entry(k).or_default() += v;
                 }
                 if a.target_kl > 0.0 && approx_kl > a.target_kl {
                     break 'epochs;
@@ -248,7 +296,7 @@ impl NativeLearner {
             .map(|(k, v)| (k, v / updates.max(1) as f64))
             .collect();
         row.insert("updates".into(), updates as f64);
-        row
+        Ok(row)
     }
 
     fn step(&mut self) {

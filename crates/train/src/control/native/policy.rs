@@ -5,6 +5,25 @@ use std::f64::consts::PI;
 
 use super::mlp::{NativeMlp, Tape};
 use super::real::Real;
+use crate::error::TrainError;
+use polopt_distributed::{Collective, CollectiveError};
+
+/// The float types a collective sums (the native backend trains in f32, tests in f64).
+pub trait CollectiveElement: Sized {
+    fn all_reduce_sum(comm: &dyn Collective, buf: &mut [Self]) -> Result<(), CollectiveError>;
+}
+
+impl CollectiveElement for f32 {
+    fn all_reduce_sum(comm: &dyn Collective, buf: &mut [f32]) -> Result<(), CollectiveError> {
+        comm.all_reduce_sum_f32(buf)
+    }
+}
+
+impl CollectiveElement for f64 {
+    fn all_reduce_sum(comm: &dyn Collective, buf: &mut [f64]) -> Result<(), CollectiveError> {
+        comm.all_reduce_sum_f64(buf)
+    }
+}
 use crate::control::mlp::Head;
 
 #[derive(Debug, Clone)]
@@ -44,6 +63,29 @@ impl<T: Real> Grads<T> {
             .map(|g| g.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>())
             .sum::<f64>()
             .sqrt()
+    }
+
+    /// Sums the gradients over all ranks in one all-reduce (`flat` is reused scratch).
+    pub fn all_reduce_sum(
+        &mut self,
+        comm: &dyn Collective,
+        flat: &mut Vec<T>,
+    ) -> Result<(), TrainError>
+    where
+        T: CollectiveElement,
+    {
+        flat.clear();
+        for g in [&self.actor, &self.log_std, &self.critic] {
+            flat.extend_from_slice(g);
+        }
+        T::all_reduce_sum(comm, flat).map_err(|e| TrainError::Task(e.to_string()))?;
+        let mut at = 0;
+        for g in [&mut self.actor, &mut self.log_std, &mut self.critic] {
+            let n = g.len();
+            g.copy_from_slice(&flat[at..at + n]);
+            at += n;
+        }
+        Ok(())
     }
 
     pub fn scale(&mut self, factor: f64) {

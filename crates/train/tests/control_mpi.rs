@@ -1,0 +1,312 @@
+//! Data-parallel control training over MPI (issue 18): `mpirun -n 2` equals one process with the
+//! same global batch, resume from a 2-rank checkpoint is exact, a killed rank ends the job with
+//! a clear error, and `run.distributed = "off"` refuses to run under a launcher.
+//!
+//! The ranks are this test binary started again under `mpirun` (the child runs only
+//! `child_trains_one_rank`, configured through `POLOPT_MPI_CHILD`). Needs `--features mpi`;
+//! skipped, with the reason printed, where `mpirun` is not installed. About 20 s.
+#![cfg(feature = "mpi")]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use polopt_train::control::{resolve_control, train_control, ControlConfig, ControlOptions};
+use serde_json::Value;
+
+/// Newline-separated `--set`s for the child, then `stop_after=<n>` / `resume` lines.
+const CHILD: &str = "POLOPT_MPI_CHILD";
+
+/// The largest |a - b| / max(1, |a|) allowed over all metrics of 5 updates. Measured: 1.4e-8.
+/// Not 0: each rank sums its rows' gradients in f32 and the all-reduce adds the two partial sums,
+/// where one process adds all rows in one sum.
+const TOLERANCE: f64 = 1e-6;
+
+fn sets(dir: &Path, name: &str, extra: &[&str]) -> Vec<String> {
+    let mut sets = vec![
+        "method.preset=ppo-cartpole".to_string(),
+        format!("run.name={name}"),
+        format!("run.out_dir={}", dir.display()),
+        "run.distributed=auto".into(),
+        "env.num_envs=4".into(),
+        "algo.rollout_steps=32".into(),
+        "algo.epochs=2".into(),
+        "algo.minibatches=4".into(),
+        "algo.total_steps=640".into(),
+        "eval.episodes=3".into(),
+        "eval.every=2".into(),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    sets
+}
+
+fn config(sets: &[String]) -> ControlConfig {
+    resolve_control(&toml::Table::new(), sets).expect("valid config")
+}
+
+fn mpirun_available() -> bool {
+    let ok = Command::new("mpirun")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: `mpirun` not found (apt-get install openmpi-bin libopenmpi-dev)");
+    }
+    ok
+}
+
+fn mpirun(ranks: usize, child: &[String]) -> Command {
+    let exe = std::env::current_exe().expect("test executable path");
+    let mut cmd = Command::new("mpirun");
+    cmd.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-n",
+        &ranks.to_string(),
+    ])
+    .arg(exe)
+    .args([
+        "--exact",
+        "child_trains_one_rank",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, child.join("\n"))
+    .env("OMP_NUM_THREADS", "1");
+    cmd
+}
+
+fn run_mpi(ranks: usize, child: &[String]) -> Output {
+    let out = mpirun(ranks, child).output().expect("mpirun starts");
+    assert!(out.status.success(), "mpirun failed:\n{}", text(&out));
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// One rank's run, as the parent asked (its `--set`s, then `stop_after=N` or `resume`).
+#[test]
+fn child_trains_one_rank() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let mut options = ControlOptions::default();
+    let mut sets = Vec::new();
+    for line in spec.lines() {
+        if let Some(n) = line.strip_prefix("stop_after=") {
+            options.stop_after = Some(n.parse().expect("stop_after"));
+        } else if line == "resume" {
+            options.resume = true;
+        } else {
+            sets.push(line.to_string());
+        }
+    }
+    if let Err(e) = train_control(&config(&sets), options) {
+        eprintln!("child error: {e}");
+        std::process::exit(3);
+    }
+}
+
+fn metrics(run_dir: &Path) -> Vec<Value> {
+    common::metric_rows(
+        run_dir,
+        &["rollout_s", "sps", "eval_time_s", "step_time_s", "comm_s"],
+    )
+}
+
+/// The largest relative difference between two runs' metrics; panics if their rows or keys
+/// differ.
+fn max_difference(a: &[Value], b: &[Value]) -> f64 {
+    assert_eq!(a.len(), b.len(), "row counts");
+    let mut worst = 0f64;
+    for (ra, rb) in a.iter().zip(b) {
+        let (oa, ob) = (ra.as_object().unwrap(), rb.as_object().unwrap());
+        assert_eq!(
+            oa.keys().collect::<Vec<_>>(),
+            ob.keys().collect::<Vec<_>>(),
+            "metric keys"
+        );
+        for (k, va) in oa {
+            match (va.as_f64(), ob[k].as_f64()) {
+                (Some(x), Some(y)) => worst = worst.max((x - y).abs() / x.abs().max(1.0)),
+                _ => assert_eq!(va, &ob[k], "{k}"),
+            }
+        }
+    }
+    worst
+}
+
+#[test]
+fn two_ranks_reproduce_the_one_process_run() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let one = sets(dir.path(), "one", &[]);
+    train_control(&config(&one), ControlOptions::default()).expect("one-process run");
+    run_mpi(2, &sets(dir.path(), "two", &[]));
+    let (a, b) = (
+        metrics(&dir.path().join("one")),
+        metrics(&dir.path().join("two")),
+    );
+    assert_eq!(a.len(), 5);
+    let worst = max_difference(&a, &b);
+    println!("max relative metric difference, 1 process vs 2 ranks: {worst:.3e}");
+    assert!(worst <= TOLERANCE, "{worst}");
+    // The union of the shares is the one-process vector: same episodes, same env steps.
+    for (ra, rb) in a.iter().zip(&b) {
+        for key in ["env_steps", "episodes", "updates"] {
+            assert_eq!(ra[key], rb[key], "{key}");
+        }
+    }
+}
+
+#[test]
+fn two_ranks_reproduce_a_normalised_gaussian_run() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    // Pendulum: a Gaussian head, observation and reward normalisation over all environments
+    // (gathered every step), 3 environments split 1 + 2.
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [
+        "method.preset=ppo-pendulum",
+        "env.num_envs=3",
+        "algo.rollout_steps=32",
+        "algo.minibatches=4",
+        "algo.total_steps=384",
+    ];
+    let one = sets(dir.path(), "one", &extra);
+    train_control(&config(&one), ControlOptions::default()).expect("one-process run");
+    run_mpi(2, &sets(dir.path(), "two", &extra));
+    let (a, b) = (
+        metrics(&dir.path().join("one")),
+        metrics(&dir.path().join("two")),
+    );
+    assert_eq!(a.len(), 4);
+    let worst = max_difference(&a, &b);
+    println!("max relative metric difference, pendulum, 1 process vs 2 ranks: {worst:.3e}");
+    assert!(worst <= TOLERANCE, "{worst}");
+}
+
+#[test]
+fn resume_from_a_two_rank_checkpoint_is_exact() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["run.checkpoint_every=100"];
+    run_mpi(2, &sets(dir.path(), "whole", &extra));
+    let mut stopped = sets(dir.path(), "cut", &extra);
+    stopped.push("stop_after=2".into());
+    run_mpi(2, &stopped);
+    assert_eq!(metrics(&dir.path().join("cut")).len(), 2);
+    let mut resumed = sets(dir.path(), "cut", &extra);
+    resumed.push("resume".into());
+    run_mpi(2, &resumed);
+    assert_eq!(
+        metrics(&dir.path().join("whole")),
+        metrics(&dir.path().join("cut"))
+    );
+    // The checkpoint holds the whole world's state: it resumes in one process as well.
+    let mut one = sets(dir.path(), "cut1", &extra);
+    one.push("stop_after=2".into());
+    run_mpi(2, &one);
+    let options = ControlOptions {
+        resume: true,
+        ..Default::default()
+    };
+    train_control(&config(&sets(dir.path(), "cut1", &extra)), options).expect("resume in 1");
+    let worst = max_difference(
+        &metrics(&dir.path().join("whole")),
+        &metrics(&dir.path().join("cut1")),
+    );
+    assert!(worst <= TOLERANCE, "{worst}");
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_with_an_error() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let long = sets(
+        dir.path(),
+        "killed",
+        &["algo.total_steps=10000000", "eval.every=0"],
+    );
+    let mut job = mpirun(2, &long)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
+    let metrics_path: PathBuf = dir.path().join("killed/metrics.jsonl");
+    let started = Instant::now();
+    while std::fs::read_to_string(&metrics_path).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ranks = children(job.id());
+    assert_eq!(ranks.len(), 2, "mpirun's children: {ranks:?}");
+    // SIGKILL to the last rank started: no chance to clean up, like a lost machine.
+    let killed = ranks[1];
+    let _ = Command::new("kill")
+        .args(["-9", &killed.to_string()])
+        .status();
+    let status = wait_timeout(&mut job, Duration::from_secs(60));
+    if status.is_none() {
+        let _ = job.kill();
+    }
+    let out = job.wait_with_output().expect("mpirun output");
+    let log = text(&out);
+    let status = status.expect("the job did not end within 60 s of a rank's death");
+    assert!(!status.success(), "{log}");
+    println!("mpirun exit {status}; its report:\n{log}");
+    assert!(
+        log.contains("signal 9") || log.contains("Killed"),
+        "mpirun should name the lost rank's signal:\n{log}"
+    );
+}
+
+#[test]
+fn distributed_off_refuses_to_run_under_mpirun() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let off = sets(dir.path(), "off", &["run.distributed=off"]);
+    let out = mpirun(2, &off).output().expect("mpirun starts");
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains("run.distributed") && log.contains("OMPI_COMM_WORLD_SIZE"),
+        "{log}"
+    );
+}
