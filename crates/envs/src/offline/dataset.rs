@@ -238,6 +238,14 @@ impl OfflineDataset {
         if let Some(logp) = &self.logp {
             tensors.push(("logp", "F32", vec![n], f32s(logp)));
         }
+        // Widest dtypes first (as `safetensors::serialize` orders them), so every tensor starts
+        // at an offset aligned to its element size and readers can view it without copying.
+        let width = |dtype: &str| match dtype {
+            "I64" => 8,
+            "F32" | "I32" => 4,
+            _ => 1,
+        };
+        tensors.sort_by_key(|(_, dtype, _, _)| std::cmp::Reverse(width(dtype)));
         let mut header = serde_json::Map::new();
         let metadata: serde_json::Map<String, serde_json::Value> = self
             .metadata
