@@ -91,6 +91,8 @@ pub const PRESETS: &[Preset] = &[
     offpolicy::SAC_PENDULUM,
     offpolicy::TD3_MOUNTAINCAR_CONTINUOUS,
     offpolicy::SAC_MOUNTAINCAR_CONTINUOUS,
+    offpolicy::TD3_BC_PENDULUM,
+    offpolicy::A2PR_PENDULUM,
     theory::NPG_IGT_CARTPOLE,
     theory::NHARPG_CARTPOLE,
     theory::HARPG_CARTPOLE,
