@@ -53,14 +53,24 @@ impl ActionVae {
             encoder: ReluMlp::new(&(&root / "encoder"), obs_dim + act_dim, hidden, None),
             mean: nn::linear(&root / "mean", width, latent, Default::default()),
             log_std: nn::linear(&root / "log_std", width, latent, Default::default()),
-            decoder: ReluMlp::new(&(&root / "decoder"), obs_dim + latent, hidden, Some(act_dim)),
+            decoder: ReluMlp::new(
+                &(&root / "decoder"),
+                obs_dim + latent,
+                hidden,
+                Some(act_dim),
+            ),
             latent,
         }
     }
 
     /// Encodes `(s, a)`, samples `z = mu + sigma xi` with `xi: [B, 2 act_dim]` standard normal,
     /// decodes: `(reconstruction, mu, log_sigma)`.
-    pub fn reconstruct(&self, obs: &Tensor, actions: &Tensor, xi: &Tensor) -> (Tensor, Tensor, Tensor) {
+    pub fn reconstruct(
+        &self,
+        obs: &Tensor,
+        actions: &Tensor,
+        xi: &Tensor,
+    ) -> (Tensor, Tensor, Tensor) {
         let h = self.encoder.forward(&Tensor::cat(&[obs, actions], -1));
         let (mean, log_std) = (
             self.mean.forward(&h),
@@ -79,9 +89,17 @@ pub fn vae_mask(q_data: &Tensor, v: &Tensor, threshold: f64) -> Tensor {
 
 /// `omega mean_{batch, dims} w (recon - a)^2 + 0.5 KL`, `KL = -0.5 mean(1 + 2 log_sigma -
 /// mu^2 - sigma^2)`.
-pub fn vae_loss(recon: &Tensor, actions: &Tensor, mask: &Tensor, mean: &Tensor, log_std: &Tensor, weight: f64) -> Tensor {
+pub fn vae_loss(
+    recon: &Tensor,
+    actions: &Tensor,
+    mask: &Tensor,
+    mean: &Tensor,
+    log_std: &Tensor,
+    weight: f64,
+) -> Tensor {
     let recon_loss = ((recon - actions).square() * mask.unsqueeze(-1)).mean(recon.kind());
-    let kl: Tensor = (log_std * 2.0 + 1.0 - mean.square() - (log_std * 2.0).exp()).mean(mean.kind()) * -0.5;
+    let kl: Tensor =
+        (log_std * 2.0 + 1.0 - mean.square() - (log_std * 2.0).exp()).mean(mean.kind()) * -0.5;
     recon_loss * weight + kl * 0.5
 }
 
@@ -145,7 +163,11 @@ pub struct A2pr {
 
 impl A2pr {
     /// Call under `seeds::with_torch_seed`.
-    pub fn new(cfg: &OffPolicyConfig, obs_dim: usize, act_dim: usize) -> Result<Self, tch::TchError> {
+    pub fn new(
+        cfg: &OffPolicyConfig,
+        obs_dim: usize,
+        act_dim: usize,
+    ) -> Result<Self, tch::TchError> {
         let td3 = Td3::new(cfg, obs_dim, act_dim)?;
         let (o, a, al) = (obs_dim as i64, act_dim as i64, &cfg.algo);
         let value_vs = new_store();
@@ -189,7 +211,12 @@ impl Agent for A2pr {
         let v_loss = (self.value.forward(&batch.obs).squeeze_dim(-1) - &y_v)
             .square()
             .mean(Kind::Float);
-        let v_loss = step(&mut self.value_opt, &v_loss, self.max_grad_norm, ["value loss", "value gradient norm"])?;
+        let v_loss = step(
+            &mut self.value_opt,
+            &v_loss,
+            self.max_grad_norm,
+            ["value loss", "value gradient norm"],
+        )?;
         row.insert("value_loss".into(), v_loss);
         // 3. The VAE on the actions whose advantage is positive.
         let rows = batch.obs.size()[0] as usize;
@@ -201,10 +228,25 @@ impl Agent for A2pr {
         });
         let xi = normal_tensor(rng, rows, latent);
         let (recon, mean, log_std) = self.vae.reconstruct(&batch.obs, &batch.actions, &xi);
-        let loss = vae_loss(&recon, &batch.actions, &mask, &mean, &log_std, self.vae_weight);
-        let loss = step(&mut self.vae_opt, &loss, self.max_grad_norm, ["VAE loss", "VAE gradient norm"])?;
+        let loss = vae_loss(
+            &recon,
+            &batch.actions,
+            &mask,
+            &mean,
+            &log_std,
+            self.vae_weight,
+        );
+        let loss = step(
+            &mut self.vae_opt,
+            &loss,
+            self.max_grad_norm,
+            ["VAE loss", "VAE gradient norm"],
+        )?;
         row.insert("vae_loss".into(), loss);
-        row.insert("vae_mask_frac".into(), mask.mean(Kind::Float).double_value(&[]));
+        row.insert(
+            "vae_mask_frac".into(),
+            mask.mean(Kind::Float).double_value(&[]),
+        );
         // 4. The actor with the advantage-selected BC target, then the targets.
         if index % self.policy_delay == 0 {
             let xi = normal_tensor(rng, rows, latent);
@@ -221,8 +263,16 @@ impl Agent for A2pr {
             let outcome = self.td3.actor_step(|actor, critic| {
                 let pi = actor.forward(&batch.obs);
                 let q_pi = critic.q1(&batch.obs, &pi);
-                let (target, kappa) = selector.select(&BcContext { batch, pi: &pi, critic });
-                kappa_frac = kappa.gt(0.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+                let (target, kappa) = selector.select(&BcContext {
+                    batch,
+                    pi: &pi,
+                    critic,
+                });
+                kappa_frac = kappa
+                    .gt(0.0)
+                    .to_kind(Kind::Float)
+                    .mean(Kind::Float)
+                    .double_value(&[]);
                 bc_actor_loss(&q_pi, &pi, &target, &kappa, alpha)
             });
             self.value_vs.unfreeze();
@@ -263,9 +313,17 @@ mod tests {
         let a = t(&[0.5, -0.4]).view([2, 1]);
         let pi = t(&[0.2, -0.1]).view([2, 1]);
         let a_hat = t(&[0.3, 0.0]).view([2, 1]);
-        let (q_data, v, q_vae, q_pi) = (t(&[1.0, 0.5]), t(&[0.8, 0.9]), t(&[1.2, 0.7]), t(&[1.1, 0.6]));
+        let (q_data, v, q_vae, q_pi) = (
+            t(&[1.0, 0.5]),
+            t(&[0.8, 0.9]),
+            t(&[1.2, 0.7]),
+            t(&[1.1, 0.6]),
+        );
         let (target, kappa) = advantage_selected_target(&a, &a_hat, &q_data, &q_vae, &v, 1.0);
-        assert_eq!(Vec::<f64>::try_from(&target.view([-1])).unwrap(), vec![0.3, 0.0]);
+        assert_eq!(
+            Vec::<f64>::try_from(&target.view([-1])).unwrap(),
+            vec![0.3, 0.0]
+        );
         assert_eq!(Vec::<f64>::try_from(&kappa).unwrap(), vec![2.0, 0.0]);
         let loss = bc_actor_loss(&q_pi, &pi, &target, &kappa, 2.5).double_value(&[]);
         assert!((loss - (-2.49)).abs() < 1e-12, "{loss}");

@@ -190,12 +190,7 @@ impl OffPolicyConfig {
         let spec = polopt_envs::classic::spec(&e.id)
             .map_err(|err| TrainError::Config(format!("config key `env.id`: {err}")))?;
         let continuous = polopt_envs::classic::make(&e.id)
-            .map(|env| {
-                matches!(
-                    env.action_space(),
-                    polopt_envs::classic::Space::Box { .. }
-                )
-            })
+            .map(|env| matches!(env.action_space(), polopt_envs::classic::Space::Box { .. }))
             .unwrap_or(false);
         check(
             "env.id",
@@ -229,7 +224,10 @@ impl OffPolicyConfig {
             a.gamma,
         )?;
         check("algo.tau", a.tau > 0.0 && a.tau <= 1.0, "in (0, 1]", a.tau)?;
-        for (key, lr) in [("algo.actor_lr", a.actor_lr), ("algo.critic_lr", a.critic_lr)] {
+        for (key, lr) in [
+            ("algo.actor_lr", a.actor_lr),
+            ("algo.critic_lr", a.critic_lr),
+        ] {
             check(key, lr > 0.0 && lr < 1.0, "in (0, 1)", lr)?;
         }
         check("algo.train_freq", a.train_freq >= 1, ">= 1", a.train_freq)?;

@@ -17,7 +17,9 @@ use tch::{Kind, Tensor};
 
 use super::agent::{obs_row, row_values, step, Agent, NonFinite, UpdateResult};
 use super::config::OffPolicyConfig;
-use super::nets::{hard_copy, new_store, normal_tensor, polyak_update, DeterministicActor, TwinCritic};
+use super::nets::{
+    hard_copy, new_store, normal_tensor, polyak_update, DeterministicActor, TwinCritic,
+};
 use super::replay::Batch;
 use super::td3_bc::{td3_bc_actor_loss, DatasetAction};
 use crate::control::mlp::standard_normal;
@@ -85,7 +87,11 @@ pub fn td3_actor_loss(actor: &DeterministicActor, critic: &TwinCritic, obs: &Ten
 
 impl Td3 {
     /// Call under `seeds::with_torch_seed`: the initial weights draw from libtorch's generator.
-    pub fn new(cfg: &OffPolicyConfig, obs_dim: usize, act_dim: usize) -> Result<Self, tch::TchError> {
+    pub fn new(
+        cfg: &OffPolicyConfig,
+        obs_dim: usize,
+        act_dim: usize,
+    ) -> Result<Self, tch::TchError> {
         let (o, a, h) = (obs_dim as i64, act_dim as i64, &cfg.model.hidden);
         let actor_vs = new_store();
         let actor = DeterministicActor::new(&actor_vs, o, h, a);

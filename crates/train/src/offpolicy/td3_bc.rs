@@ -44,7 +44,13 @@ impl BcTargetSelector for DatasetAction {
 
 /// `-lambda mean q_pi + mean_{batch, dims} w (pi - target)^2` with `lambda = alpha / mean|q_pi|`
 /// detached; `q_pi = Q1(s, pi): [B]`, `weight: [B]`.
-pub fn bc_actor_loss(q_pi: &Tensor, pi: &Tensor, target: &Tensor, weight: &Tensor, alpha: f64) -> Tensor {
+pub fn bc_actor_loss(
+    q_pi: &Tensor,
+    pi: &Tensor,
+    target: &Tensor,
+    weight: &Tensor,
+    alpha: f64,
+) -> Tensor {
     let lambda = alpha / q_pi.abs().mean(Kind::Double).double_value(&[]);
     let bc = ((pi - target).square() * weight.unsqueeze(-1)).mean(pi.kind());
     -q_pi.mean(pi.kind()) * lambda + bc

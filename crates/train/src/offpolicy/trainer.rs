@@ -17,13 +17,13 @@ use std::time::Instant;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use super::a2pr::A2pr;
 use super::agent::{self, Agent, NonFinite};
 use super::config::{AlgoKind, OffPolicyConfig};
 use super::replay::ReplayBuffer;
 use super::sac::Sac;
 use super::td3::Td3;
 use super::td3_bc::td3_bc;
-use super::a2pr::A2pr;
 use crate::control::envs::{ControlEnvs, EnvsState};
 use crate::control::eval::evaluate_episodes;
 use crate::control::trainer::progress_bar;
@@ -235,7 +235,9 @@ fn load_offline(
 ) -> Result<(ReplayBuffer, StateNormalizer), TrainError> {
     use polopt_envs::offline::{Actions, OfflineDataset};
     let path = &cfg.offline.dataset;
-    let key_err = |detail: String| TrainError::Config(format!("config key `offline.dataset` ({path}): {detail}"));
+    let key_err = |detail: String| {
+        TrainError::Config(format!("config key `offline.dataset` ({path}): {detail}"))
+    };
     let data = OfflineDataset::load(path).map_err(|e| key_err(e.to_string()))?;
     let env_id = data.metadata.get("env_id").cloned().unwrap_or_default();
     if env_id != cfg.env.id {
@@ -245,7 +247,9 @@ fn load_offline(
         )));
     }
     let Actions::Continuous(raw) = &data.actions else {
-        return Err(key_err("discrete actions; TD3+BC and A2PR need continuous ones".into()));
+        return Err(key_err(
+            "discrete actions; TD3+BC and A2PR need continuous ones".into(),
+        ));
     };
     let (o, a) = (data.obs_dim, data.act_dim);
     let norm = if cfg.offline.normalize_states {
@@ -393,7 +397,11 @@ pub fn train_offpolicy(
     if last_eval.is_empty() {
         last_eval = t.evaluate(t.steps)?;
     }
-    let unit = if t.states.is_some() { "updates" } else { "env_steps" };
+    let unit = if t.states.is_some() {
+        "updates"
+    } else {
+        "env_steps"
+    };
     last_eval.insert(unit.into(), t.steps as f64);
     info.status = "finished".into();
     info.final_metrics = last_eval.clone();
