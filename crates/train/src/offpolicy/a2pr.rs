@@ -248,7 +248,7 @@ impl Agent for A2pr {
             mask.mean(Kind::Float).double_value(&[]),
         );
         // 4. The actor with the advantage-selected BC target, then the targets.
-        if index % self.policy_delay == 0 {
+        if index.is_multiple_of(self.policy_delay) {
             let xi = normal_tensor(rng, rows, latent);
             self.value_vs.freeze();
             self.vae_vs.freeze();

@@ -196,7 +196,7 @@ impl OffPolicyConfig {
             "env.id",
             continuous,
             "an environment with continuous actions (Pendulum-v1, MountainCarContinuous-v0)",
-            &spec.id,
+            spec.id,
         )?;
         let a = &self.algo;
         check(
@@ -270,14 +270,14 @@ impl OffPolicyConfig {
         }
         check(
             "offline.dataset",
-            a.kind.is_offline() == !self.offline.dataset.is_empty(),
+            a.kind.is_offline() != self.offline.dataset.is_empty(),
             "a dataset file for algo.kind td3_bc / a2pr, and \"\" for td3 / sac",
             format!("{:?}", self.offline.dataset),
         )?;
         check("algo.log_every", a.log_every >= 1, ">= 1", a.log_every)?;
         check(
             "run.checkpoint_every",
-            r.checkpoint_every >= 1 && r.checkpoint_every as u64 % a.log_every == 0,
+            r.checkpoint_every >= 1 && (r.checkpoint_every as u64).is_multiple_of(a.log_every),
             "a positive multiple of algo.log_every (checkpoints fall on metric rows)",
             r.checkpoint_every,
         )?;

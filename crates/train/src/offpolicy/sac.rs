@@ -206,7 +206,7 @@ impl Agent for Sac {
         self.critic_vs.unfreeze();
         let actor_loss = actor_loss?;
         row.insert("actor_loss".into(), actor_loss);
-        if index % s.target_update_interval == 0 {
+        if index.is_multiple_of(s.target_update_interval) {
             polyak_update(&self.critic_target_vs, &self.critic_vs, s.tau);
         }
         Ok(row)

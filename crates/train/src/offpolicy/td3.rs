@@ -202,7 +202,7 @@ impl Agent for Td3 {
                 target.mean(Kind::Float).double_value(&[]),
             ),
         ]);
-        if index % self.settings.policy_delay == 0 {
+        if index.is_multiple_of(self.settings.policy_delay) {
             let bc = self.behaviour_cloning;
             let actor_loss = self.actor_step(|actor, critic| match bc {
                 None => td3_actor_loss(actor, critic, &batch.obs),

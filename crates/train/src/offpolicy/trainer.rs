@@ -285,7 +285,7 @@ pub fn train_offpolicy(
     };
     tch::set_num_threads(threads as i32);
     if let Some(stop) = options.stop_after {
-        if stop % cfg.algo.log_every != 0 {
+        if !stop.is_multiple_of(cfg.algo.log_every) {
             return Err(TrainError::Config(format!(
                 "stop_after = {stop} is not a multiple of algo.log_every = {}",
                 cfg.algo.log_every
@@ -351,7 +351,7 @@ pub fn train_offpolicy(
         }
         let step = t.steps;
         let last = step >= a.total_steps;
-        if !(last || step % a.log_every == 0) {
+        if !(last || step.is_multiple_of(a.log_every)) {
             continue;
         }
         let mut row = acc.flush();
@@ -366,7 +366,7 @@ pub fn train_offpolicy(
             "sps".into(),
             (step - row_start_step) as f64 / elapsed.max(1e-9),
         );
-        if last || (cfg.eval.every > 0 && step % cfg.eval.every as u64 == 0) {
+        if last || (cfg.eval.every > 0 && step.is_multiple_of(cfg.eval.every as u64)) {
             let started = Instant::now();
             last_eval = t.evaluate(step)?;
             row.extend(last_eval.clone());
@@ -383,7 +383,7 @@ pub fn train_offpolicy(
                 .unwrap_or_default()
         ));
         let stopping = options.stop_after == Some(step);
-        if last || stopping || step % cfg.run.checkpoint_every as u64 == 0 {
+        if last || stopping || step.is_multiple_of(cfg.run.checkpoint_every as u64) {
             t.save_checkpoint(&run_dir)?;
         }
         if stopping && !last {
@@ -441,7 +441,7 @@ impl Trainer<'_> {
             acc.returns.push(f.episode_return);
             acc.lengths.push(f.length as f64);
         }
-        if step > a.learning_starts && step % a.train_freq == 0 {
+        if step > a.learning_starts && step.is_multiple_of(a.train_freq) {
             for _ in 0..a.gradient_steps {
                 self.update(acc)?;
             }
