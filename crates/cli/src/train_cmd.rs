@@ -108,14 +108,16 @@ fn run_offpolicy(
 ) -> Result<()> {
     use polopt_train::offpolicy::{load_offpolicy_config, train_offpolicy, OffPolicyOptions};
     let cfg = load_offpolicy_config(config, sets)?;
+    let budget = match cfg.algo.kind.is_offline() {
+        true => format!(
+            "{} updates on {}",
+            cfg.algo.total_steps, cfg.offline.dataset
+        ),
+        false => format!("{} env steps", cfg.algo.total_steps),
+    };
     eprintln!(
-        "polopt: run `{}` | preset {} ({:?}) | env {} | seed {} | {} env steps",
-        cfg.run.name,
-        cfg.method.preset,
-        cfg.algo.kind,
-        cfg.env.id,
-        cfg.run.seed,
-        cfg.algo.total_steps
+        "polopt: run `{}` | preset {} ({:?}) | env {} | seed {} | {budget}",
+        cfg.run.name, cfg.method.preset, cfg.algo.kind, cfg.env.id, cfg.run.seed
     );
     let summary = train_offpolicy(
         &cfg,

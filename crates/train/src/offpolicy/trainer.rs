@@ -238,6 +238,12 @@ fn load_offline(
     let key_err = |detail: String| {
         TrainError::Config(format!("config key `offline.dataset` ({path}): {detail}"))
     };
+    if !std::path::Path::new(path).is_file() {
+        return Err(key_err(format!(
+            "no such file; write it with `polopt dataset --env {} --split <split>` (or set offline.dataset)",
+            cfg.env.id
+        )));
+    }
     let data = OfflineDataset::load(path).map_err(|e| key_err(e.to_string()))?;
     let env_id = data.metadata.get("env_id").cloned().unwrap_or_default();
     if env_id != cfg.env.id {
