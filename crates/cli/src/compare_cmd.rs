@@ -326,7 +326,7 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
             );
             return opts;
         }
-        Family::Control => {
+        Family::Control | Family::OffPolicy => {
             let x = if runs.iter().any(|r| r.logs("env_steps")) {
                 "env_steps"
             } else {
@@ -341,6 +341,8 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                     "entropy",
                     "clip_frac_low",
                     "clip_frac_high",
+                    "critic_loss",
+                    "alpha",
                 ],
             )
         }

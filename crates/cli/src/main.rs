@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod compare_cmd;
+mod dataset_cmd;
 mod export_cmd;
 mod list;
 mod merge_cmd;
@@ -133,6 +134,9 @@ enum Command {
         #[arg(long)]
         pairs: bool,
     },
+    /// Write an offline-RL dataset split of a classic environment (scripted experts, fixed
+    /// seeds) as `<out>/<env>-<split>-v0.safetensors`; see docs/offline-data.md.
+    Dataset(dataset_cmd::DatasetArgs),
     /// Render a report from existing run directories or comparison directories, without training.
     Report {
         /// Run directories (holding run.json) or comparison directories (holding runs/).
@@ -238,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             baseline,
         } => compare_cmd::run_report(&paths, out, baseline),
         Command::Merge(args) => merge_cmd::run_merge(&args),
+        Command::Dataset(args) => dataset_cmd::run_dataset(&args),
         Command::ExportModel { path, out } => export_cmd::export_model(&path, &out),
         Command::ExportData {
             config,

@@ -319,6 +319,7 @@ pub(crate) fn preset_for_loop(
             Family::Theory => ("a theory-solver preset", "the theory runner"),
             Family::MultiObjective => ("a multi-objective preset", "the theory runner"),
             Family::Inventory => ("an inventory preset", "the inventory trainer"),
+            Family::OffPolicy => ("an off-policy control preset", "the off-policy trainer"),
         };
         let ((is, runs_with), (wanted, _)) = (describe(found.family), describe(family));
         return Err(TrainError::Config(format!(

@@ -2,6 +2,7 @@
 //!
 //! - [`compare`]: a (preset x seed) grid of runs as child processes, resumable.
 //! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
+//! - [`offpolicy`]: continuous-action off-policy control (TD3, SAC) over a replay buffer.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
 //! - [`hdpo`]: HDPO (pathwise gradients through differentiable inventory simulators) and its
@@ -46,6 +47,7 @@ pub mod learned_reward;
 pub mod method_hooks;
 pub mod minibatch;
 pub mod multi_objective;
+pub mod offpolicy;
 pub mod optim;
 pub mod packing;
 pub mod plan_critic;

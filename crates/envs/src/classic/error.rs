@@ -46,8 +46,8 @@ pub enum EnvError {
         env: &'static str,
         reason: ResetReason,
     },
-    /// An id not in [`ENV_IDS`](super::ENV_IDS).
-    #[error("unknown environment id {id:?}; known ids: {}", super::ENV_IDS.join(", "))]
+    /// An id not in [`ENV_IDS`](super::ENV_IDS) or [`EXTRA_ENV_IDS`](super::EXTRA_ENV_IDS).
+    #[error("unknown environment id {id:?}; known ids: {}, {}", super::ENV_IDS.join(", "), super::EXTRA_ENV_IDS.join(", "))]
     UnknownEnv { id: String },
     /// `max_episode_steps = 0` would truncate before the first step.
     #[error("{env}: max_episode_steps must be at least 1, got {got}")]

@@ -6,6 +6,8 @@
 //!   the registry ([`SPECS`], [`ENV_IDS`], [`make`], [`make_with_limit`]).
 //! - [`cartpole`], [`acrobot`], [`mountain_car`], [`mountain_car_continuous`], [`pendulum`]: one
 //!   environment each, with the dynamics written in Gymnasium's expression shapes.
+//! - [`bandit`]: two one-step continuous bandits of the offline-RL specs (not Gymnasium), in
+//!   [`EXTRA_SPECS`] / [`EXTRA_ENV_IDS`] so that [`make`] and [`make_vec`] know them.
 //! - [`vec_env`]: [`VecEnv`], N copies stepped together into flat buffers, with same-step
 //!   autoreset and episode statistics.
 //! - [`error`]: [`EnvError`], the one error type.
@@ -29,6 +31,7 @@
 //! Typed environments (`CartPole`, ...) give the compiler a monomorphic hot loop in
 //! `VecEnv<CartPole>`; [`make`] gives a `Box<dyn Env>` chosen by id at run time.
 pub mod acrobot;
+pub mod bandit;
 pub mod cartpole;
 pub mod error;
 pub mod mountain_car;
@@ -39,6 +42,7 @@ mod shared;
 pub mod vec_env;
 
 pub use acrobot::Acrobot;
+pub use bandit::{Bandit1D, BimodalBandit};
 pub use cartpole::CartPole;
 pub use error::{ActionKind, EnvError, ResetReason};
 pub use mountain_car::MountainCar;
@@ -248,10 +252,30 @@ pub const ENV_IDS: &[&str] = &[
     Pendulum::ID,
 ];
 
+/// One-step bandits of the offline-RL checks (`algorithms/a2pr.md`, `algorithms/expo.md`).
+/// Kept out of [`SPECS`] / [`ENV_IDS`], which are the Gymnasium environments the golden and
+/// reset-distribution tests cover.
+pub const EXTRA_SPECS: [EnvSpec; 2] = [
+    EnvSpec {
+        id: Bandit1D::ID,
+        max_episode_steps: Bandit1D::MAX_EPISODE_STEPS,
+        reward_threshold: Some(0.95),
+    },
+    EnvSpec {
+        id: BimodalBandit::ID,
+        max_episode_steps: BimodalBandit::MAX_EPISODE_STEPS,
+        reward_threshold: Some(0.95),
+    },
+];
+
+/// The ids of [`EXTRA_SPECS`], which [`make`] also accepts.
+pub const EXTRA_ENV_IDS: &[&str] = &[Bandit1D::ID, BimodalBandit::ID];
+
 /// The registration data of `id`.
 pub fn spec(id: &str) -> Result<&'static EnvSpec, EnvError> {
     SPECS
         .iter()
+        .chain(EXTRA_SPECS.iter())
         .find(|s| s.id == id)
         .ok_or_else(|| EnvError::UnknownEnv { id: id.to_string() })
 }
@@ -271,6 +295,8 @@ pub fn make_with_limit(id: &str, max_episode_steps: u32) -> Result<Box<dyn Env>,
             max_episode_steps,
         )?),
         Pendulum::ID => Box::new(Pendulum::with_max_episode_steps(max_episode_steps)?),
+        Bandit1D::ID => Box::new(Bandit1D::with_max_episode_steps(max_episode_steps)?),
+        BimodalBandit::ID => Box::new(BimodalBandit::with_max_episode_steps(max_episode_steps)?),
         _ => return Err(EnvError::UnknownEnv { id: id.to_string() }),
     })
 }

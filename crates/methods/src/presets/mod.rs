@@ -4,8 +4,9 @@
 mod agents;
 mod baselines;
 mod control;
-mod multi_objective;
 mod inventory;
+mod multi_objective;
+mod offpolicy;
 mod preference;
 mod theory;
 mod variants;
@@ -39,6 +40,8 @@ pub enum Family {
     MultiObjective,
     /// Policy optimisation through inventory simulators (HDPO and its REINFORCE comparator).
     Inventory,
+    /// Continuous-action off-policy control (TD3, SAC) over a replay buffer.
+    OffPolicy,
 }
 
 impl Family {
@@ -98,6 +101,12 @@ pub const PRESETS: &[Preset] = &[
     control::REINFORCE_CARTPOLE,
     control::BPO_CARTPOLE,
     control::BPO_ACROBOT,
+    offpolicy::TD3_PENDULUM,
+    offpolicy::SAC_PENDULUM,
+    offpolicy::TD3_MOUNTAINCAR_CONTINUOUS,
+    offpolicy::SAC_MOUNTAINCAR_CONTINUOUS,
+    offpolicy::TD3_BC_PENDULUM,
+    offpolicy::A2PR_PENDULUM,
     theory::NPG_IGT_CARTPOLE,
     theory::NHARPG_CARTPOLE,
     theory::HARPG_CARTPOLE,

@@ -106,6 +106,7 @@ fn family_name(f: Family) -> &'static str {
         Family::Theory => "a theory-solver preset",
         Family::MultiObjective => "a multi-objective preset",
         Family::Inventory => "an inventory preset",
+        Family::OffPolicy => "an off-policy control preset",
     }
 }
 
@@ -126,6 +127,17 @@ pub struct CompareSpec {
     pub dir: PathBuf,
     /// libtorch threads per cell.
     pub threads: usize,
+}
+
+/// The resolved off-policy config as TOML.
+fn resolve_offpolicy(preset: &str, sets: &[String]) -> Result<String, CompareError> {
+    let err = |e: crate::TrainError| CompareError::Config {
+        preset: preset.to_string(),
+        message: e.to_string(),
+    };
+    crate::offpolicy::load_offpolicy_config(None, sets)
+        .and_then(|cfg| cfg.to_toml())
+        .map_err(err)
 }
 
 /// What happens to one cell.
@@ -232,6 +244,7 @@ fn cell_sets(spec: &CompareSpec, family: Family, preset: &str, seed: u64) -> Vec
         Family::Control => ("env.id", "algo.total_steps"),
         Family::Theory | Family::MultiObjective => ("theory.env", "theory.steps"),
         Family::Inventory => ("inventory.problem", "train.epochs"),
+        Family::OffPolicy => ("env.id", "algo.total_steps"),
     };
     let mut sets = spec.sets.clone();
     if let Some(t) = &spec.task {
@@ -281,6 +294,7 @@ pub fn plan(spec: &CompareSpec) -> Result<Vec<Cell>, CompareError> {
                 Family::Control => (resolve_control(preset, &sets)?, None),
                 Family::Theory | Family::MultiObjective => (resolve_theory(preset, &sets)?, None),
                 Family::Inventory => (resolve_inventory(preset, &sets)?, None),
+                Family::OffPolicy => (resolve_offpolicy(preset, &sets)?, None),
             };
             check_saved_config(&dir, &toml_text)?;
             let action = action_of(&dir)?;
