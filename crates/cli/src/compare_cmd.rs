@@ -267,7 +267,7 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
             opts.curves = Some(curves.iter().map(|y| CurveSpec::new(x, y)).collect());
             return opts;
         }
-        Family::Control => {
+        Family::Control | Family::OffPolicy => {
             let x = if runs.iter().any(|r| r.logs("env_steps")) {
                 "env_steps"
             } else {
@@ -282,6 +282,8 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                     "entropy",
                     "clip_frac_low",
                     "clip_frac_high",
+                    "critic_loss",
+                    "alpha",
                 ],
             )
         }

@@ -24,6 +24,9 @@ pub fn run_train(
     if family == Some(polopt_methods::presets::Family::Theory) {
         return run_theory(config, sets, resume, progress);
     }
+    if family == Some(polopt_methods::presets::Family::OffPolicy) {
+        return run_offpolicy(config, sets, resume, progress);
+    }
     let cfg = load_config(config, sets)?;
     let warm_start = match (&cfg.model.path, cfg.sft.target_pass1 > 0.0) {
         (Some(path), _) => format!("model {path}{}", lora_note(&cfg)),
@@ -92,6 +95,51 @@ fn run_control(config: Option<&Path>, sets: &[String], resume: bool, progress: b
     println!("| eval/return_mean | {:.2} |", get("eval/return_mean"));
     println!("| eval/return_std | {:.2} |", get("eval/return_std"));
     println!("| eval/length_mean | {:.1} |", get("eval/length_mean"));
+    println!("run directory: {}", summary.run_dir.display());
+    Ok(())
+}
+
+/// TD3 / SAC: the off-policy trainer, checkpointed and resumable like the control trainer.
+fn run_offpolicy(
+    config: Option<&Path>,
+    sets: &[String],
+    resume: bool,
+    progress: bool,
+) -> Result<()> {
+    use polopt_train::offpolicy::{load_offpolicy_config, train_offpolicy, OffPolicyOptions};
+    let cfg = load_offpolicy_config(config, sets)?;
+    eprintln!(
+        "polopt: run `{}` | preset {} ({:?}) | env {} | seed {} | {} env steps",
+        cfg.run.name,
+        cfg.method.preset,
+        cfg.algo.kind,
+        cfg.env.id,
+        cfg.run.seed,
+        cfg.algo.total_steps
+    );
+    let summary = train_offpolicy(
+        &cfg,
+        OffPolicyOptions {
+            resume,
+            progress,
+            ..Default::default()
+        },
+    )?;
+    let get = |k: &str| summary.final_metrics.get(k).copied().unwrap_or(f64::NAN);
+    println!(
+        "| final evaluation ({} episodes) | value |\n|---|---|",
+        get("eval/episodes")
+    );
+    println!("| env steps | {} |", summary.env_steps);
+    println!("| gradient updates | {} |", summary.updates);
+    println!("| eval/return_mean | {:.2} |", get("eval/return_mean"));
+    println!("| eval/return_std | {:.2} |", get("eval/return_std"));
+    if summary.nonfinite_updates > 0 {
+        println!(
+            "non-finite updates (skipped): {}",
+            summary.nonfinite_updates
+        );
+    }
     println!("run directory: {}", summary.run_dir.display());
     Ok(())
 }

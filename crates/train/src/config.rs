@@ -312,6 +312,7 @@ pub(crate) fn preset_for_loop(
             Family::Control => ("a control preset", "the control trainer"),
             Family::GroupRl => ("a text-task preset", "the group-RL loop"),
             Family::Theory => ("a theory-solver preset", "the theory runner"),
+            Family::OffPolicy => ("an off-policy control preset", "the off-policy trainer"),
         };
         let ((is, runs_with), (wanted, _)) = (describe(found.family), describe(family));
         return Err(TrainError::Config(format!(

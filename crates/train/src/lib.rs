@@ -2,6 +2,7 @@
 //!
 //! - [`compare`]: a (preset x seed) grid of runs as child processes, resumable.
 //! - [`control`]: on-policy control (PPO, A2C, REINFORCE, BPO) on classic-control envs.
+//! - [`offpolicy`]: continuous-action off-policy control (TD3, SAC) over a replay buffer.
 //! - [`group_rl`]: warm start, then group RL with verifiable rewards (GRPO and its variants),
 //!   read top to bottom in one file.
 //! - [`driver`]: loops with a value model ([`tppo`], [`dapo_step`]; [`critic`]) plugged into `group_rl`'s step.
@@ -45,6 +46,7 @@ pub mod group_rl;
 pub mod learned_reward;
 pub mod method_hooks;
 pub mod minibatch;
+pub mod offpolicy;
 pub mod optim;
 pub mod packing;
 pub mod plan_critic;

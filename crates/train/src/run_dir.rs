@@ -193,3 +193,32 @@ pub fn save_dir_atomic(
     fs::rename(&tmp, &target).map_err(|e| TrainError::io(&target, e))?;
     Ok(target)
 }
+
+/// The start of a checkpointed run (control, off-policy): with `resume`, the newest checkpoint
+/// (an error when there is none); without, an error when the directory already holds metrics,
+/// so that nothing is overwritten. Creates the directory and writes `config.toml`.
+pub fn open_run_dir(
+    run_dir: &Path,
+    resume: bool,
+    config_toml: &str,
+) -> Result<Option<(usize, PathBuf)>, TrainError> {
+    let resume_from = if resume {
+        Some(latest_checkpoint(run_dir).ok_or_else(|| {
+            TrainError::Config(format!(
+                "--resume: {} has no checkpoint to resume from",
+                run_dir.display()
+            ))
+        })?)
+    } else {
+        None
+    };
+    if !resume && run_dir.join("metrics.jsonl").exists() {
+        return Err(TrainError::Config(format!(
+            "{} already holds a run; pass --resume to continue it, or choose another run.name (nothing was overwritten)",
+            run_dir.display()
+        )));
+    }
+    fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+    write_atomic(&run_dir.join("config.toml"), config_toml.as_bytes())?;
+    Ok(resume_from)
+}

@@ -4,6 +4,7 @@
 mod agents;
 mod baselines;
 mod control;
+mod offpolicy;
 mod preference;
 mod theory;
 mod variants;
@@ -32,6 +33,8 @@ pub enum Family {
     Control,
     /// Exact solvers of the theory papers on small MDPs (`polopt_theory`).
     Theory,
+    /// Continuous-action off-policy control (TD3, SAC) over a replay buffer.
+    OffPolicy,
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -84,6 +87,10 @@ pub const PRESETS: &[Preset] = &[
     control::REINFORCE_CARTPOLE,
     control::BPO_CARTPOLE,
     control::BPO_ACROBOT,
+    offpolicy::TD3_PENDULUM,
+    offpolicy::SAC_PENDULUM,
+    offpolicy::TD3_MOUNTAINCAR_CONTINUOUS,
+    offpolicy::SAC_MOUNTAINCAR_CONTINUOUS,
     theory::NPG_IGT_CARTPOLE,
     theory::NHARPG_CARTPOLE,
     theory::HARPG_CARTPOLE,

@@ -104,6 +104,7 @@ fn family_name(f: Family) -> &'static str {
         Family::GroupRl => "a text-task (group RL) preset",
         Family::Control => "a control preset",
         Family::Theory => "a theory-solver preset",
+        Family::OffPolicy => "an off-policy control preset",
     }
 }
 
@@ -124,6 +125,17 @@ pub struct CompareSpec {
     pub dir: PathBuf,
     /// libtorch threads per cell.
     pub threads: usize,
+}
+
+/// The resolved off-policy config as TOML.
+fn resolve_offpolicy(preset: &str, sets: &[String]) -> Result<String, CompareError> {
+    let err = |e: crate::TrainError| CompareError::Config {
+        preset: preset.to_string(),
+        message: e.to_string(),
+    };
+    crate::offpolicy::load_offpolicy_config(None, sets)
+        .and_then(|cfg| cfg.to_toml())
+        .map_err(err)
 }
 
 /// What happens to one cell.
@@ -229,6 +241,7 @@ fn cell_sets(spec: &CompareSpec, family: Family, preset: &str, seed: u64) -> Vec
         Family::GroupRl => ("task.name", "rl.steps"),
         Family::Control => ("env.id", "algo.total_steps"),
         Family::Theory => ("theory.env", "theory.steps"),
+        Family::OffPolicy => ("env.id", "algo.total_steps"),
     };
     let mut sets = spec.sets.clone();
     if let Some(t) = &spec.task {
@@ -277,6 +290,7 @@ pub fn plan(spec: &CompareSpec) -> Result<Vec<Cell>, CompareError> {
                 Family::GroupRl => resolve_text(preset, &sets)?,
                 Family::Control => (resolve_control(preset, &sets)?, None),
                 Family::Theory => (resolve_theory(preset, &sets)?, None),
+                Family::OffPolicy => (resolve_offpolicy(preset, &sets)?, None),
             };
             check_saved_config(&dir, &toml_text)?;
             let action = action_of(&dir)?;

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::config::{ControlConfig, EvalSection};
@@ -22,31 +23,43 @@ pub fn evaluate(
     actor: &ActorSnapshot,
     head: &Head,
     norms: &Normalizers,
-    (env_id, max_episode_steps): (&str, u32),
+    env: (&str, u32),
     eval: &EvalSection,
     seed: u64,
     index: u64,
+) -> Result<BTreeMap<String, f64>, TrainError> {
+    let mut scratch = ActScratch::default();
+    let mut obs = Vec::new();
+    let mut sampled = vec![0f32; head.action_dim()];
+    evaluate_episodes(env, eval.episodes, seed, index, |raw, rng, sent| {
+        norms.normalized(raw, &mut obs);
+        actor.act(&obs, rng, eval.deterministic, &mut scratch, &mut sampled);
+        env_action(head, &sampled, sent);
+    })
+}
+
+/// `episodes` whole episodes of `env_id` one after another, the environment seeded from
+/// `(seed, "control-eval", index)`; `act(obs, rng, action)` writes the action the environment
+/// receives for a raw observation, drawing any randomness from the evaluation's own stream.
+/// Every trainer's evaluation (control, off-policy) runs through here, so their numbers are
+/// comparable episode for episode.
+pub fn evaluate_episodes(
+    (env_id, max_episode_steps): (&str, u32),
+    episodes: usize,
+    seed: u64,
+    index: u64,
+    mut act: impl FnMut(&[f32], &mut ChaCha8Rng, &mut [f32]),
 ) -> Result<BTreeMap<String, f64>, TrainError> {
     // One environment, episodes one after another: parallel copies would favour short episodes
     // unless every copy ran to its end.
     let env_seed = derive_seed(seed, "control-eval", index);
     let mut env = ControlEnvs::new(env_id, 1, max_episode_steps, env_seed, "eval-env")?;
     let mut rng = stream(seed, "control-eval-actions", index);
-    let mut scratch = ActScratch::default();
-    let (mut obs, mut sampled) = (Vec::new(), vec![0f32; env.action_dim]);
-    let mut sent = sampled.clone();
-    let mut returns = Vec::with_capacity(eval.episodes);
-    let mut lengths = Vec::with_capacity(eval.episodes);
-    while returns.len() < eval.episodes {
-        norms.normalized(&env.obs, &mut obs);
-        actor.act(
-            &obs,
-            &mut rng,
-            eval.deterministic,
-            &mut scratch,
-            &mut sampled,
-        );
-        env_action(head, &sampled, &mut sent);
+    let mut sent = vec![0f32; env.action_dim];
+    let mut returns = Vec::with_capacity(episodes);
+    let mut lengths = Vec::with_capacity(episodes);
+    while returns.len() < episodes {
+        act(&env.obs, &mut rng, &mut sent);
         env.step(&sent)?;
         for f in &env.finished {
             returns.push(f.episode_return);

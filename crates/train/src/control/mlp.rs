@@ -342,7 +342,7 @@ fn unit(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// Box-Muller; one draw of two uniforms per normal keeps the stream position simple.
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1 = 1.0 - unit(rng); // (0, 1]: ln is finite
     let u2 = unit(rng);
     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()

@@ -21,7 +21,7 @@ use super::rollout::{collect, critic_values, Normalizers};
 use super::update::{explained_variance, RolloutData};
 use crate::error::TrainError;
 use crate::run_dir::{
-    checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
+    checkpoint_name, open_run_dir, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
 };
 use crate::seeds::{stream, with_torch_seed};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -93,24 +93,7 @@ pub fn train_control(
     };
     tch::set_num_threads(threads as i32);
     let run_dir = run_dir_of(cfg);
-    let resume_from = if options.resume {
-        Some(latest_checkpoint(&run_dir).ok_or_else(|| {
-            TrainError::Config(format!(
-                "--resume: {} has no checkpoint to resume from",
-                run_dir.display()
-            ))
-        })?)
-    } else {
-        None
-    };
-    if !options.resume && run_dir.join("metrics.jsonl").exists() {
-        return Err(TrainError::Config(format!(
-            "{} already holds a run; pass --resume to continue it, or choose another run.name (nothing was overwritten)",
-            run_dir.display()
-        )));
-    }
-    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
-    write_atomic(&run_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    let resume_from = open_run_dir(&run_dir, options.resume, &cfg.to_toml()?)?;
 
     let (e, a, seed) = (&cfg.env, &cfg.algo, cfg.run.seed);
     let envs = ControlEnvs::new(&e.id, e.num_envs, e.max_episode_steps, seed, "train-env")?;
@@ -407,7 +390,8 @@ const STATE_FILES: [&str; 3] = [
     "critic_optimizer.safetensors",
 ];
 
-fn progress_bar(enabled: bool, len: u64, label: &str) -> ProgressBar {
+/// The env-step progress bar of the control and off-policy trainers (hidden when disabled).
+pub(crate) fn progress_bar(enabled: bool, len: u64, label: &str) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }

@@ -1,0 +1,39 @@
+//! Continuous-action off-policy presets (issue 16 item 1): TD3 and SAC over the replay buffer,
+//! actors and twin critics of `polopt_train::offpolicy`. Like the control presets they take no
+//! [`MethodConfig`] parts (those are the on-policy objective's); a preset's algorithm and
+//! hyperparameters are run settings in `crates/train/configs/offpolicy/<preset>.toml`, taken
+//! from rl-baselines3-zoo's tuned `td3.yml` / `sac.yml` and SB3's defaults.
+use super::{Family, Preset};
+use crate::config::MethodConfig;
+
+const fn offpolicy(name: &'static str, description: &'static str, spec: &'static str) -> Preset {
+    Preset {
+        name,
+        description,
+        spec,
+        reconstructed: false,
+        family: Family::OffPolicy,
+        build: <MethodConfig as Default>::default,
+    }
+}
+
+pub const TD3_PENDULUM: Preset = offpolicy(
+    "td3-pendulum",
+    "TD3 on Pendulum-v1: rl-zoo tuned (400-300, lr 1e-3, gamma 0.98, 10k random steps, 20k)",
+    "README-control-offline-theory.md",
+);
+pub const SAC_PENDULUM: Preset = offpolicy(
+    "sac-pendulum",
+    "SAC on Pendulum-v1: SB3 defaults + rl-zoo lr 1e-3, auto entropy, 20k steps",
+    "README-control-offline-theory.md",
+);
+pub const TD3_MOUNTAINCAR_CONTINUOUS: Preset = offpolicy(
+    "td3-mountaincar-continuous",
+    "TD3 on MountainCarContinuous-v0: rl-zoo (400-300, noise 0.5 Gaussian for OU), 300k steps",
+    "README-control-offline-theory.md",
+);
+pub const SAC_MOUNTAINCAR_CONTINUOUS: Preset = offpolicy(
+    "sac-mountaincar-continuous",
+    "SAC on MountainCarContinuous-v0: rl-zoo (64-64, ent 0.1, 32 steps x 32 updates), 50k",
+    "README-control-offline-theory.md",
+);

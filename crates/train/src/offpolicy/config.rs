@@ -1,0 +1,265 @@
+//! The off-policy trainer's run config: the same layering as the control trainer's
+//! (`control::config`), later wins: embedded defaults (`configs/offpolicy/default.toml`) <- the
+//! preset's run settings (`configs/offpolicy/<preset>.toml`) <- the user's file <- each `--set`.
+//! Unknown keys, wrong types and out-of-range values are errors that name the key. The `[run]`
+//! and `[eval]` sections are the control trainer's types; here `run.checkpoint_every` and
+//! `eval.every` count environment steps (one update per step is the common case).
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use polopt_methods::presets::Family;
+
+use crate::config::{apply_set, check, deserialize_named, merge, preset_for_loop, read_user_file};
+use crate::control::config::{EvalSection, RunSection};
+use crate::error::TrainError;
+
+pub const OFFPOLICY_DEFAULTS: &str = include_str!("../../configs/offpolicy/default.toml");
+
+const PRESET_OVERLAYS: &[(&str, &str)] = &[
+    (
+        "td3-pendulum",
+        include_str!("../../configs/offpolicy/td3-pendulum.toml"),
+    ),
+    (
+        "sac-pendulum",
+        include_str!("../../configs/offpolicy/sac-pendulum.toml"),
+    ),
+    (
+        "td3-mountaincar-continuous",
+        include_str!("../../configs/offpolicy/td3-mountaincar-continuous.toml"),
+    ),
+    (
+        "sac-mountaincar-continuous",
+        include_str!("../../configs/offpolicy/sac-mountaincar-continuous.toml"),
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffPolicyConfig {
+    pub run: RunSection,
+    pub env: EnvSection,
+    pub algo: AlgoSection,
+    pub model: ModelSection,
+    pub eval: EvalSection,
+    pub method: MethodSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    pub id: String,
+    pub max_episode_steps: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlgoKind {
+    /// Deterministic tanh actor, clipped double-Q with target policy smoothing, delayed actor.
+    Td3,
+    /// Squashed-Gaussian actor, soft clipped double-Q, (auto-tuned) entropy temperature.
+    Sac,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgoSection {
+    pub kind: AlgoKind,
+    pub total_steps: u64,
+    pub learning_starts: u64,
+    pub buffer_size: usize,
+    pub batch_size: usize,
+    pub gamma: f64,
+    pub tau: f64,
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    pub train_freq: u64,
+    pub gradient_steps: usize,
+    pub policy_delay: usize,
+    pub exploration_noise: f64,
+    pub target_policy_noise: f64,
+    pub target_noise_clip: f64,
+    pub ent_coef: f64,
+    pub autotune: bool,
+    pub target_entropy: f64,
+    pub max_grad_norm: f64,
+    pub log_every: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub hidden: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSection {
+    pub preset: String,
+}
+
+/// Builds the config from the defaults, the preset, an optional file and `--set`s.
+pub fn load_offpolicy_config(
+    file: Option<&std::path::Path>,
+    sets: &[String],
+) -> Result<OffPolicyConfig, TrainError> {
+    resolve_offpolicy(&read_user_file(file)?, sets)
+}
+
+pub fn resolve_offpolicy(user: &Table, sets: &[String]) -> Result<OffPolicyConfig, TrainError> {
+    let mut overlay = user.clone();
+    for set in sets {
+        apply_set(&mut overlay, set)?;
+    }
+    let parse = |text: &str, what: &str| {
+        text.parse::<Table>()
+            .map_err(|e| TrainError::Config(format!("{what}: {e}")))
+    };
+    let mut base = parse(OFFPOLICY_DEFAULTS, "embedded off-policy defaults")?;
+    let (name, _) = preset_for_loop(&overlay, &base, Family::OffPolicy)?;
+    merge(
+        &mut base,
+        &Table::from_iter([(
+            "method".to_string(),
+            Value::Table(Table::from_iter([(
+                "preset".to_string(),
+                Value::String(name.clone()),
+            )])),
+        )]),
+    );
+    if let Some((_, text)) = PRESET_OVERLAYS.iter().find(|(n, _)| *n == name) {
+        merge(
+            &mut base,
+            &parse(text, &format!("preset `{name}` run settings"))?,
+        );
+    }
+    merge(&mut base, &overlay);
+    let mut config: OffPolicyConfig = deserialize_named(base)?;
+    if config.run.name.is_empty() {
+        config.run.name = format!("{name}-s{}", config.run.seed);
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+impl OffPolicyConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let r = &self.run;
+        check(
+            "run.name",
+            !r.name.contains('/'),
+            "a name without '/'",
+            &r.name,
+        )?;
+        check("run.threads", r.threads <= 1024, "0..=1024", r.threads)?;
+        let e = &self.env;
+        let spec = polopt_envs::classic::spec(&e.id)
+            .map_err(|err| TrainError::Config(format!("config key `env.id`: {err}")))?;
+        let continuous = polopt_envs::classic::make(&e.id)
+            .map(|env| {
+                matches!(
+                    env.action_space(),
+                    polopt_envs::classic::Space::Box { .. }
+                )
+            })
+            .unwrap_or(false);
+        check(
+            "env.id",
+            continuous,
+            "an environment with continuous actions (Pendulum-v1, MountainCarContinuous-v0)",
+            &spec.id,
+        )?;
+        let a = &self.algo;
+        check(
+            "algo.total_steps",
+            a.total_steps >= 1,
+            ">= 1",
+            a.total_steps,
+        )?;
+        check(
+            "algo.buffer_size",
+            a.buffer_size >= 1,
+            ">= 1",
+            a.buffer_size,
+        )?;
+        check(
+            "algo.batch_size",
+            (1..=1 << 20).contains(&a.batch_size),
+            "1..=1048576",
+            a.batch_size,
+        )?;
+        check(
+            "algo.gamma",
+            (0.0..=1.0).contains(&a.gamma),
+            "in [0, 1]",
+            a.gamma,
+        )?;
+        check("algo.tau", a.tau > 0.0 && a.tau <= 1.0, "in (0, 1]", a.tau)?;
+        for (key, lr) in [("algo.actor_lr", a.actor_lr), ("algo.critic_lr", a.critic_lr)] {
+            check(key, lr > 0.0 && lr < 1.0, "in (0, 1)", lr)?;
+        }
+        check("algo.train_freq", a.train_freq >= 1, ">= 1", a.train_freq)?;
+        check(
+            "algo.gradient_steps",
+            a.gradient_steps >= 1,
+            ">= 1",
+            a.gradient_steps,
+        )?;
+        check(
+            "algo.policy_delay",
+            a.policy_delay >= 1,
+            ">= 1",
+            a.policy_delay,
+        )?;
+        for (key, v) in [
+            ("algo.exploration_noise", a.exploration_noise),
+            ("algo.target_policy_noise", a.target_policy_noise),
+            ("algo.target_noise_clip", a.target_noise_clip),
+            ("algo.max_grad_norm", a.max_grad_norm),
+        ] {
+            check(key, v >= 0.0, ">= 0", v)?;
+        }
+        check("algo.ent_coef", a.ent_coef > 0.0, "> 0", a.ent_coef)?;
+        check(
+            "algo.target_entropy",
+            a.target_entropy <= 0.0 || a.autotune,
+            "0 unless algo.autotune",
+            a.target_entropy,
+        )?;
+        check("algo.log_every", a.log_every >= 1, ">= 1", a.log_every)?;
+        check(
+            "run.checkpoint_every",
+            r.checkpoint_every >= 1 && r.checkpoint_every as u64 % a.log_every == 0,
+            "a positive multiple of algo.log_every (checkpoints fall on metric rows)",
+            r.checkpoint_every,
+        )?;
+        let m = &self.model;
+        check(
+            "model.hidden",
+            !m.hidden.is_empty() && m.hidden.iter().all(|&h| (1..=4096).contains(&h)),
+            "a non-empty list of 1..=4096",
+            format!("{:?}", m.hidden),
+        )?;
+        check(
+            "eval.episodes",
+            self.eval.episodes >= 1,
+            ">= 1",
+            self.eval.episodes,
+        )?;
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> Result<String, TrainError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| TrainError::Config(format!("config does not serialize: {e}")))
+    }
+
+    /// SAC's entropy target: `algo.target_entropy`, or `-action_dim` when it is 0.
+    pub fn target_entropy(&self, action_dim: usize) -> f64 {
+        if self.algo.target_entropy == 0.0 {
+            -(action_dim as f64)
+        } else {
+            self.algo.target_entropy
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Continuous-action off-policy control (issue 16 item 1): TD3 and SAC on the classic-control
+//! environments with continuous actions, on the control stack's environments, evaluation,
+//! config layering and run directories.
+//!
+//! Map of the module, in the order one step runs:
+//! - [`config`]: the run's TOML (embedded defaults, preset, file, `--set`), range-checked.
+//! - [`replay`]: the replay buffer (uniform sampling from a derived stream, saved whole).
+//! - [`nets`]: ReLU MLPs, the deterministic tanh actor, the squashed-Gaussian actor with its
+//!   tanh log-density correction, twin Q critics, Polyak averaging.
+//! - [`agent`]: what the loop asks of a method, and the checkpoint plumbing they share.
+//! - [`td3`], [`sac`]: the methods, one file each.
+//! - [`trainer`]: the loop, metrics, evaluation, checkpoints and exact resume.
+pub mod agent;
+pub mod config;
+pub mod nets;
+pub mod replay;
+pub mod sac;
+pub mod td3;
+pub mod trainer;
+
+pub use config::{load_offpolicy_config, resolve_offpolicy, AlgoKind, OffPolicyConfig};
+pub use trainer::{train_offpolicy, OffPolicyOptions, OffPolicySummary};
