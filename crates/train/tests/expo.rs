@@ -1,10 +1,13 @@
 //! EXPO's parts (`algorithms/expo.md`): the spec's test vector for the edit and the on-the-fly
 //! selector, the scaled log-prob against a finite-difference density, the DDPM's two modes,
 //! and the bimodal-bandit check.
+mod common;
+
 use polopt_train::expo::bandit_check::{run, BanditCheckConfig, Mode};
 use polopt_train::expo::ddpm::{DiffusionConfig, DiffusionPolicy, Schedule};
 use polopt_train::expo::edit::{apply_edit, scaled_log_prob, tanh_gaussian_log_prob};
 use polopt_train::expo::otf::select;
+use polopt_train::offpolicy::{resolve_offpolicy, train_offpolicy, OffPolicyOptions};
 use polopt_train::optim::AdamW;
 use polopt_train::seeds::with_torch_seed;
 use tch::{Kind, Tensor};
@@ -132,4 +135,97 @@ fn bandit_check_otf_concentrates_near_the_best_action() {
     .unwrap();
     let base_last = base.last().unwrap();
     assert!(base_last.mean_reward < 0.7, "{base_last:?}");
+}
+
+fn loop_config(
+    dir: &std::path::Path,
+    name: &str,
+    preset: &str,
+    extra: &[&str],
+) -> polopt_train::offpolicy::OffPolicyConfig {
+    let mut sets = vec![
+        format!("method.preset={preset}"),
+        format!("run.name={name}"),
+        format!("run.out_dir={}", dir.display()),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    resolve_offpolicy(&toml::Table::new(), &sets).unwrap()
+}
+
+/// Both EXPO presets in the off-policy loop: stopped at a checkpoint and resumed, a run writes
+/// the same metrics as one run straight through (base, EMA, edit, critic, targets, temperature,
+/// moments, replay buffer).
+#[test]
+fn expo_presets_resume_exactly() {
+    for preset in ["expo-bandit", "expo-bandit-base"] {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = [
+            "algo.total_steps=40",
+            "algo.log_every=10",
+            "run.checkpoint_every=20",
+            "algo.batch_size=16",
+            "model.hidden=[16, 16]",
+            "expo.base_hidden=[16]",
+            "expo.base_samples=4",
+            "expo.edited_samples=2",
+            "eval.every=20",
+            "eval.episodes=4",
+        ];
+        let straight = loop_config(dir.path(), "straight", preset, &extra);
+        train_offpolicy(&straight, OffPolicyOptions::default()).unwrap();
+        let split = loop_config(dir.path(), "split", preset, &extra);
+        let first = train_offpolicy(
+            &split,
+            OffPolicyOptions {
+                stop_after: Some(20),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(first.env_steps, 20);
+        train_offpolicy(
+            &split,
+            OffPolicyOptions {
+                resume: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let timing = ["sps", "eval_time_s"];
+        let a = common::metric_rows(&dir.path().join("straight"), &timing);
+        let b = common::metric_rows(&dir.path().join("split"), &timing);
+        assert_eq!(a.len(), 4, "{preset}");
+        assert!(a[3].get("base_loss").is_some(), "{preset}: updates ran");
+        assert_eq!(a[3].get("critic_loss").is_some(), preset == "expo-bandit");
+        assert_eq!(a, b, "{preset}");
+    }
+}
+
+#[test]
+fn expo_config_errors_name_the_key() {
+    let err = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        resolve_offpolicy(&toml::Table::new(), &sets)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err(&["method.preset=expo-bandit", "expo.beta=0"]);
+    assert!(e.contains("expo.beta"), "{e}");
+    let e = err(&["method.preset=expo-bandit", "expo.edited_samples=9"]);
+    assert!(e.contains("expo.edited_samples"), "{e}");
+    let e = err(&["method.preset=expo-bandit", "expo.bogus=1"]);
+    assert!(e.contains("bogus"), "{e}");
+    // A dataset that does not fit the environment is refused when the agent is built.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = loop_config(
+        dir.path(),
+        "x",
+        "expo-bandit",
+        &["expo.offline_data=medium", "expo.offline_transitions=50"],
+    );
+    let e = polopt_train::offpolicy::trainer::build_agent(&cfg, 1, 1)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("expo.offline_data"), "{e}");
 }

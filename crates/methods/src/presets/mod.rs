@@ -91,6 +91,8 @@ pub const PRESETS: &[Preset] = &[
     offpolicy::SAC_PENDULUM,
     offpolicy::TD3_MOUNTAINCAR_CONTINUOUS,
     offpolicy::SAC_MOUNTAINCAR_CONTINUOUS,
+    offpolicy::EXPO_BANDIT,
+    offpolicy::EXPO_BANDIT_BASE,
     theory::NPG_IGT_CARTPOLE,
     theory::NHARPG_CARTPOLE,
     theory::HARPG_CARTPOLE,

@@ -63,6 +63,11 @@ impl QEnsemble {
             .to_kind(Kind::Float)
     }
 
+    /// The target copies' variables (checkpoints).
+    pub fn target_store(&self) -> &VarStore {
+        &self.target_vs
+    }
+
     pub fn update_target(&self, tau: f64) {
         polyak(&self.target_vs, &self.vs, tau);
     }

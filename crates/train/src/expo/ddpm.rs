@@ -188,6 +188,11 @@ impl DiffusionPolicy {
         })
     }
 
+    /// The EMA copy's variables (checkpoints).
+    pub fn ema_store(&self) -> &VarStore {
+        &self.ema_vs
+    }
+
     /// ψ̄ ← (1 − τ_a) ψ̄ + τ_a ψ.
     pub fn update_ema(&self) {
         polyak(&self.ema_vs, &self.vs, self.config.ema);

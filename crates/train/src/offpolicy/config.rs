@@ -32,6 +32,14 @@ const PRESET_OVERLAYS: &[(&str, &str)] = &[
         "sac-mountaincar-continuous",
         include_str!("../../configs/offpolicy/sac-mountaincar-continuous.toml"),
     ),
+    (
+        "expo-bandit",
+        include_str!("../../configs/offpolicy/expo-bandit.toml"),
+    ),
+    (
+        "expo-bandit-base",
+        include_str!("../../configs/offpolicy/expo-bandit-base.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +51,23 @@ pub struct OffPolicyConfig {
     pub model: ModelSection,
     pub eval: EvalSection,
     pub method: MethodSection,
+    pub expo: ExpoSection,
+}
+
+/// EXPO's settings (`algorithms/expo.md`), read only when `algo.kind = "expo"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpoSection {
+    pub base_samples: i64,
+    pub edited_samples: i64,
+    pub beta: f64,
+    pub denoise_steps: usize,
+    pub base_hidden: Vec<i64>,
+    pub base_ema: f64,
+    pub base_only: bool,
+    pub offline_data: String,
+    pub offline_transitions: usize,
+    pub offline_ratio: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +84,8 @@ pub enum AlgoKind {
     Td3,
     /// Squashed-Gaussian actor, soft clipped double-Q, (auto-tuned) entropy temperature.
     Sac,
+    /// DDPM base policy, Gaussian edit policy, on-the-fly argmax-Q (`[expo]` section).
+    Expo,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,12 +183,7 @@ impl OffPolicyConfig {
         let spec = polopt_envs::classic::spec(&e.id)
             .map_err(|err| TrainError::Config(format!("config key `env.id`: {err}")))?;
         let continuous = polopt_envs::classic::make(&e.id)
-            .map(|env| {
-                matches!(
-                    env.action_space(),
-                    polopt_envs::classic::Space::Box { .. }
-                )
-            })
+            .map(|env| matches!(env.action_space(), polopt_envs::classic::Space::Box { .. }))
             .unwrap_or(false);
         check(
             "env.id",
@@ -195,7 +217,10 @@ impl OffPolicyConfig {
             a.gamma,
         )?;
         check("algo.tau", a.tau > 0.0 && a.tau <= 1.0, "in (0, 1]", a.tau)?;
-        for (key, lr) in [("algo.actor_lr", a.actor_lr), ("algo.critic_lr", a.critic_lr)] {
+        for (key, lr) in [
+            ("algo.actor_lr", a.actor_lr),
+            ("algo.critic_lr", a.critic_lr),
+        ] {
             check(key, lr > 0.0 && lr < 1.0, "in (0, 1)", lr)?;
         }
         check("algo.train_freq", a.train_freq >= 1, ">= 1", a.train_freq)?;
@@ -245,6 +270,55 @@ impl OffPolicyConfig {
             self.eval.episodes >= 1,
             ">= 1",
             self.eval.episodes,
+        )?;
+        let x = &self.expo;
+        check(
+            "expo.base_samples",
+            (1..=1024).contains(&x.base_samples),
+            "1..=1024",
+            x.base_samples,
+        )?;
+        check(
+            "expo.edited_samples",
+            (0..=x.base_samples).contains(&x.edited_samples),
+            "0..=expo.base_samples",
+            x.edited_samples,
+        )?;
+        check(
+            "expo.beta",
+            x.beta > 0.0 && x.beta <= 2.0,
+            "in (0, 2]",
+            x.beta,
+        )?;
+        check(
+            "expo.denoise_steps",
+            (1..=1000).contains(&x.denoise_steps),
+            "1..=1000",
+            x.denoise_steps,
+        )?;
+        check(
+            "expo.base_hidden",
+            !x.base_hidden.is_empty() && x.base_hidden.iter().all(|&h| (1..=4096).contains(&h)),
+            "a non-empty list of 1..=4096",
+            format!("{:?}", x.base_hidden),
+        )?;
+        check(
+            "expo.base_ema",
+            x.base_ema > 0.0 && x.base_ema <= 1.0,
+            "in (0, 1]",
+            x.base_ema,
+        )?;
+        check(
+            "expo.offline_ratio",
+            (0.0..=1.0).contains(&x.offline_ratio),
+            "in [0, 1]",
+            x.offline_ratio,
+        )?;
+        check(
+            "expo.offline_transitions",
+            x.offline_transitions >= 1,
+            ">= 1",
+            x.offline_transitions,
         )?;
         Ok(())
     }

@@ -8,10 +8,11 @@
 //! - [`nets`]: ReLU MLPs, the deterministic tanh actor, the squashed-Gaussian actor with its
 //!   tanh log-density correction, twin Q critics, Polyak averaging.
 //! - [`agent`]: what the loop asks of a method, and the checkpoint plumbing they share.
-//! - [`td3`], [`sac`]: the methods, one file each.
+//! - [`td3`], [`sac`], [`expo`]: the methods, one file each (EXPO's networks in `crate::expo`).
 //! - [`trainer`]: the loop, metrics, evaluation, checkpoints and exact resume.
 pub mod agent;
 pub mod config;
+pub mod expo;
 pub mod nets;
 pub mod replay;
 pub mod sac;

@@ -64,7 +64,14 @@ impl ReplayBuffer {
         self.len == 0
     }
 
-    pub fn push(&mut self, obs: &[f32], action: &[f32], reward: f64, next_obs: &[f32], terminated: bool) {
+    pub fn push(
+        &mut self,
+        obs: &[f32],
+        action: &[f32],
+        reward: f64,
+        next_obs: &[f32],
+        terminated: bool,
+    ) {
         let (o, a) = (self.obs_dim, self.act_dim);
         let done = if terminated { 1.0 } else { 0.0 };
         if self.len < self.capacity {
@@ -146,7 +153,10 @@ impl ReplayBuffer {
             ));
         }
         let mut fields = Vec::new();
-        for (name, width) in FIELDS.iter().zip([self.obs_dim, self.act_dim, 1, self.obs_dim, 1]) {
+        for (name, width) in FIELDS
+            .iter()
+            .zip([self.obs_dim, self.act_dim, 1, self.obs_dim, 1])
+        {
             let t = tensors
                 .get(*name)
                 .ok_or_else(|| format!("replay buffer lacks `{name}`"))?;
@@ -181,7 +191,13 @@ mod tests {
         let mut b = ReplayBuffer::new(capacity, 2, 1);
         for k in 0..steps {
             let x = k as f32;
-            b.push(&[x, -x], &[x / 10.0], k as f64, &[x + 1.0, -x - 1.0], k % 7 == 6);
+            b.push(
+                &[x, -x],
+                &[x / 10.0],
+                k as f64,
+                &[x + 1.0, -x - 1.0],
+                k % 7 == 6,
+            );
         }
         b
     }

@@ -17,7 +17,9 @@ use tch::{Kind, Tensor};
 
 use super::agent::{obs_row, row_values, step, Agent, UpdateResult};
 use super::config::OffPolicyConfig;
-use super::nets::{hard_copy, new_store, normal_tensor, polyak_update, SquashedGaussianActor, TwinCritic};
+use super::nets::{
+    hard_copy, new_store, normal_tensor, polyak_update, SquashedGaussianActor, TwinCritic,
+};
 use super::replay::Batch;
 use crate::optim::AdamW;
 
@@ -65,7 +67,13 @@ pub fn sac_target(
 }
 
 /// `mean (alpha log pi(a~|s) - min_i Q_i(s, a~))` for the sampled `a~` and its log-density.
-pub fn sac_actor_loss(critic: &TwinCritic, obs: &Tensor, actions: &Tensor, logp: &Tensor, alpha: f64) -> Tensor {
+pub fn sac_actor_loss(
+    critic: &TwinCritic,
+    obs: &Tensor,
+    actions: &Tensor,
+    logp: &Tensor,
+    alpha: f64,
+) -> Tensor {
     (logp * alpha - critic.min_q(obs, actions)).mean(obs.kind())
 }
 
@@ -76,7 +84,11 @@ pub fn temperature_loss(log_alpha: &Tensor, logp: &Tensor, target_entropy: f64) 
 
 impl Sac {
     /// Call under `seeds::with_torch_seed`: the initial weights draw from libtorch's generator.
-    pub fn new(cfg: &OffPolicyConfig, obs_dim: usize, act_dim: usize) -> Result<Self, tch::TchError> {
+    pub fn new(
+        cfg: &OffPolicyConfig,
+        obs_dim: usize,
+        act_dim: usize,
+    ) -> Result<Self, tch::TchError> {
         let (o, a, h) = (obs_dim as i64, act_dim as i64, &cfg.model.hidden);
         let actor_vs = new_store();
         let actor = SquashedGaussianActor::new(&actor_vs, o, h, a);
@@ -125,7 +137,9 @@ impl Agent for Sac {
         let out = tch::no_grad(|| {
             let obs = obs_row(obs);
             if explore {
-                self.actor.sample(&obs, &normal_tensor(rng, 1, self.act_dim)).0
+                self.actor
+                    .sample(&obs, &normal_tensor(rng, 1, self.act_dim))
+                    .0
             } else {
                 self.actor.mode(&obs)
             }
@@ -144,7 +158,10 @@ impl Agent for Sac {
         let alpha = self.alpha();
         let mut row = BTreeMap::from([
             ("alpha".to_string(), alpha),
-            ("entropy".to_string(), -logp.mean(Kind::Float).double_value(&[])),
+            (
+                "entropy".to_string(),
+                -logp.mean(Kind::Float).double_value(&[]),
+            ),
         ]);
         if s.autotune {
             let loss = temperature_loss(&self.log_alpha, &logp, s.target_entropy);
@@ -156,7 +173,14 @@ impl Agent for Sac {
             )?;
             row.insert("alpha_loss".into(), loss);
         }
-        let target = sac_target(&self.actor, &self.critic_target, batch, &eps_next, alpha, s.gamma);
+        let target = sac_target(
+            &self.actor,
+            &self.critic_target,
+            batch,
+            &eps_next,
+            alpha,
+            s.gamma,
+        );
         let critic_loss = twin_critic_half_loss(&self.critic, batch, &target);
         let critic_loss = step(
             &mut self.critic_opt,

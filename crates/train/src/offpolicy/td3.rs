@@ -17,7 +17,9 @@ use tch::{Kind, Tensor};
 
 use super::agent::{obs_row, row_values, step, Agent, UpdateResult};
 use super::config::OffPolicyConfig;
-use super::nets::{hard_copy, new_store, normal_tensor, polyak_update, DeterministicActor, TwinCritic};
+use super::nets::{
+    hard_copy, new_store, normal_tensor, polyak_update, DeterministicActor, TwinCritic,
+};
 use super::replay::Batch;
 use crate::control::mlp::standard_normal;
 use crate::optim::AdamW;
@@ -58,7 +60,8 @@ pub fn td3_target(
     s: &Td3Settings,
 ) -> Tensor {
     tch::no_grad(|| {
-        let smoothing = (noise * s.target_policy_noise).clamp(-s.target_noise_clip, s.target_noise_clip);
+        let smoothing =
+            (noise * s.target_policy_noise).clamp(-s.target_noise_clip, s.target_noise_clip);
         let next_actions = (actor_target.forward(&batch.next_obs) + smoothing).clamp(-1.0, 1.0);
         let next_q = critic_target.min_q(&batch.next_obs, &next_actions);
         &batch.rewards + (1.0 - &batch.terminated) * s.gamma * next_q
@@ -79,7 +82,11 @@ pub fn td3_actor_loss(actor: &DeterministicActor, critic: &TwinCritic, obs: &Ten
 
 impl Td3 {
     /// Call under `seeds::with_torch_seed`: the initial weights draw from libtorch's generator.
-    pub fn new(cfg: &OffPolicyConfig, obs_dim: usize, act_dim: usize) -> Result<Self, tch::TchError> {
+    pub fn new(
+        cfg: &OffPolicyConfig,
+        obs_dim: usize,
+        act_dim: usize,
+    ) -> Result<Self, tch::TchError> {
         let (o, a, h) = (obs_dim as i64, act_dim as i64, &cfg.model.hidden);
         let actor_vs = new_store();
         let actor = DeterministicActor::new(&actor_vs, o, h, a);
@@ -143,7 +150,10 @@ impl Agent for Td3 {
         )?;
         let mut row = BTreeMap::from([
             ("critic_loss".to_string(), critic_loss),
-            ("q_target_mean".to_string(), target.mean(Kind::Float).double_value(&[])),
+            (
+                "q_target_mean".to_string(),
+                target.mean(Kind::Float).double_value(&[]),
+            ),
         ]);
         if index % s.policy_delay == 0 {
             // The critic only carries the actor's gradient: frozen, its weight gradients
