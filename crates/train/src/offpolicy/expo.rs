@@ -218,6 +218,11 @@ impl Expo {
         }
         // Critic: y = r + γ (1 − terminated) min_j Q̄_j(s', π_OTF(s')), online base.
         let target = tch::no_grad(|| {
+            // A batch of terminal transitions only (every bandit step) needs no backup: skip
+            // the B·N denoising chains of π_OTF(s').
+            if batch.terminated.min().double_value(&[]) >= 1.0 {
+                return batch.rewards.shallow_clone();
+            }
             let next = otf::act(
                 &batch.next_obs,
                 &self.base,
