@@ -1,4 +1,5 @@
-//! Continuous-action off-policy presets (issue 16 item 1): TD3 and SAC over the replay buffer,
+//! Continuous-action off-policy presets (issue 16 items 1 and 3): TD3 and SAC over the replay
+//! buffer, and the offline TD3+BC and A2PR on a dataset split,
 //! actors and twin critics of `polopt_train::offpolicy`. Like the control presets they take no
 //! [`MethodConfig`] parts (those are the on-policy objective's); a preset's algorithm and
 //! hyperparameters are run settings in `crates/train/configs/offpolicy/<preset>.toml`, taken
@@ -46,4 +47,14 @@ pub const EXPO_BANDIT_BASE: Preset = offpolicy(
     "expo-bandit-base",
     "EXPO's control on the bimodal bandit: acts with one sample of the imitation-only DDPM base",
     "algorithms/expo.md",
+);
+pub const TD3_BC_PENDULUM: Preset = offpolicy(
+    "td3-bc-pendulum",
+    "TD3+BC (offline) on data/Pendulum-v1-medium-v0: alpha 2.5, normalised states, 20k updates",
+    "a2pr.md",
+);
+pub const A2PR_PENDULUM: Preset = offpolicy(
+    "a2pr-pendulum",
+    "A2PR (offline): TD3+BC with an advantage-filtered VAE and advantage-selected BC target",
+    "a2pr.md",
 );

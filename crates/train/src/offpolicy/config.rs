@@ -40,6 +40,14 @@ const PRESET_OVERLAYS: &[(&str, &str)] = &[
         "expo-bandit-base",
         include_str!("../../configs/offpolicy/expo-bandit-base.toml"),
     ),
+    (
+        "td3-bc-pendulum",
+        include_str!("../../configs/offpolicy/td3-bc-pendulum.toml"),
+    ),
+    (
+        "a2pr-pendulum",
+        include_str!("../../configs/offpolicy/a2pr-pendulum.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +58,7 @@ pub struct OffPolicyConfig {
     pub algo: AlgoSection,
     pub model: ModelSection,
     pub eval: EvalSection,
+    pub offline: OfflineSection,
     pub method: MethodSection,
     pub expo: ExpoSection,
 }
@@ -72,6 +81,13 @@ pub struct ExpoSection {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct OfflineSection {
+    pub dataset: String,
+    pub normalize_states: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnvSection {
     pub id: String,
     pub max_episode_steps: u32,
@@ -86,6 +102,17 @@ pub enum AlgoKind {
     Sac,
     /// DDPM base policy, Gaussian edit policy, on-the-fly argmax-Q (`[expo]` section).
     Expo,
+    /// Offline: TD3 with the behaviour-cloning term `(pi(s) - a)^2` (Fujimoto & Gu, 2021).
+    Td3Bc,
+    /// Offline: TD3+BC with an advantage-filtered VAE and advantage-selected BC target.
+    A2pr,
+}
+
+impl AlgoKind {
+    /// Methods that learn from `offline.dataset` only.
+    pub fn is_offline(self) -> bool {
+        matches!(self, AlgoKind::Td3Bc | AlgoKind::A2pr)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +137,12 @@ pub struct AlgoSection {
     pub autotune: bool,
     pub target_entropy: f64,
     pub max_grad_norm: f64,
+    pub bc_alpha: f64,
+    pub bc_mask: f64,
+    pub vae_weight: f64,
+    pub vae_lr: f64,
+    pub value_lr: f64,
+    pub adv_threshold: f64,
     pub log_every: u64,
 }
 
@@ -117,6 +150,7 @@ pub struct AlgoSection {
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
     pub hidden: Vec<i64>,
+    pub vae_hidden: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,6 +285,22 @@ impl OffPolicyConfig {
             "0 unless algo.autotune",
             a.target_entropy,
         )?;
+        for (key, v) in [
+            ("algo.bc_alpha", a.bc_alpha),
+            ("algo.bc_mask", a.bc_mask),
+            ("algo.vae_weight", a.vae_weight),
+        ] {
+            check(key, v >= 0.0, ">= 0", v)?;
+        }
+        for (key, lr) in [("algo.vae_lr", a.vae_lr), ("algo.value_lr", a.value_lr)] {
+            check(key, lr > 0.0 && lr < 1.0, "in (0, 1)", lr)?;
+        }
+        check(
+            "offline.dataset",
+            a.kind.is_offline() == !self.offline.dataset.is_empty(),
+            "a dataset file for algo.kind td3_bc / a2pr, and \"\" for td3 / sac",
+            format!("{:?}", self.offline.dataset),
+        )?;
         check("algo.log_every", a.log_every >= 1, ">= 1", a.log_every)?;
         check(
             "run.checkpoint_every",
@@ -264,6 +314,12 @@ impl OffPolicyConfig {
             !m.hidden.is_empty() && m.hidden.iter().all(|&h| (1..=4096).contains(&h)),
             "a non-empty list of 1..=4096",
             format!("{:?}", m.hidden),
+        )?;
+        check(
+            "model.vae_hidden",
+            !m.vae_hidden.is_empty() && m.vae_hidden.iter().all(|&h| (1..=4096).contains(&h)),
+            "a non-empty list of 1..=4096",
+            format!("{:?}", m.vae_hidden),
         )?;
         check(
             "eval.episodes",

@@ -1,4 +1,5 @@
-//! Continuous-action off-policy control (issue 16 item 1): TD3 and SAC on the classic-control
+//! Continuous-action off-policy control (issue 16 items 1 and 3): TD3 and SAC, and offline
+//! TD3+BC and A2PR, on the classic-control
 //! environments with continuous actions, on the control stack's environments, evaluation,
 //! config layering and run directories.
 //!
@@ -8,8 +9,11 @@
 //! - [`nets`]: ReLU MLPs, the deterministic tanh actor, the squashed-Gaussian actor with its
 //!   tanh log-density correction, twin Q critics, Polyak averaging.
 //! - [`agent`]: what the loop asks of a method, and the checkpoint plumbing they share.
-//! - [`td3`], [`sac`], [`expo`]: the methods, one file each (EXPO's networks in `crate::expo`).
+//! - [`td3`], [`sac`], [`expo`]: the online methods, one file each (EXPO's networks in
+//!   `crate::expo`); [`td3_bc`], [`a2pr`]: the offline ones (the trainer's offline mode samples a
+//!   dataset instead of stepping the environment).
 //! - [`trainer`]: the loop, metrics, evaluation, checkpoints and exact resume.
+pub mod a2pr;
 pub mod agent;
 pub mod config;
 pub mod expo;
@@ -17,6 +21,7 @@ pub mod nets;
 pub mod replay;
 pub mod sac;
 pub mod td3;
+pub mod td3_bc;
 pub mod trainer;
 
 pub use config::{load_offpolicy_config, resolve_offpolicy, AlgoKind, OffPolicyConfig};

@@ -15,12 +15,13 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
-use super::agent::{obs_row, row_values, step, Agent, UpdateResult};
+use super::agent::{obs_row, row_values, step, Agent, NonFinite, UpdateResult};
 use super::config::OffPolicyConfig;
 use super::nets::{
     hard_copy, new_store, normal_tensor, polyak_update, DeterministicActor, TwinCritic,
 };
 use super::replay::Batch;
+use super::td3_bc::{td3_bc_actor_loss, DatasetAction};
 use crate::control::mlp::standard_normal;
 use crate::optim::AdamW;
 
@@ -37,6 +38,8 @@ pub struct Td3 {
     critic_opt: AdamW,
     settings: Td3Settings,
     act_dim: usize,
+    /// `Some(alpha)`: the actor step is TD3+BC's (`td3_bc.rs`).
+    pub behaviour_cloning: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -50,21 +53,23 @@ pub struct Td3Settings {
     pub max_grad_norm: f64,
 }
 
-/// `y = r + gamma (1 - terminated) min_i Q_targ_i(s', a')` with the smoothed target action;
-/// `noise` is standard normal `[B, act_dim]` (scaled and clipped here). No gradient.
+/// `y = r + gamma (1 - terminated) min_i Q_targ_i(s', a')` with the smoothed target action
+/// `a'` (returned too: A2PR's value target reuses it); `noise` is standard normal
+/// `[B, act_dim]` (scaled and clipped here). No gradient.
 pub fn td3_target(
     actor_target: &DeterministicActor,
     critic_target: &TwinCritic,
     batch: &Batch,
     noise: &Tensor,
     s: &Td3Settings,
-) -> Tensor {
+) -> (Tensor, Tensor) {
     tch::no_grad(|| {
         let smoothing =
             (noise * s.target_policy_noise).clamp(-s.target_noise_clip, s.target_noise_clip);
         let next_actions = (actor_target.forward(&batch.next_obs) + smoothing).clamp(-1.0, 1.0);
         let next_q = critic_target.min_q(&batch.next_obs, &next_actions);
-        &batch.rewards + (1.0 - &batch.terminated) * s.gamma * next_q
+        let y = &batch.rewards + (1.0 - &batch.terminated) * s.gamma * next_q;
+        (y, next_actions)
     })
 }
 
@@ -120,7 +125,59 @@ impl Td3 {
                 max_grad_norm: al.max_grad_norm,
             },
             act_dim,
+            behaviour_cloning: None,
         })
+    }
+}
+
+impl Td3 {
+    /// One critic step towards [`td3_target`]; returns the loss, the target and `a'`.
+    pub fn critic_step(
+        &mut self,
+        batch: &Batch,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<(f64, Tensor, Tensor), NonFinite> {
+        let rows = batch.obs.size()[0] as usize;
+        let noise = normal_tensor(rng, rows, self.act_dim);
+        let (target, next_actions) = td3_target(
+            &self.actor_target,
+            &self.critic_target,
+            batch,
+            &noise,
+            &self.settings,
+        );
+        let loss = twin_critic_loss(&self.critic, batch, &target);
+        let loss = step(
+            &mut self.critic_opt,
+            &loss,
+            self.settings.max_grad_norm,
+            ["critic loss", "critic gradient norm"],
+        )?;
+        Ok((loss, target, next_actions))
+    }
+
+    /// One actor step on `loss(actor, critic)`. The critic only carries the actor's gradient:
+    /// it is frozen meanwhile, so its weight gradients (a third of the backward) are skipped.
+    pub fn actor_step(
+        &mut self,
+        loss: impl FnOnce(&DeterministicActor, &TwinCritic) -> Tensor,
+    ) -> Result<f64, NonFinite> {
+        self.critic_vs.freeze();
+        let value = loss(&self.actor, &self.critic);
+        let outcome = step(
+            &mut self.actor_opt,
+            &value,
+            self.settings.max_grad_norm,
+            ["actor loss", "actor gradient norm"],
+        );
+        self.critic_vs.unfreeze();
+        outcome
+    }
+
+    /// Polyak averaging of both targets (TD3 moves them only with the actor).
+    pub fn update_targets(&mut self) {
+        polyak_update(&self.critic_target_vs, &self.critic_vs, self.settings.tau);
+        polyak_update(&self.actor_target_vs, &self.actor_vs, self.settings.tau);
     }
 }
 
@@ -137,17 +194,7 @@ impl Agent for Td3 {
     }
 
     fn update(&mut self, batch: &Batch, rng: &mut ChaCha8Rng, index: u64) -> UpdateResult {
-        let s = self.settings;
-        let rows = batch.obs.size()[0] as usize;
-        let noise = normal_tensor(rng, rows, self.act_dim);
-        let target = td3_target(&self.actor_target, &self.critic_target, batch, &noise, &s);
-        let critic_loss = twin_critic_loss(&self.critic, batch, &target);
-        let critic_loss = step(
-            &mut self.critic_opt,
-            &critic_loss,
-            s.max_grad_norm,
-            ["critic loss", "critic gradient norm"],
-        )?;
+        let (critic_loss, target, _) = self.critic_step(batch, rng)?;
         let mut row = BTreeMap::from([
             ("critic_loss".to_string(), critic_loss),
             (
@@ -155,22 +202,14 @@ impl Agent for Td3 {
                 target.mean(Kind::Float).double_value(&[]),
             ),
         ]);
-        if index % s.policy_delay == 0 {
-            // The critic only carries the actor's gradient: frozen, its weight gradients
-            // (a third of the backward pass) are not computed.
-            self.critic_vs.freeze();
-            let actor_loss = td3_actor_loss(&self.actor, &self.critic, &batch.obs);
-            let actor_loss = step(
-                &mut self.actor_opt,
-                &actor_loss,
-                s.max_grad_norm,
-                ["actor loss", "actor gradient norm"],
-            );
-            self.critic_vs.unfreeze();
-            let actor_loss = actor_loss?;
+        if index % self.settings.policy_delay == 0 {
+            let bc = self.behaviour_cloning;
+            let actor_loss = self.actor_step(|actor, critic| match bc {
+                None => td3_actor_loss(actor, critic, &batch.obs),
+                Some(alpha) => td3_bc_actor_loss(actor, critic, batch, alpha, &DatasetAction),
+            })?;
             row.insert("actor_loss".into(), actor_loss);
-            polyak_update(&self.critic_target_vs, &self.critic_vs, s.tau);
-            polyak_update(&self.actor_target_vs, &self.actor_vs, s.tau);
+            self.update_targets();
         }
         Ok(row)
     }

@@ -17,12 +17,14 @@ use std::time::Instant;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use super::a2pr::A2pr;
 use super::agent::{self, Agent, NonFinite};
 use super::config::{AlgoKind, OffPolicyConfig};
 use super::expo::Expo;
 use super::replay::ReplayBuffer;
 use super::sac::Sac;
 use super::td3::Td3;
+use super::td3_bc::td3_bc;
 use crate::control::envs::{ControlEnvs, EnvsState};
 use crate::control::eval::evaluate_episodes;
 use crate::control::trainer::progress_bar;
@@ -52,6 +54,7 @@ pub struct OffPolicyOptions {
 pub struct OffPolicySummary {
     pub run_dir: PathBuf,
     pub final_metrics: BTreeMap<String, f64>,
+    /// Environment steps online, gradient steps offline.
     pub env_steps: u64,
     pub updates: u64,
     pub nonfinite_updates: u64,
@@ -60,11 +63,13 @@ pub struct OffPolicySummary {
 /// Everything a checkpoint holds besides tensors.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct OffPolicyState {
-    env_steps: u64,
+    #[serde(alias = "env_steps")]
+    steps: u64,
     updates: u64,
     nonfinite_updates: u64,
     consecutive_nonfinite: u64,
     envs: EnvsState,
+    /// Online only: offline runs rebuild the buffer from `offline.dataset`.
     replay_pos: usize,
     replay_len: usize,
     optimizer_steps: BTreeMap<String, i64>,
@@ -86,6 +91,13 @@ impl ActionMap {
             Space::Discrete { .. } => Err(TrainError::Config(
                 "config key `env.id`: the off-policy trainer needs continuous actions".into(),
             )),
+        }
+    }
+
+    /// The inverse of [`Self::to_env`], clipped to `[-1, 1]` (dataset actions).
+    pub(crate) fn to_unit(&self, action: &[f32], out: &mut [f32]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = ((action[i] - self.bias[i]) / self.scale[i]).clamp(-1.0, 1.0);
         }
     }
 
@@ -151,6 +163,8 @@ pub fn build_agent(
             AlgoKind::Td3 => Box::new(Td3::new(cfg, obs_dim, act_dim)?) as Box<dyn Agent>,
             AlgoKind::Sac => Box::new(Sac::new(cfg, obs_dim, act_dim)?),
             AlgoKind::Expo => Box::new(Expo::new(cfg, obs_dim, act_dim)?),
+            AlgoKind::Td3Bc => Box::new(td3_bc(cfg, obs_dim, act_dim)?),
+            AlgoKind::A2pr => Box::new(A2pr::new(cfg, obs_dim, act_dim)?),
         })
     })
 }
@@ -161,10 +175,106 @@ struct Trainer<'a> {
     envs: ControlEnvs,
     replay: ReplayBuffer,
     actions: ActionMap,
-    env_steps: u64,
+    /// Environment steps online, gradient steps offline (the run's step counter).
+    steps: u64,
     updates: u64,
     nonfinite_updates: u64,
     consecutive_nonfinite: u64,
+    /// Offline runs: the dataset's state statistics (identity when normalisation is off).
+    states: Option<StateNormalizer>,
+}
+
+/// `(s - mean) / std` with the offline dataset's statistics (`std + 1e-3`, TD3+BC / A2PR).
+#[derive(Debug, Clone)]
+pub struct StateNormalizer {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+impl StateNormalizer {
+    pub fn of(rows: &[f32], dim: usize) -> Self {
+        let n = (rows.len() / dim).max(1) as f64;
+        let mut mean = vec![0f64; dim];
+        for row in rows.chunks(dim) {
+            for (m, x) in mean.iter_mut().zip(row) {
+                *m += *x as f64 / n;
+            }
+        }
+        let mut var = vec![0f64; dim];
+        for row in rows.chunks(dim) {
+            for ((v, x), m) in var.iter_mut().zip(row).zip(&mean) {
+                *v += (*x as f64 - m).powi(2) / n;
+            }
+        }
+        Self {
+            mean: mean.iter().map(|m| *m as f32).collect(),
+            std: var.iter().map(|v| (v.sqrt() + 1e-3) as f32).collect(),
+        }
+    }
+
+    pub fn identity(dim: usize) -> Self {
+        Self {
+            mean: vec![0.0; dim],
+            std: vec![1.0; dim],
+        }
+    }
+
+    pub fn apply(&self, rows: &mut [f32]) {
+        let dim = self.mean.len();
+        for row in rows.chunks_mut(dim) {
+            for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *x = (*x - m) / s;
+            }
+        }
+    }
+}
+
+/// Fills a buffer with `offline.dataset` (actions rescaled to `[-1, 1]`, states normalised);
+/// the dataset's `env_id` must be `env.id`, its actions continuous.
+fn load_offline(
+    cfg: &OffPolicyConfig,
+    actions: &ActionMap,
+) -> Result<(ReplayBuffer, StateNormalizer), TrainError> {
+    use polopt_envs::offline::{Actions, OfflineDataset};
+    let path = &cfg.offline.dataset;
+    let key_err = |detail: String| {
+        TrainError::Config(format!("config key `offline.dataset` ({path}): {detail}"))
+    };
+    let data = OfflineDataset::load(path).map_err(|e| key_err(e.to_string()))?;
+    let env_id = data.metadata.get("env_id").cloned().unwrap_or_default();
+    if env_id != cfg.env.id {
+        return Err(key_err(format!(
+            "the dataset was collected on `{env_id}`, but env.id = `{}` (evaluation runs there)",
+            cfg.env.id
+        )));
+    }
+    let Actions::Continuous(raw) = &data.actions else {
+        return Err(key_err(
+            "discrete actions; TD3+BC and A2PR need continuous ones".into(),
+        ));
+    };
+    let (o, a) = (data.obs_dim, data.act_dim);
+    let norm = if cfg.offline.normalize_states {
+        StateNormalizer::of(&data.observations, o)
+    } else {
+        StateNormalizer::identity(o)
+    };
+    let mut replay = ReplayBuffer::new(data.len().max(1), o, a);
+    let (mut obs, mut next) = (data.observations.clone(), data.next_observations.clone());
+    norm.apply(&mut obs);
+    norm.apply(&mut next);
+    let mut unit = vec![0f32; a];
+    for t in 0..data.len() {
+        actions.to_unit(&raw[t * a..(t + 1) * a], &mut unit);
+        replay.push(
+            &obs[t * o..(t + 1) * o],
+            &unit,
+            data.rewards[t] as f64,
+            &next[t * o..(t + 1) * o],
+            data.terminals[t] != 0,
+        );
+    }
+    Ok((replay, norm))
 }
 
 pub fn train_offpolicy(
@@ -190,17 +300,30 @@ pub fn train_offpolicy(
     let envs = ControlEnvs::new(&e.id, 1, e.max_episode_steps, seed, "train-env")?;
     let actions = ActionMap::new(&envs.action_space())?;
     let agent = build_agent(cfg, envs.obs_dim, envs.action_dim)?;
-    let replay = ReplayBuffer::new(a.buffer_size, envs.obs_dim, envs.action_dim);
+    let (replay, states) = if a.kind.is_offline() {
+        let (replay, norm) = load_offline(cfg, &actions)?;
+        (replay, Some(norm))
+    } else {
+        let replay = ReplayBuffer::new(a.buffer_size, envs.obs_dim, envs.action_dim);
+        (replay, None)
+    };
+    if replay.obs_dim != envs.obs_dim || replay.act_dim != envs.action_dim {
+        return Err(TrainError::Config(format!(
+            "config key `offline.dataset`: rows of {} states / {} actions, env.id has {} / {}",
+            replay.obs_dim, replay.act_dim, envs.obs_dim, envs.action_dim
+        )));
+    }
     let mut t = Trainer {
         cfg,
         agent,
         envs,
         replay,
         actions,
-        env_steps: 0,
+        steps: 0,
         updates: 0,
         nonfinite_updates: 0,
         consecutive_nonfinite: 0,
+        states,
     };
     if let Some((_, dir)) = &resume_from {
         t.load_checkpoint(dir)?;
@@ -217,24 +340,30 @@ pub fn train_offpolicy(
     let keep = resume_from.map(|(s, _)| s);
     let mut sink = MetricsSink::open(&run_dir.join("metrics.jsonl"), keep)?;
     let bar = progress_bar(options.progress, a.total_steps, &cfg.method.preset);
-    bar.set_position(t.env_steps);
+    bar.set_position(t.steps);
     let mut acc = RowAccumulator::default();
     let mut last_eval = BTreeMap::new();
     let mut row_started = Instant::now();
-    let mut row_start_step = t.env_steps;
-    while t.env_steps < a.total_steps {
-        t.env_step(&mut acc)?;
-        let step = t.env_steps;
+    let mut row_start_step = t.steps;
+    while t.steps < a.total_steps {
+        if t.states.is_some() {
+            t.offline_step(&mut acc)?;
+        } else {
+            t.env_step(&mut acc)?;
+        }
+        let step = t.steps;
         let last = step >= a.total_steps;
         if !(last || step % a.log_every == 0) {
             continue;
         }
         let mut row = acc.flush();
         let elapsed = row_started.elapsed().as_secs_f64();
-        row.insert("env_steps".into(), step as f64);
+        if t.states.is_none() {
+            row.insert("env_steps".into(), step as f64);
+            row.insert("replay_size".into(), t.replay.len() as f64);
+        }
         row.insert("updates".into(), t.updates as f64);
         row.insert("nonfinite_updates".into(), t.nonfinite_updates as f64);
-        row.insert("replay_size".into(), t.replay.len() as f64);
         row.insert(
             "sps".into(),
             (step - row_start_step) as f64 / elapsed.max(1e-9),
@@ -268,9 +397,14 @@ pub fn train_offpolicy(
     }
     bar.finish_and_clear();
     if last_eval.is_empty() {
-        last_eval = t.evaluate(t.env_steps)?;
+        last_eval = t.evaluate(t.steps)?;
     }
-    last_eval.insert("env_steps".into(), t.env_steps as f64);
+    let unit = if t.states.is_some() {
+        "updates"
+    } else {
+        "env_steps"
+    };
+    last_eval.insert(unit.into(), t.steps as f64);
     info.status = "finished".into();
     info.final_metrics = last_eval.clone();
     info.write(&run_dir)?;
@@ -282,8 +416,8 @@ impl Trainer<'_> {
     fn env_step(&mut self, acc: &mut RowAccumulator) -> Result<(), TrainError> {
         let a = &self.cfg.algo;
         let seed = self.cfg.run.seed;
-        self.env_steps += 1;
-        let step = self.env_steps;
+        self.steps += 1;
+        let step = self.steps;
         let dim = self.envs.action_dim;
         let mut action = vec![0f32; dim];
         let mut rng = stream(seed, "offpolicy-act", step);
@@ -311,26 +445,39 @@ impl Trainer<'_> {
         }
         if step > a.learning_starts && step % a.train_freq == 0 {
             for _ in 0..a.gradient_steps {
-                self.updates += 1;
-                let mut urng = stream(seed, "offpolicy-update", self.updates);
-                let batch = self.replay.sample(a.batch_size, &mut urng);
-                match self.agent.update(&batch, &mut urng, self.updates) {
-                    Ok(metrics) => {
-                        self.consecutive_nonfinite = 0;
-                        acc.add(&metrics);
-                    }
-                    Err(NonFinite { what }) => {
-                        self.nonfinite_updates += 1;
-                        self.consecutive_nonfinite += 1;
-                        tracing::warn!(update = self.updates, what, "non-finite update skipped");
-                        if self.consecutive_nonfinite >= MAX_CONSECUTIVE_NONFINITE {
-                            return Err(TrainError::NonFinite {
-                                what: format!("{what} ({MAX_CONSECUTIVE_NONFINITE} updates in a row)"),
-                                step: step as usize,
-                                hint: "the critic diverged; lower algo.critic_lr or set algo.max_grad_norm",
-                            });
-                        }
-                    }
+                self.update(acc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offline: one gradient step on a dataset minibatch is one step of the run.
+    fn offline_step(&mut self, acc: &mut RowAccumulator) -> Result<(), TrainError> {
+        self.steps += 1;
+        self.update(acc)
+    }
+
+    /// Gradient step `updates + 1` on a minibatch drawn from its own stream, through the NaN
+    /// guard: a non-finite step is skipped and counted, a run of them stops the run.
+    fn update(&mut self, acc: &mut RowAccumulator) -> Result<(), TrainError> {
+        self.updates += 1;
+        let mut urng = stream(self.cfg.run.seed, "offpolicy-update", self.updates);
+        let batch = self.replay.sample(self.cfg.algo.batch_size, &mut urng);
+        match self.agent.update(&batch, &mut urng, self.updates) {
+            Ok(metrics) => {
+                self.consecutive_nonfinite = 0;
+                acc.add(&metrics);
+            }
+            Err(NonFinite { what }) => {
+                self.nonfinite_updates += 1;
+                self.consecutive_nonfinite += 1;
+                tracing::warn!(update = self.updates, what, "non-finite update skipped");
+                if self.consecutive_nonfinite >= MAX_CONSECUTIVE_NONFINITE {
+                    return Err(TrainError::NonFinite {
+                        what: format!("{what} ({MAX_CONSECUTIVE_NONFINITE} updates in a row)"),
+                        step: self.steps as usize,
+                        hint: "the critic diverged; lower algo.critic_lr or set algo.max_grad_norm",
+                    });
                 }
             }
         }
@@ -342,13 +489,19 @@ impl Trainer<'_> {
         let mut action = vec![0f32; self.envs.action_dim];
         let agent = &self.agent;
         let map = &self.actions;
+        let mut normalized = Vec::new();
         evaluate_episodes(
             (&e.id, e.max_episode_steps),
             v.episodes,
             self.cfg.run.seed,
             index,
             |obs, rng, sent| {
-                agent.act(obs, !v.deterministic, rng, &mut action);
+                normalized.clear();
+                normalized.extend_from_slice(obs);
+                if let Some(norm) = &self.states {
+                    norm.apply(&mut normalized);
+                }
+                agent.act(&normalized, !v.deterministic, rng, &mut action);
                 map.to_env(&action, sent);
             },
         )
@@ -358,7 +511,7 @@ impl Trainer<'_> {
         OffPolicySummary {
             run_dir,
             final_metrics,
-            env_steps: self.env_steps,
+            env_steps: self.steps,
             updates: self.updates,
             nonfinite_updates: self.nonfinite_updates,
         }
@@ -367,7 +520,7 @@ impl Trainer<'_> {
     fn save_checkpoint(&mut self, run_dir: &Path) -> Result<(), TrainError> {
         let (replay_pos, replay_len) = self.replay.position();
         let state = OffPolicyState {
-            env_steps: self.env_steps,
+            steps: self.steps,
             updates: self.updates,
             nonfinite_updates: self.nonfinite_updates,
             consecutive_nonfinite: self.consecutive_nonfinite,
@@ -377,18 +530,20 @@ impl Trainer<'_> {
             optimizer_steps: agent::optimizer_steps(self.agent.as_mut()),
         };
         let weights = agent::state_tensors(self.agent.as_mut());
-        let replay = self.replay.tensors();
+        let replay = self.states.is_none().then(|| self.replay.tensors());
         let ckpt_err = |dir: &Path, e: String| TrainError::Checkpoint {
             path: dir.to_path_buf(),
             detail: e,
         };
-        save_checkpoint_dir(run_dir, &checkpoint_name(self.env_steps as usize), |dir| {
+        save_checkpoint_dir(run_dir, &checkpoint_name(self.steps as usize), |dir| {
             let save = |name: &str, tensors| {
                 polopt_models::checkpoint::save_tensors(&dir.join(name), tensors)
                     .map_err(|e| ckpt_err(dir, e.to_string()))
             };
             save(AGENT_FILE, &weights)?;
-            save(REPLAY_FILE, &replay)?;
+            if let Some(replay) = &replay {
+                save(REPLAY_FILE, replay)?;
+            }
             let text =
                 serde_json::to_string_pretty(&state).map_err(|e| ckpt_err(dir, e.to_string()))?;
             write_atomic(&dir.join("state.json"), text.as_bytes())
@@ -414,11 +569,13 @@ impl Trainer<'_> {
         let weights = load(AGENT_FILE)?;
         agent::load_state(self.agent.as_mut(), &weights, &state.optimizer_steps)
             .map_err(|e| ckpt_err(&dir.join(AGENT_FILE), e))?;
-        self.replay
-            .load(&load(REPLAY_FILE)?, (state.replay_pos, state.replay_len))
-            .map_err(|e| ckpt_err(&dir.join(REPLAY_FILE), e))?;
+        if self.states.is_none() {
+            self.replay
+                .load(&load(REPLAY_FILE)?, (state.replay_pos, state.replay_len))
+                .map_err(|e| ckpt_err(&dir.join(REPLAY_FILE), e))?;
+        }
         self.envs.restore(&state.envs)?;
-        self.env_steps = state.env_steps;
+        self.steps = state.steps;
         self.updates = state.updates;
         self.nonfinite_updates = state.nonfinite_updates;
         self.consecutive_nonfinite = state.consecutive_nonfinite;
