@@ -11,6 +11,8 @@
 //! - [`preference`]: the preference rollout kinds (offline pairs, online pairs, reference
 //!   pairs) as one driver: DPO and its loss types, KTO, ORPO, the reward model, online DPO,
 //!   INPO, SePPO.
+//! - [`expo`]: EXPO's parts (DDPM base policy, edit policy, on-the-fly argmax-Q selector, Q
+//!   ensemble) and its bimodal-bandit check.
 //! - [`config`]: the run's TOML (embedded default, preset, file, `--set`), with range checks.
 //! - [`segment`]: the SPO chain and tree rollouts, which plan their own token advantages.
 //! - [`rollout`], [`tool_rollout`] (tool calls mid-answer), [`packing`], [`reward`], [`eval`],
@@ -40,6 +42,7 @@ pub mod dapo_step;
 pub mod driver;
 pub mod error;
 pub mod eval;
+pub mod expo;
 pub mod export;
 pub mod group_rl;
 pub mod hdpo;

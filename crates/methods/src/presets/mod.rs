@@ -105,6 +105,8 @@ pub const PRESETS: &[Preset] = &[
     offpolicy::SAC_PENDULUM,
     offpolicy::TD3_MOUNTAINCAR_CONTINUOUS,
     offpolicy::SAC_MOUNTAINCAR_CONTINUOUS,
+    offpolicy::EXPO_BANDIT,
+    offpolicy::EXPO_BANDIT_BASE,
     offpolicy::TD3_BC_PENDULUM,
     offpolicy::A2PR_PENDULUM,
     theory::NPG_IGT_CARTPOLE,

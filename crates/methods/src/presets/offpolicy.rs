@@ -38,6 +38,16 @@ pub const SAC_MOUNTAINCAR_CONTINUOUS: Preset = offpolicy(
     "SAC on MountainCarContinuous-v0: rl-zoo (64-64, ent 0.1, 32 steps x 32 updates), 50k",
     "README-control-offline-theory.md",
 );
+pub const EXPO_BANDIT: Preset = offpolicy(
+    "expo-bandit",
+    "EXPO on the bimodal bandit: DDPM base (T=10) + edit (beta 0.2) + argmax-Q over 8+8, 2000 offline actions 50/50",
+    "algorithms/expo.md",
+);
+pub const EXPO_BANDIT_BASE: Preset = offpolicy(
+    "expo-bandit-base",
+    "EXPO's control on the bimodal bandit: acts with one sample of the imitation-only DDPM base",
+    "algorithms/expo.md",
+);
 pub const TD3_BC_PENDULUM: Preset = offpolicy(
     "td3-bc-pendulum",
     "TD3+BC (offline) on data/Pendulum-v1-medium-v0: alpha 2.5, normalised states, 20k updates",

@@ -33,6 +33,14 @@ const PRESET_OVERLAYS: &[(&str, &str)] = &[
         include_str!("../../configs/offpolicy/sac-mountaincar-continuous.toml"),
     ),
     (
+        "expo-bandit",
+        include_str!("../../configs/offpolicy/expo-bandit.toml"),
+    ),
+    (
+        "expo-bandit-base",
+        include_str!("../../configs/offpolicy/expo-bandit-base.toml"),
+    ),
+    (
         "td3-bc-pendulum",
         include_str!("../../configs/offpolicy/td3-bc-pendulum.toml"),
     ),
@@ -52,6 +60,23 @@ pub struct OffPolicyConfig {
     pub eval: EvalSection,
     pub offline: OfflineSection,
     pub method: MethodSection,
+    pub expo: ExpoSection,
+}
+
+/// EXPO's settings (`algorithms/expo.md`), read only when `algo.kind = "expo"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpoSection {
+    pub base_samples: i64,
+    pub edited_samples: i64,
+    pub beta: f64,
+    pub denoise_steps: usize,
+    pub base_hidden: Vec<i64>,
+    pub base_ema: f64,
+    pub base_only: bool,
+    pub offline_data: String,
+    pub offline_transitions: usize,
+    pub offline_ratio: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +100,8 @@ pub enum AlgoKind {
     Td3,
     /// Squashed-Gaussian actor, soft clipped double-Q, (auto-tuned) entropy temperature.
     Sac,
+    /// DDPM base policy, Gaussian edit policy, on-the-fly argmax-Q (`[expo]` section).
+    Expo,
     /// Offline: TD3 with the behaviour-cloning term `(pi(s) - a)^2` (Fujimoto & Gu, 2021).
     Td3Bc,
     /// Offline: TD3+BC with an advantage-filtered VAE and advantage-selected BC target.
@@ -299,6 +326,55 @@ impl OffPolicyConfig {
             self.eval.episodes >= 1,
             ">= 1",
             self.eval.episodes,
+        )?;
+        let x = &self.expo;
+        check(
+            "expo.base_samples",
+            (1..=1024).contains(&x.base_samples),
+            "1..=1024",
+            x.base_samples,
+        )?;
+        check(
+            "expo.edited_samples",
+            (0..=x.base_samples).contains(&x.edited_samples),
+            "0..=expo.base_samples",
+            x.edited_samples,
+        )?;
+        check(
+            "expo.beta",
+            x.beta > 0.0 && x.beta <= 2.0,
+            "in (0, 2]",
+            x.beta,
+        )?;
+        check(
+            "expo.denoise_steps",
+            (1..=1000).contains(&x.denoise_steps),
+            "1..=1000",
+            x.denoise_steps,
+        )?;
+        check(
+            "expo.base_hidden",
+            !x.base_hidden.is_empty() && x.base_hidden.iter().all(|&h| (1..=4096).contains(&h)),
+            "a non-empty list of 1..=4096",
+            format!("{:?}", x.base_hidden),
+        )?;
+        check(
+            "expo.base_ema",
+            x.base_ema > 0.0 && x.base_ema <= 1.0,
+            "in (0, 1]",
+            x.base_ema,
+        )?;
+        check(
+            "expo.offline_ratio",
+            (0.0..=1.0).contains(&x.offline_ratio),
+            "in [0, 1]",
+            x.offline_ratio,
+        )?;
+        check(
+            "expo.offline_transitions",
+            x.offline_transitions >= 1,
+            ">= 1",
+            x.offline_transitions,
         )?;
         Ok(())
     }

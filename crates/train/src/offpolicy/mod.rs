@@ -9,12 +9,14 @@
 //! - [`nets`]: ReLU MLPs, the deterministic tanh actor, the squashed-Gaussian actor with its
 //!   tanh log-density correction, twin Q critics, Polyak averaging.
 //! - [`agent`]: what the loop asks of a method, and the checkpoint plumbing they share.
-//! - [`td3`], [`sac`]: the online methods, one file each; [`td3_bc`], [`a2pr`]: the offline
-//!   ones (the trainer's offline mode samples a dataset instead of stepping the environment).
+//! - [`td3`], [`sac`], [`expo`]: the online methods, one file each (EXPO's networks in
+//!   `crate::expo`); [`td3_bc`], [`a2pr`]: the offline ones (the trainer's offline mode samples a
+//!   dataset instead of stepping the environment).
 //! - [`trainer`]: the loop, metrics, evaluation, checkpoints and exact resume.
 pub mod a2pr;
 pub mod agent;
 pub mod config;
+pub mod expo;
 pub mod nets;
 pub mod replay;
 pub mod sac;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::a2pr::A2pr;
 use super::agent::{self, Agent, NonFinite};
 use super::config::{AlgoKind, OffPolicyConfig};
+use super::expo::Expo;
 use super::replay::ReplayBuffer;
 use super::sac::Sac;
 use super::td3::Td3;
@@ -161,6 +162,7 @@ pub fn build_agent(
         Ok(match cfg.algo.kind {
             AlgoKind::Td3 => Box::new(Td3::new(cfg, obs_dim, act_dim)?) as Box<dyn Agent>,
             AlgoKind::Sac => Box::new(Sac::new(cfg, obs_dim, act_dim)?),
+            AlgoKind::Expo => Box::new(Expo::new(cfg, obs_dim, act_dim)?),
             AlgoKind::Td3Bc => Box::new(td3_bc(cfg, obs_dim, act_dim)?),
             AlgoKind::A2pr => Box::new(A2pr::new(cfg, obs_dim, act_dim)?),
         })
