@@ -213,6 +213,12 @@ impl OffPolicyConfig {
             &r.name,
         )?;
         check("run.threads", r.threads <= 1024, "0..=1024", r.threads)?;
+        check(
+            "run.distributed",
+            r.distributed == crate::control::config::Distributed::Off,
+            "\"off\" (data-parallel training is implemented for the control loop only)",
+            format!("{:?}", r.distributed).to_lowercase(),
+        )?;
         let e = &self.env;
         let spec = polopt_envs::classic::spec(&e.id)
             .map_err(|err| TrainError::Config(format!("config key `env.id`: {err}")))?;
