@@ -194,6 +194,31 @@ pub fn save_dir_atomic(
     Ok(target)
 }
 
+/// A checkpoint's `state.json` (counters, environment and normaliser state); errors name the
+/// file.
+pub fn read_checkpoint_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, TrainError> {
+    let path = dir.join("state.json");
+    let text = fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path,
+        detail: e.to_string(),
+    })
+}
+
+/// One safetensors file of a checkpoint, on the CPU; errors name the file.
+pub fn load_checkpoint_tensors(
+    dir: &Path,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, tch::Tensor>, TrainError> {
+    let path = dir.join(name);
+    polopt_models::checkpoint::load_tensors(&path, tch::Device::Cpu).map_err(|e| {
+        TrainError::Checkpoint {
+            path,
+            detail: e.to_string(),
+        }
+    })
+}
+
 /// The start of a checkpointed run (control, off-policy): with `resume`, the newest checkpoint
 /// (an error when there is none); without, an error when the directory already holds metrics,
 /// so that nothing is overwritten. The `writer` (rank 0 of a data-parallel run, or the only

@@ -213,13 +213,7 @@ pub fn resolve_control(user: &Table, sets: &[String]) -> Result<ControlConfig, T
         &mut base,
         &Table::from_iter([("method".to_string(), Value::Table(method))]),
     );
-    if let Some((_, text)) = PRESET_OVERLAYS.iter().find(|(n, _)| *n == name) {
-        merge(
-            &mut base,
-            &parse(text, &format!("preset `{name}` run settings"))?,
-        );
-    }
-    merge(&mut base, &overlay);
+    merge_run_settings(&mut base, PRESET_OVERLAYS, &name, &overlay)?;
     let mut config: ControlConfig = deserialize_named(base)?;
     if config.run.name.is_empty() {
         config.run.name = format!("{name}-s{}", config.run.seed);
@@ -228,16 +222,46 @@ pub fn resolve_control(user: &Table, sets: &[String]) -> Result<ControlConfig, T
     Ok(config)
 }
 
+/// The preset's run settings (`configs/<loop>/<preset>.toml`, when it has one), then the
+/// user's layer: the shared tail of the control and off-policy config layering.
+pub(crate) fn merge_run_settings(
+    base: &mut Table,
+    overlays: &[(&str, &str)],
+    name: &str,
+    user: &Table,
+) -> Result<(), TrainError> {
+    if let Some((_, text)) = overlays.iter().find(|(n, _)| *n == name) {
+        let settings = text.parse::<Table>().map_err(|e| {
+            TrainError::Config(format!("preset `{name}` run settings do not parse: {e}"))
+        })?;
+        merge(base, &settings);
+    }
+    merge(base, user);
+    Ok(())
+}
+
+impl RunSection {
+    /// The checks every loop that shares `[run]` makes.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        check(
+            "run.name",
+            !self.name.contains('/'),
+            "a name without '/'",
+            &self.name,
+        )?;
+        check(
+            "run.threads",
+            self.threads <= 1024,
+            "0..=1024",
+            self.threads,
+        )
+    }
+}
+
 impl ControlConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         let r = &self.run;
-        check(
-            "run.name",
-            !r.name.contains('/'),
-            "a name without '/'",
-            &r.name,
-        )?;
-        check("run.threads", r.threads <= 1024, "0..=1024", r.threads)?;
+        r.validate()?;
         let e = &self.env;
         polopt_envs::classic::spec(&e.id)
             .map_err(|err| TrainError::Config(format!("config key `env.id`: {err}")))?;

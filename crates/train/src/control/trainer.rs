@@ -447,16 +447,8 @@ impl Trainer<'_> {
             path: path.to_path_buf(),
             detail,
         };
-        let state_path = dir.join("state.json");
-        let text =
-            std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let state: ControlState =
-            serde_json::from_str(&text).map_err(|e| ckpt_err(&state_path, e.to_string()))?;
-        let load = |name: &str| {
-            let path = dir.join(name);
-            polopt_models::checkpoint::load_tensors(&path, tch::Device::Cpu)
-                .map_err(|e| ckpt_err(&path, e.to_string()))
-        };
+        let state: ControlState = crate::run_dir::read_checkpoint_state(dir)?;
+        let load = |name: &str| crate::run_dir::load_checkpoint_tensors(dir, name);
         let tensors = [
             load(STATE_FILES[0])?,
             load(STATE_FILES[1])?,

@@ -10,7 +10,7 @@ use toml::{Table, Value};
 use polopt_methods::presets::Family;
 
 use crate::config::{apply_set, check, deserialize_named, merge, preset_for_loop, read_user_file};
-use crate::control::config::{EvalSection, RunSection};
+use crate::control::config::{merge_run_settings, EvalSection, RunSection};
 use crate::error::TrainError;
 
 pub const OFFPOLICY_DEFAULTS: &str = include_str!("../../configs/offpolicy/default.toml");
@@ -188,13 +188,7 @@ pub fn resolve_offpolicy(user: &Table, sets: &[String]) -> Result<OffPolicyConfi
             )])),
         )]),
     );
-    if let Some((_, text)) = PRESET_OVERLAYS.iter().find(|(n, _)| *n == name) {
-        merge(
-            &mut base,
-            &parse(text, &format!("preset `{name}` run settings"))?,
-        );
-    }
-    merge(&mut base, &overlay);
+    merge_run_settings(&mut base, PRESET_OVERLAYS, &name, &overlay)?;
     let mut config: OffPolicyConfig = deserialize_named(base)?;
     if config.run.name.is_empty() {
         config.run.name = format!("{name}-s{}", config.run.seed);
@@ -206,13 +200,7 @@ pub fn resolve_offpolicy(user: &Table, sets: &[String]) -> Result<OffPolicyConfi
 impl OffPolicyConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         let r = &self.run;
-        check(
-            "run.name",
-            !r.name.contains('/'),
-            "a name without '/'",
-            &r.name,
-        )?;
-        check("run.threads", r.threads <= 1024, "0..=1024", r.threads)?;
+        r.validate()?;
         check(
             "run.distributed",
             r.distributed == crate::control::config::Distributed::Off,

@@ -562,16 +562,8 @@ impl Trainer<'_> {
             path: path.to_path_buf(),
             detail,
         };
-        let state_path = dir.join("state.json");
-        let text =
-            std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let state: OffPolicyState =
-            serde_json::from_str(&text).map_err(|e| ckpt_err(&state_path, e.to_string()))?;
-        let load = |name: &str| {
-            let path = dir.join(name);
-            polopt_models::checkpoint::load_tensors(&path, tch::Device::Cpu)
-                .map_err(|e| ckpt_err(&path, e.to_string()))
-        };
+        let state: OffPolicyState = crate::run_dir::read_checkpoint_state(dir)?;
+        let load = |name: &str| crate::run_dir::load_checkpoint_tensors(dir, name);
         let weights = load(AGENT_FILE)?;
         agent::load_state(self.agent.as_mut(), &weights, &state.optimizer_steps)
             .map_err(|e| ckpt_err(&dir.join(AGENT_FILE), e))?;
