@@ -301,6 +301,23 @@ fn apply_task_layer(base: &mut Table, overlay: &Table) -> Result<Table, TrainErr
 
 /// The preset a run asks for (the overlay's `method.preset`, else the base's), checked to be
 /// one that `family`'s training loop runs.
+/// The user's layer (a config file's table with each `--set` applied) and a loop's embedded
+/// defaults parsed: the first two steps of every loop's config layering.
+pub(crate) fn user_and_defaults(
+    mut user: Table,
+    sets: &[String],
+    defaults: &str,
+    what: &str,
+) -> Result<(Table, Table), TrainError> {
+    for set in sets {
+        apply_set(&mut user, set)?;
+    }
+    let base = defaults
+        .parse::<Table>()
+        .map_err(|e| TrainError::Config(format!("{what}: {e}")))?;
+    Ok((user, base))
+}
+
 pub(crate) fn preset_for_loop(
     overlay: &Table,
     base: &Table,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Table;
 
 use crate::config::{
-    apply_set, check, deserialize_named, lookup, merge, preset_for_loop, read_user_file,
+    check, deserialize_named, lookup, merge, preset_for_loop, read_user_file, user_and_defaults,
 };
 use crate::error::TrainError;
 use crate::run_dir::{write_atomic, MetricsSink, RunInfo};
@@ -94,13 +94,12 @@ pub fn load_theory_config(
     file: Option<&std::path::Path>,
     sets: &[String],
 ) -> Result<TheoryConfig, TrainError> {
-    let mut overlay = read_user_file(file)?;
-    for set in sets {
-        apply_set(&mut overlay, set)?;
-    }
-    let mut base: Table = THEORY_DEFAULTS
-        .parse()
-        .map_err(|e| TrainError::Config(format!("embedded theory defaults: {e}")))?;
+    let (overlay, mut base) = user_and_defaults(
+        read_user_file(file)?,
+        sets,
+        THEORY_DEFAULTS,
+        "embedded theory defaults",
+    )?;
     // Both solver families run here; the family check below still rejects any other preset.
     let family = lookup(&overlay, "method.preset")
         .and_then(|v| v.as_str())

@@ -11,6 +11,7 @@ use polopt_methods::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 
 use crate::config::{
     apply_set, check, deserialize_named, lookup, merge, preset_for_loop, read_user_file,
+    user_and_defaults,
 };
 use crate::error::TrainError;
 
@@ -190,15 +191,12 @@ pub fn load_control_config(
 }
 
 pub fn resolve_control(user: &Table, sets: &[String]) -> Result<ControlConfig, TrainError> {
-    let mut overlay = user.clone();
-    for set in sets {
-        apply_set(&mut overlay, set)?;
-    }
-    let parse = |text: &str, what: &str| {
-        text.parse::<Table>()
-            .map_err(|e| TrainError::Config(format!("{what}: {e}")))
-    };
-    let mut base = parse(CONTROL_DEFAULTS, "embedded control defaults")?;
+    let (overlay, mut base) = user_and_defaults(
+        user.clone(),
+        sets,
+        CONTROL_DEFAULTS,
+        "embedded control defaults",
+    )?;
     let (name, p) = preset_for_loop(&overlay, &base, Family::Control)?;
     let MethodConfig {
         credit, objective, ..

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use toml::Table;
 
-use crate::config::{apply_set, check, deserialize_named, merge, preset_for_loop, read_user_file};
+use crate::config::{
+    check, deserialize_named, merge, preset_for_loop, read_user_file, user_and_defaults,
+};
 use crate::error::TrainError;
 use polopt_methods::presets::Family;
 
@@ -246,13 +248,12 @@ pub fn load_inventory_config(
     file: Option<&std::path::Path>,
     sets: &[String],
 ) -> Result<InventoryConfig, TrainError> {
-    let mut overlay = read_user_file(file)?;
-    for set in sets {
-        apply_set(&mut overlay, set)?;
-    }
-    let mut base: Table = INVENTORY_DEFAULTS
-        .parse()
-        .map_err(|e| TrainError::Config(format!("embedded inventory defaults: {e}")))?;
+    let (overlay, mut base) = user_and_defaults(
+        read_user_file(file)?,
+        sets,
+        INVENTORY_DEFAULTS,
+        "embedded inventory defaults",
+    )?;
     let (name, _) = preset_for_loop(&overlay, &base, Family::Inventory)?;
     let layer: Table = preset_layer(&name)
         .parse()

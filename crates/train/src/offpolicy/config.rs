@@ -9,7 +9,9 @@ use toml::{Table, Value};
 
 use polopt_methods::presets::Family;
 
-use crate::config::{apply_set, check, deserialize_named, merge, preset_for_loop, read_user_file};
+use crate::config::{
+    check, deserialize_named, merge, preset_for_loop, read_user_file, user_and_defaults,
+};
 use crate::control::config::{merge_run_settings, EvalSection, RunSection};
 use crate::error::TrainError;
 
@@ -168,15 +170,12 @@ pub fn load_offpolicy_config(
 }
 
 pub fn resolve_offpolicy(user: &Table, sets: &[String]) -> Result<OffPolicyConfig, TrainError> {
-    let mut overlay = user.clone();
-    for set in sets {
-        apply_set(&mut overlay, set)?;
-    }
-    let parse = |text: &str, what: &str| {
-        text.parse::<Table>()
-            .map_err(|e| TrainError::Config(format!("{what}: {e}")))
-    };
-    let mut base = parse(OFFPOLICY_DEFAULTS, "embedded off-policy defaults")?;
+    let (overlay, mut base) = user_and_defaults(
+        user.clone(),
+        sets,
+        OFFPOLICY_DEFAULTS,
+        "embedded off-policy defaults",
+    )?;
     let (name, _) = preset_for_loop(&overlay, &base, Family::OffPolicy)?;
     merge(
         &mut base,
