@@ -67,6 +67,9 @@ pub struct RunSection {
     pub on_nan: OnNan,
     /// RL steps between checkpoints; the last step is always saved.
     pub checkpoint_every: usize,
+    /// `off`, or `auto`: join the launcher's data-parallel world (group_rl/data_parallel.rs).
+    #[serde(default)]
+    pub distributed: crate::world::Distributed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -71,6 +71,7 @@ pub mod theory;
 pub mod tool_rollout;
 pub mod tppo;
 pub mod warm_cache;
+pub mod world;
 
 pub use config::{load_config, RunConfig};
 pub use error::TrainError;

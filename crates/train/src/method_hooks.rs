@@ -98,6 +98,28 @@ impl EntropyTally {
         acc(&mut self.tokens, mask.sum(Kind::Double));
     }
 
+    /// Replaces the sums with `sum`'s (data-parallel ranks: their sums over all ranks, each
+    /// rank having tallied its own rows). Token values are not gathered.
+    pub fn reduce<E>(
+        &mut self,
+        sum: impl FnOnce(&mut [f64]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let value = |t: &Option<Tensor>| t.as_ref().map_or(0.0, |t| t.double_value(&[]));
+        let has_entropy = f64::from(u8::from(self.entropy.is_some()));
+        let mut sums = [
+            value(&self.nll),
+            value(&self.entropy),
+            value(&self.tokens),
+            has_entropy,
+        ];
+        sum(&mut sums)?;
+        let scalar = |v: f64| Some(Tensor::from(v));
+        self.nll = scalar(sums[0]);
+        self.entropy = if sums[3] > 0.0 { scalar(sums[1]) } else { None };
+        self.tokens = scalar(sums[2]);
+        Ok(())
+    }
+
     /// Means over every counted token; `None` when no update ran this step.
     pub fn finish(&self) -> Option<StepFeedback> {
         let tokens = self.tokens.as_ref()?.double_value(&[]);

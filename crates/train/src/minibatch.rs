@@ -9,6 +9,7 @@ use tch::Tensor;
 
 use crate::config::{OnNan, RunConfig};
 use crate::error::TrainError;
+use crate::group_rl::data_parallel::GroupWorld;
 use crate::method_hooks::EntropyTally;
 use crate::optim::{AdamW, StepOutcome};
 use crate::packing::Packed;
@@ -48,7 +49,7 @@ impl NonFiniteGuard<'_> {
 /// The loss metrics, grad norms and update counts of one step's optimizer steps.
 #[derive(Default)]
 pub struct UpdateStats {
-    sums: BTreeMap<&'static str, f64>,
+    sums: BTreeMap<String, f64>,
     updates: usize,
     skipped: usize,
     grad_norm_sum: f64,
@@ -56,10 +57,10 @@ pub struct UpdateStats {
 
 impl UpdateStats {
     /// Books one guarded step and its loss's `metrics`; `Ok(true)` when the weights moved.
-    pub fn record(
+    pub fn record<K: AsRef<str>>(
         &mut self,
         outcome: StepOutcome,
-        metrics: &BTreeMap<&'static str, f64>,
+        metrics: &BTreeMap<K, f64>,
         guard: &mut NonFiniteGuard,
         step: usize,
     ) -> Result<bool, TrainError> {
@@ -67,10 +68,10 @@ impl UpdateStats {
             StepOutcome::Applied { loss, grad_norm } => {
                 self.updates += 1;
                 self.grad_norm_sum += grad_norm;
-                for (&k, &v) in metrics {
-                    *self.sums.entry(k).or_default() += v;
+                for (k, &v) in metrics {
+                    *self.sums.entry(k.as_ref().to_string()).or_default() += v;
                 }
-                *self.sums.entry("loss").or_default() += loss;
+                *self.sums.entry("loss".into()).or_default() += loss;
                 Ok(true)
             }
             StepOutcome::NonFinite { what } => {
@@ -87,7 +88,7 @@ impl UpdateStats {
         let mut row: BTreeMap<String, f64> = self
             .sums
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v / applied))
+            .map(|(k, v)| (k, v / applied))
             .collect();
         row.insert("grad_norm".into(), self.grad_norm_sum / applied);
         row.insert("updates".into(), self.updates as f64);
@@ -111,6 +112,8 @@ pub struct MinibatchUpdate<'a> {
     /// Tag of the random stream that orders the minibatches; each loop keeps its own, so that
     /// its runs stay reproducible across versions.
     pub stream_tag: &'static str,
+    /// Data-parallel ranks share each minibatch's rows (`run.distributed = "auto"`).
+    pub world: Option<&'a GroupWorld>,
 }
 
 impl MinibatchUpdate<'_> {
@@ -146,6 +149,17 @@ impl MinibatchUpdate<'_> {
                     0 => chunk.len(),
                     n => n.min(chunk.len()),
                 };
+                if let Some(world) = self.world {
+                    let (outcome, parts) = self.data_parallel_step(world, opt, chunk, max_len)?;
+                    let metrics = world.sum_metrics(&metric_shares(&parts))?;
+                    let applied = stats.record(outcome, &from_shares(metrics), guard, step)?;
+                    if let (true, Some(tally)) = (applied, tally.as_deref_mut()) {
+                        for mb in &parts {
+                            tally.add(&mb.logp, mb.entropy.as_ref(), &mb.mask, epoch == 0);
+                        }
+                    }
+                    continue;
+                }
                 let (outcome, metrics) = if micro == chunk.len() {
                     let mb = self.forward(chunk, max_len, None)?;
                     let outcome = opt.guarded_step(&mb.loss, rl.grad_clip);
@@ -249,6 +263,89 @@ impl MinibatchUpdate<'_> {
     }
 }
 
+impl MinibatchUpdate<'_> {
+    /// One optimizer step over `chunk` on data-parallel ranks: this rank's share of its rows
+    /// (in micro-batches of `rl.micro_batch_size`), with the whole minibatch's normalizers, then
+    /// one all-reduce of the gradients and the loss, so every rank takes the same step.
+    fn data_parallel_step(
+        &self,
+        world: &GroupWorld,
+        opt: &mut AdamW,
+        chunk: &[i64],
+        max_len: f64,
+    ) -> Result<(StepOutcome, Vec<MicroOutput>), TrainError> {
+        if self.objective.has_token_trust_region() {
+            return Err(TrainError::Config(
+                "config key `run.distributed` = \"auto\" splits each minibatch across ranks, \
+                 but the method's per-token trust region (objective.trust_region) uses \
+                 statistics of the whole minibatch; set run.distributed = \"off\""
+                    .into(),
+            ));
+        }
+        let index = Tensor::from_slice(chunk).to_device(self.policy.device());
+        let mask = self.packed.select(&index).response_mask;
+        let scale = self.loss.scale(&mask, &index, max_len);
+        opt.zero_grad();
+        opt.define_grads();
+        let mine = &chunk[world.share(chunk.len())];
+        let micro = match self.config.rl.micro_batch_size {
+            0 => mine.len(),
+            n => n,
+        };
+        let mut total = 0.0;
+        let mut outputs = Vec::new();
+        for rows in mine.chunks(micro.max(1)) {
+            let out = self.forward(rows, max_len, Some(&scale))?;
+            let value = out.loss.double_value(&[]);
+            total += value;
+            if !value.is_finite() {
+                break;
+            }
+            out.loss.backward();
+            outputs.push(out);
+        }
+        // A non-finite loss on any rank makes the summed loss non-finite on every rank, so
+        // all of them skip the step together.
+        world.all_reduce_grads(opt, &mut total)?;
+        Ok((
+            opt.guarded_accumulated_step(total, self.config.rl.grad_clip),
+            outputs,
+        ))
+    }
+}
+
+/// A rank's part of [`weighted_metrics`]: loss terms as they are (shares of the minibatch
+/// loss), the rest times their tokens, and the tokens; summed over ranks, [`from_shares`] gives
+/// the whole minibatch's metrics.
+fn metric_shares(parts: &[MicroOutput]) -> BTreeMap<String, f64> {
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    for part in parts {
+        for (&k, &v) in &part.metrics {
+            let share = if is_loss_share(k) { v } else { v * part.tokens };
+            *out.entry(k.to_string()).or_default() += share;
+        }
+        *out.entry(TOKENS.to_string()).or_default() += part.tokens;
+    }
+    out
+}
+
+fn from_shares(mut sums: BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    let tokens = sums.remove(TOKENS).unwrap_or(0.0).max(1.0);
+    sums.into_iter()
+        .map(|(k, v)| {
+            let value = if is_loss_share(&k) { v } else { v / tokens };
+            (k, value)
+        })
+        .collect()
+}
+
+const TOKENS: &str = "__tokens";
+
+/// Metrics that are already shares of the minibatch loss (they add up over micro-batches).
+fn is_loss_share(key: &str) -> bool {
+    matches!(key, "policy_loss" | "kl" | "copo/global_policy_loss")
+}
+
 /// Puts LoRA adapters in training mode (dropout) until dropped.
 struct LoraTraining<'a>(&'a polopt_models::Lora);
 
@@ -282,9 +379,9 @@ fn weighted_metrics(parts: &[MicroOutput]) -> BTreeMap<&'static str, f64> {
     let mut out: BTreeMap<&'static str, f64> = BTreeMap::new();
     for part in parts {
         for (&k, &v) in &part.metrics {
-            let share = match k {
-                "policy_loss" | "kl" | "copo/global_policy_loss" => v,
-                _ => v * part.tokens / tokens,
+            let share = match is_loss_share(k) {
+                true => v,
+                false => v * part.tokens / tokens,
             };
             *out.entry(k).or_default() += share;
         }

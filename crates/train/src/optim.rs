@@ -149,6 +149,57 @@ impl AdamW {
         });
     }
 
+    /// Gives every trainable parameter a (zero) gradient where none is defined yet, so that
+    /// data-parallel ranks hold gradient buffers of the same layout even when a rank's loss
+    /// did not reach a parameter (or the rank had no rows in a minibatch).
+    pub fn define_grads(&mut self) {
+        let missing: Vec<Tensor> = self
+            .params
+            .iter()
+            .filter(|(_, p)| !p.grad().defined())
+            .map(|(_, p)| (p * 0.0).sum(Kind::Float))
+            .collect();
+        if !missing.is_empty() {
+            Tensor::stack(&missing, 0).sum(Kind::Float).backward();
+        }
+    }
+
+    /// All gradients in name order as one f32 vector (zeros where undefined).
+    pub fn flat_grads(&self) -> Vec<f32> {
+        flatten(self.params.iter().map(|(_, p)| (p.grad(), p.numel())))
+    }
+
+    /// Writes [`Self::flat_grads`]'s layout back; undefined gradients stay undefined (call
+    /// [`Self::define_grads`] first).
+    pub fn set_flat_grads(&mut self, flat: &[f32]) {
+        let mut at = 0;
+        for (_, p) in &self.params {
+            let n = p.numel();
+            let mut g = p.grad();
+            if g.defined() {
+                let values = Tensor::from_slice(&flat[at..at + n]).view(g.size().as_slice());
+                tch::no_grad(|| g.copy_(&values.to_kind(g.kind()).to_device(g.device())));
+            }
+            at += n;
+        }
+    }
+
+    /// The trainable parameters in name order as one f32 vector.
+    pub fn flat_parameters(&self) -> Vec<f32> {
+        flatten(self.params.iter().map(|(_, p)| (p.shallow_clone(), p.numel())))
+    }
+
+    pub fn set_flat_parameters(&self, flat: &[f32]) {
+        let mut at = 0;
+        for (_, p) in &self.params {
+            let n = p.numel();
+            let values = Tensor::from_slice(&flat[at..at + n]).view(p.size().as_slice());
+            let mut p = p.shallow_clone();
+            tch::no_grad(|| p.copy_(&values.to_kind(p.kind()).to_device(p.device())));
+            at += n;
+        }
+    }
+
     /// Moments by `exp_avg.<param>` / `exp_avg_sq.<param>`, for the checkpoint.
     pub fn state_tensors(&self) -> BTreeMap<String, Tensor> {
         let mut out = BTreeMap::new();
@@ -190,6 +241,25 @@ impl AdamW {
         self.step = step;
         Ok(())
     }
+}
+
+/// Tensors (undefined ones as `n` zeros) as one f32 vector, for collectives on CPU buffers.
+fn flatten(tensors: impl Iterator<Item = (Tensor, usize)>) -> Vec<f32> {
+    let mut out = Vec::new();
+    for (t, n) in tensors {
+        if t.defined() {
+            let values = t
+                .detach()
+                .to_kind(Kind::Float)
+                .to_device(tch::Device::Cpu)
+                .contiguous()
+                .view(-1);
+            out.extend(Vec::<f32>::try_from(&values).unwrap_or_else(|_| vec![f32::NAN; n]));
+        } else {
+            out.extend(std::iter::repeat_n(0.0, n));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

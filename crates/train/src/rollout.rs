@@ -18,7 +18,9 @@ use crate::rollout_source::engine_step::engine_rows;
 use crate::rollout_source::RolloutSource;
 use crate::scoring::Scorer;
 use crate::seeds::with_torch_seed;
-use crate::tool_rollout::{sample_responses, samples_of, ToolStats};
+use crate::tool_rollout::{sample_responses, samples_of, Sampled, ToolStats};
+use crate::group_rl::data_parallel::GroupWorld;
+use polopt_models::SamplingConfig;
 
 pub struct StepExperience {
     /// Kept sequences, grouped contiguously (`group` ids are 0..groups).
@@ -79,6 +81,8 @@ pub struct RolloutContext<'a> {
     /// Sample single-turn rows from this engine instead of the policy (`[rollout]`); its
     /// log-probs become the behaviour policy of the update.
     pub engine: Option<&'a dyn RolloutSource>,
+    /// Data-parallel ranks sample shares of the groups (`run.distributed = "auto"`).
+    pub world: Option<&'a GroupWorld>,
 }
 
 pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, TrainError> {
@@ -109,63 +113,33 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
             .iter()
             .map(|p| ctx.tok.encode_prompt(p))
             .collect::<Result<_, _>>()?;
-        let repeated: Vec<Vec<i64>> = prompts
-            .iter()
-            .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
-            .collect();
         // The engine's behaviour log-probs of each row, when an engine sampled them.
         let mut behaviour: Vec<Vec<f32>> = Vec::new();
-        let sampled = with_torch_seed(ctx.seed, "rl-sampling", index, || {
-            let interactive = ctx.task.tool().is_some() || ctx.task.agent_env().is_some();
-            match (interactive, ctx.engine) {
-                // Tool rounds and agent turns resample from spliced prefixes; HAPO's per-token
-                // temperature applies to plain single-turn sampling only.
-                (true, _) => {
-                    let instances: Vec<&Problem> = problems
-                        .iter()
-                        .flat_map(|p| std::iter::repeat_n(p, rl.group_size))
-                        .collect();
-                    let mut rows = sample_responses(
-                        ctx.policy,
-                        ctx.tok,
-                        ctx.task,
-                        &repeated,
-                        &instances,
-                        &sampling,
-                        rl.max_turn_tokens,
-                    )?;
-                    if ctx.gold_probe {
-                        crate::agent_rollout::probe_gold_answers(
-                            ctx.policy, ctx.tok, ctx.task, &repeated, &instances, &mut rows,
-                        )?;
-                    }
-                    Ok::<_, TrainError>(rows)
+        let sampled = match ctx.world {
+            None => with_torch_seed(ctx.seed, "rl-sampling", index, || {
+                sample_rows(ctx, &problems, &prompts, &sampling, &mut behaviour, &mut exp)
+            })?,
+            Some(world) => {
+                if ctx.engine.is_some() || ctx.adaptive.is_some() {
+                    return Err(TrainError::Config(
+                        "config key `run.distributed` = \"auto\": the groups are sampled on \
+                         several ranks, which an engine or a per-token temperature (HAPO) \
+                         cannot; set run.distributed = \"off\""
+                            .into(),
+                    ));
                 }
-                (false, Some(engine)) => {
-                    let (rows, logp) = engine_rows(engine, &prompts, rl.group_size, &sampling)?;
-                    behaviour = logp;
-                    Ok(rows)
-                }
-                (false, None) => {
-                    let chunk = match rl.generation_batch_size {
-                        0 => repeated.len().max(1),
-                        n => n,
-                    };
-                    let mut samples = Vec::with_capacity(repeated.len());
-                    for rows in repeated.chunks(chunk) {
-                        let rollout =
-                            ctx.policy
-                                .sample_adaptive(rows, &sampling, ctx.adaptive.as_ref())?;
-                        if let Some(t) = &rollout.temperatures {
-                            *exp.temperature_sum.get_or_insert(0.0) +=
-                                t.sum(tch::Kind::Double).double_value(&[]);
-                        }
-                        samples.extend(samples_of(&rollout));
-                    }
-                    Ok(samples)
-                }
+                // One stream per group, whichever rank samples it: any world size draws the
+                // same rows (group_rl/data_parallel.rs).
+                world.sample_groups(problems.len(), |g| {
+                    let group = index << 16 | g as u64;
+                    with_torch_seed(ctx.seed, "rl-sampling-group", group, || {
+                        let (problem, prompt) = (&problems[g..=g], &prompts[g..=g]);
+                        let mut unused = Vec::new();
+                        sample_rows(ctx, problem, prompt, &sampling, &mut unused, &mut exp)
+                    })
+                })?
             }
-        })?;
+        };
         let to_score: Vec<(&Problem, &[i64])> = sampled
             .iter()
             .enumerate()
@@ -242,4 +216,70 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
     }
     exp.fill = fill.report();
     Ok(exp)
+}
+
+/// G samples for each of `problems` (prompts encoded as `prompts`): multi-turn or tool rows,
+/// an engine's rows (their behaviour log-probs into `behaviour`), or the policy's.
+fn sample_rows(
+    ctx: &RolloutContext,
+    problems: &[Problem],
+    prompts: &[Vec<i64>],
+    sampling: &SamplingConfig,
+    behaviour: &mut Vec<Vec<f32>>,
+    exp: &mut StepExperience,
+) -> Result<Vec<Sampled>, TrainError> {
+    let rl = ctx.rl;
+    let repeated: Vec<Vec<i64>> = prompts
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.clone(), rl.group_size))
+        .collect();
+    let interactive = ctx.task.tool().is_some() || ctx.task.agent_env().is_some();
+    match (interactive, ctx.engine) {
+        // Tool rounds and agent turns resample from spliced prefixes; HAPO's per-token
+        // temperature applies to plain single-turn sampling only.
+        (true, _) => {
+            let instances: Vec<&Problem> = problems
+                .iter()
+                .flat_map(|p| std::iter::repeat_n(p, rl.group_size))
+                .collect();
+            let mut rows = sample_responses(
+                ctx.policy,
+                ctx.tok,
+                ctx.task,
+                &repeated,
+                &instances,
+                sampling,
+                rl.max_turn_tokens,
+            )?;
+            if ctx.gold_probe {
+                crate::agent_rollout::probe_gold_answers(
+                    ctx.policy, ctx.tok, ctx.task, &repeated, &instances, &mut rows,
+                )?;
+            }
+            Ok(rows)
+        }
+        (false, Some(engine)) => {
+            let (rows, logp) = engine_rows(engine, prompts, rl.group_size, sampling)?;
+            *behaviour = logp;
+            Ok(rows)
+        }
+        (false, None) => {
+            let chunk = match rl.generation_batch_size {
+                0 => repeated.len().max(1),
+                n => n,
+            };
+            let mut samples = Vec::with_capacity(repeated.len());
+            for rows in repeated.chunks(chunk) {
+                let rollout = ctx
+                    .policy
+                    .sample_adaptive(rows, sampling, ctx.adaptive.as_ref())?;
+                if let Some(t) = &rollout.temperatures {
+                    *exp.temperature_sum.get_or_insert(0.0) +=
+                        t.sum(tch::Kind::Double).double_value(&[]);
+                }
+                samples.extend(samples_of(&rollout));
+            }
+            Ok(samples)
+        }
+    }
 }

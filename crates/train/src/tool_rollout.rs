@@ -19,7 +19,7 @@ use crate::error::TrainError;
 use crate::policy::Policy;
 
 /// One sampled response.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampled {
     /// Response ids, the `<eos>` included when one was produced, tool replies included.
     pub response: Vec<i64>,

@@ -375,6 +375,7 @@ impl Tppo {
             loss: &planned,
             old_logp: Some(&old_logp),
             ref_logp: ref_logp.as_ref(),
+            world: None,
             stream_tag: "tppo-minibatch",
         };
         let (opt, mut guard) = ctx.optimizer_and_guard();

@@ -8,15 +8,15 @@
 #![cfg(feature = "mpi")]
 mod common;
 
+use common::mpi::{children, max_difference, mpirun, mpirun_available, run_mpi, text, wait_timeout, CHILD};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use polopt_train::control::{resolve_control, train_control, ControlConfig, ControlOptions};
 use serde_json::Value;
 
-/// Newline-separated `--set`s for the child, then `stop_after=<n>` / `resume` lines.
-const CHILD: &str = "POLOPT_MPI_CHILD";
 
 /// The largest |a - b| / max(1, |a|) allowed over all metrics of 5 updates. Measured: 1.4e-8.
 /// Not 0: each rank sums its rows' gradients in f32 and the all-reduce adds the two partial sums,
@@ -43,52 +43,6 @@ fn sets(dir: &Path, name: &str, extra: &[&str]) -> Vec<String> {
 
 fn config(sets: &[String]) -> ControlConfig {
     resolve_control(&toml::Table::new(), sets).expect("valid config")
-}
-
-fn mpirun_available() -> bool {
-    let ok = Command::new("mpirun")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: `mpirun` not found (apt-get install openmpi-bin libopenmpi-dev)");
-    }
-    ok
-}
-
-fn mpirun(ranks: usize, child: &[String]) -> Command {
-    let exe = std::env::current_exe().expect("test executable path");
-    let mut cmd = Command::new("mpirun");
-    cmd.args([
-        "--allow-run-as-root",
-        "--oversubscribe",
-        "-n",
-        &ranks.to_string(),
-    ])
-    .arg(exe)
-    .args([
-        "--exact",
-        "child_trains_one_rank",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(CHILD, child.join("\n"))
-    .env("OMP_NUM_THREADS", "1");
-    cmd
-}
-
-fn run_mpi(ranks: usize, child: &[String]) -> Output {
-    let out = mpirun(ranks, child).output().expect("mpirun starts");
-    assert!(out.status.success(), "mpirun failed:\n{}", text(&out));
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// One rank's run, as the parent asked (its `--set`s, then `stop_after=N` or `resume`).
@@ -119,28 +73,6 @@ fn metrics(run_dir: &Path) -> Vec<Value> {
         run_dir,
         &["rollout_s", "sps", "eval_time_s", "step_time_s", "comm_s"],
     )
-}
-
-/// The largest relative difference between two runs' metrics; panics if their rows or keys
-/// differ.
-fn max_difference(a: &[Value], b: &[Value]) -> f64 {
-    assert_eq!(a.len(), b.len(), "row counts");
-    let mut worst = 0f64;
-    for (ra, rb) in a.iter().zip(b) {
-        let (oa, ob) = (ra.as_object().unwrap(), rb.as_object().unwrap());
-        assert_eq!(
-            oa.keys().collect::<Vec<_>>(),
-            ob.keys().collect::<Vec<_>>(),
-            "metric keys"
-        );
-        for (k, va) in oa {
-            match (va.as_f64(), ob[k].as_f64()) {
-                (Some(x), Some(y)) => worst = worst.max((x - y).abs() / x.abs().max(1.0)),
-                _ => assert_eq!(va, &ob[k], "{k}"),
-            }
-        }
-    }
-    worst
 }
 
 #[test]
@@ -229,26 +161,6 @@ fn resume_from_a_two_rank_checkpoint_is_exact() {
         &metrics(&dir.path().join("cut1")),
     );
     assert!(worst <= TOLERANCE, "{worst}");
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
 }
 
 #[test]

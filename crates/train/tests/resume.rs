@@ -26,6 +26,13 @@ fn resume_restores_the_riskpo_quantile_tracker() {
     ]);
 }
 
+/// The data-parallel layout in one process (one sampling stream per group, gathered old
+/// log-probs, the all-reduce path of the update) resumes exactly too.
+#[test]
+fn resume_is_exact_in_the_data_parallel_layout() {
+    assert_resume_is_exact(&["run.distributed=auto"]);
+}
+
 fn assert_resume_is_exact(sets: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let straight = common::tiny_config(dir.path(), "straight", sets);

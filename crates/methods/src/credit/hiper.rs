@@ -34,7 +34,7 @@ use crate::error::{check_range, MethodError};
 use crate::parts::Settings;
 
 /// The plan-execute structure of one episode, one entry per turn ([`Episode::plan`]).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlanTurns {
     /// The turn opened a new segment (SWITCH). Turn 0 always does, whatever it says.
     pub switch: Vec<bool>,

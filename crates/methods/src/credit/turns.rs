@@ -10,7 +10,7 @@ use crate::error::MethodError;
 pub use super::hiper::PlanTurns;
 
 /// One episode as credit sees it. All per-turn vectors have one entry per turn the policy took.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Episode {
     /// Token span `[start, end)` of each turn's action in the response row.
     pub spans: Vec<(usize, usize)>,

@@ -75,18 +75,7 @@ pub struct RunSection {
     pub distributed: Distributed,
 }
 
-/// Whether the run joins a data-parallel world (control/data_parallel.rs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Distributed {
-    /// One process, one sampling stream for all environments (the layout of earlier runs);
-    /// an error if a launcher started several processes.
-    Off,
-    /// Rank and world size from the launcher (`mpirun`, `srun`; one process when none):
-    /// environments split across ranks, one sampling stream per environment, gradients
-    /// averaged every optimizer step. The same config gives the same run at any world size.
-    Auto,
-}
+pub use crate::world::Distributed;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

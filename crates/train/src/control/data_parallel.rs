@@ -25,12 +25,14 @@
 //! REINFORCE (one environment) and the torch backend; the run refuses them with world size > 1.
 use std::ops::Range;
 
-use polopt_distributed::{connect, detect, gather_bytes, Collective, Local};
+use polopt_distributed::{gather_bytes, Collective};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::{AlgoKind, Backend, ControlConfig, Distributed};
 use super::envs::EnvsState;
 use crate::error::TrainError;
+pub use crate::world::{collective_err, comm_seconds};
+use crate::world::join_world;
 use crate::seeds::stream;
 
 /// Which environments a rank holds, out of `global`.
@@ -94,42 +96,21 @@ pub struct World {
     pub per_env_streams: bool,
 }
 
-pub fn collective_err(e: polopt_distributed::CollectiveError) -> TrainError {
-    TrainError::Task(e.to_string())
-}
-
 impl World {
     /// Joins the launcher's world (`"auto"`) or checks that no launcher started several
     /// processes (`"off"`, which would have them all write the same run directory).
     pub fn join(cfg: &ControlConfig) -> Result<Self, TrainError> {
         let n = cfg.env.num_envs;
-        let launch = detect().map_err(|e| TrainError::Config(e.to_string()))?;
-        if cfg.run.distributed == Distributed::Off {
-            if launch.world_size > 1 {
-                return Err(TrainError::Config(format!(
-                    "config key `run.distributed` is \"off\", but {} started {} processes; set \
-                     run.distributed = \"auto\" for data-parallel training, or start one process",
-                    launch.launcher.describe(),
-                    launch.world_size
-                )));
-            }
-            return Ok(Self {
-                comm: Box::new(Local),
-                shard: Shard::whole(n),
-                per_env_streams: false,
-            });
-        }
-        if launch.world_size > 1 {
-            check_supported(cfg, launch.world_size)?;
-        }
-        let comm = connect(&launch).map_err(|e| {
-            TrainError::Config(format!("config key `run.distributed` = \"auto\": {e}"))
-        })?;
-        let shard = Shard::of(comm.rank(), comm.world_size(), n);
+        let comm = join_world(cfg.run.distributed, |world| check_supported(cfg, world))?;
+        let per_env_streams = cfg.run.distributed == Distributed::Auto;
+        let shard = match per_env_streams {
+            true => Shard::of(comm.rank(), comm.world_size(), n),
+            false => Shard::whole(n),
+        };
         Ok(Self {
-            comm: Box::new(Timed::new(comm)),
+            comm,
             shard,
-            per_env_streams: true,
+            per_env_streams,
         })
     }
 
@@ -244,67 +225,6 @@ impl World {
             episodes_started: global.episodes_started[r.clone()].to_vec(),
             actions: global.actions[r].to_vec(),
         })
-    }
-}
-
-/// Seconds this process has spent in collective calls (waiting for the slowest rank included),
-/// for the `comm_s` metric and bench/distributed_control.sh.
-pub fn comm_seconds(c: &dyn Collective) -> f64 {
-    COMM_NANOS.with(|n| n.get()) as f64 * 1e-9 * f64::from(u8::from(c.world_size() > 1))
-}
-
-thread_local! {
-    static COMM_NANOS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// A collective that adds the time of every call to this thread's `COMM_NANOS`.
-struct Timed {
-    inner: Box<dyn Collective>,
-}
-
-impl Timed {
-    fn new(inner: Box<dyn Collective>) -> Self {
-        Self { inner }
-    }
-
-    fn timed<R>(&self, call: impl FnOnce(&dyn Collective) -> R) -> R {
-        let started = std::time::Instant::now();
-        let out = call(self.inner.as_ref());
-        let nanos = started.elapsed().as_nanos() as u64;
-        COMM_NANOS.with(|n| n.set(n.get() + nanos));
-        out
-    }
-}
-
-type Done = Result<(), polopt_distributed::CollectiveError>;
-
-impl Collective for Timed {
-    fn rank(&self) -> usize {
-        self.inner.rank()
-    }
-    fn world_size(&self) -> usize {
-        self.inner.world_size()
-    }
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Done {
-        self.timed(|c| c.all_reduce_sum_f32(buf))
-    }
-    fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Done {
-        self.timed(|c| c.all_reduce_sum_f64(buf))
-    }
-    fn broadcast_f32(&self, buf: &mut [f32], root: usize) -> Done {
-        self.timed(|c| c.broadcast_f32(buf, root))
-    }
-    fn broadcast_f64(&self, buf: &mut [f64], root: usize) -> Done {
-        self.timed(|c| c.broadcast_f64(buf, root))
-    }
-    fn barrier(&self) -> Done {
-        self.timed(|c| c.barrier())
-    }
-    fn abort(&self, code: i32) -> ! {
-        self.inner.abort(code)
     }
 }
 

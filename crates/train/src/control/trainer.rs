@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::config::{AlgoKind, Backend, ControlConfig};
 use super::data_parallel::{collective_err, comm_seconds, World};
+use crate::world::abort_world_on_error;
 use super::envs::{ControlEnvs, EnvsState};
 use super::eval::evaluate;
 use super::learner::Learner;
@@ -91,22 +92,8 @@ pub fn train_control(
     options: ControlOptions,
 ) -> Result<ControlSummary, TrainError> {
     let world = World::join(cfg)?;
-    if world.world_size() == 1 {
-        return run(cfg, options, &world);
-    }
-    match run(cfg, options, &world) {
-        Ok(summary) => Ok(summary),
-        Err(e) => {
-            // The other ranks are (or soon will be) waiting in a collective for this one;
-            // returning would leave them there. MPI_Abort ends the whole job.
-            eprintln!(
-                "error on rank {} of {}: {e}\naborting all ranks",
-                world.comm.rank(),
-                world.world_size()
-            );
-            world.comm.abort(1)
-        }
-    }
+    let result = run(cfg, options, &world);
+    abort_world_on_error(world.comm.as_ref(), result)
 }
 
 fn run(

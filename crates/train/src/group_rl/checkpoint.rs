@@ -1,6 +1,7 @@
 //! Atomic checkpoints of a group-RL run and exact resume from them.
 
 use super::*;
+use crate::run_dir::write_atomic;
 
 impl Loop<'_> {
     pub(super) fn save_checkpoint(
@@ -9,6 +10,10 @@ impl Loop<'_> {
         step: usize,
         warm: &BTreeMap<String, f64>,
     ) -> Result<(), TrainError> {
+        if !self.is_root() {
+            // Rank 0 writes the checkpoint; every rank reads it on resume.
+            return Ok(());
+        }
         let state = TrainState {
             step,
             optimizer_step: self.opt.step,

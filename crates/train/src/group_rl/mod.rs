@@ -4,6 +4,7 @@
 //! The update (credit, K epochs of minibatches) lives in [`update`], checkpoints in
 //! [`checkpoint`].
 mod checkpoint;
+pub mod data_parallel;
 mod eval_run;
 pub use eval_run::{evaluate_checkpoint, evaluate_weights};
 mod publish;
@@ -39,13 +40,14 @@ use crate::reward::RewardFn;
 use crate::rollout::{RolloutContext, StepExperience};
 use crate::rollout_source::RolloutSource;
 use crate::run_dir::{
-    checkpoint_name, latest_checkpoint, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
-    TrainState,
+    checkpoint_name, open_run_dir, save_checkpoint_dir, MetricsSink, RunInfo, TrainState,
 };
 use crate::seeds::with_torch_seed;
 use crate::segment::collect_step;
 use crate::sft::{warm_start, WarmStartContext};
 use crate::warm_cache;
+use crate::world::{abort_world_on_error, comm_seconds};
+use data_parallel::GroupWorld;
 
 /// How a run is driven, beyond its config.
 #[derive(Default)]
@@ -144,38 +146,38 @@ struct Loop<'a> {
     engine: Option<Box<dyn RolloutSource>>,
     /// Where the policy is published for `engine` after every update.
     publish_dir: PathBuf,
+    /// The data-parallel world (`run.distributed = "auto"`); `None`: one process as before.
+    world: Option<&'a GroupWorld>,
 }
 
-pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSummary, TrainError> {
+pub fn train(config: &RunConfig, options: TrainOptions) -> Result<TrainSummary, TrainError> {
+    let world = GroupWorld::join(config, data_parallel::refused(config)?.as_deref())?;
+    let result = run(config, options, world.as_ref());
+    match &world {
+        Some(world) => abort_world_on_error(world.comm.as_ref(), result),
+        None => result,
+    }
+}
+
+fn run(
+    config: &RunConfig,
+    mut options: TrainOptions,
+    world: Option<&GroupWorld>,
+) -> Result<TrainSummary, TrainError> {
+    let root = world.is_none_or(|w| w.is_root());
+    let ranks = world.map_or(1, |w| w.world_size());
     let threads = if config.run.threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        // Ranks on one machine share its cores.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / ranks).max(1)
     } else {
         config.run.threads
     };
     tch::set_num_threads(threads as i32);
     let device = select_device(&config.run.device)?;
     let run_dir = run_dir_of(config);
-    let resume_from = if options.resume {
-        latest_checkpoint(&run_dir)
-    } else {
-        None
-    };
-    if options.resume && resume_from.is_none() {
-        return Err(TrainError::Config(format!(
-            "--resume: {} has no checkpoint to resume from",
-            run_dir.display()
-        )));
-    }
-    if !options.resume && run_dir.join("metrics.jsonl").exists() {
-        return Err(TrainError::Config(format!(
-            "{} already holds a run; pass --resume to continue it, or choose another run.name (nothing was overwritten)",
-            run_dir.display()
-        )));
-    }
-    std::fs::create_dir_all(&run_dir).map_err(|e| TrainError::io(&run_dir, e))?;
-    write_atomic(&run_dir.join("config.toml"), config.to_toml()?.as_bytes())?;
+    // Rank 0 alone writes the run directory; the others only read checkpoints from it.
+    let resume_from = open_run_dir(&run_dir, options.resume, root, &config.to_toml()?)?;
     let effective = setup::effective_config(config)?;
     let config = &effective;
 
@@ -239,8 +241,9 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
         nan_events: 0,
         engine,
         publish_dir: config.rollout.publish_dir(&run_dir),
+        world,
     };
-    let bars = Bars::new(options.progress);
+    let bars = Bars::new(options.progress && root);
     let mut info = RunInfo {
         preset: config.method.preset.clone(),
         task: setup::task_label(config, lp.task.as_ref()),
@@ -296,7 +299,7 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
                     };
                     let sft = warm_start(&lp.policy, &lp.tok, &config.sft, &context, &bar)?;
                     bar.finish_and_clear();
-                    if config.sft.reuse_cache {
+                    if config.sft.reuse_cache && root {
                         warm_cache::store(&cache, &lp.policy, &sft)?;
                     }
                     sft
@@ -310,6 +313,12 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             0
         }
     };
+    if let Some(world) = world {
+        // The reference below reads checkpoint 0, which rank 0 has just written; and the
+        // ranks start from rank 0's parameters, whatever their warm starts' arithmetic.
+        world.barrier()?;
+        world.broadcast_parameters(&lp.opt)?;
+    }
     let driver_needs_reference = lp.driver.as_ref().is_some_and(|d| d.needs_reference());
     let learned_reward = config.method.learned_reward.enabled;
     if learned_reward && lp.policy.lora.is_some() {
@@ -349,13 +358,18 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             lp.reference = Some(reference);
         }
     }
-    info.write(&run_dir)?;
+    if root {
+        info.write(&run_dir)?;
+    }
     lp.publish_start(&run_dir)?;
-    let mut metrics = MetricsSink::open(
-        &run_dir.join("metrics.jsonl"),
-        resume_from.as_ref().map(|(s, _)| *s),
-    )?;
-    if resume_from.is_none() {
+    let mut metrics = match root {
+        true => Some(MetricsSink::open(
+            &run_dir.join("metrics.jsonl"),
+            resume_from.as_ref().map(|(s, _)| *s),
+        )?),
+        false => None,
+    };
+    if let (None, Some(metrics)) = (&resume_from, metrics.as_mut()) {
         metrics.write(0, &info.warmstart_metrics)?;
     }
 
@@ -370,7 +384,9 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
             last_eval = lp.evaluate(step as u64)?;
             row.extend(last_eval.clone());
         }
-        metrics.write(step, &row)?;
+        if let Some(metrics) = metrics.as_mut() {
+            metrics.write(step, &row)?;
+        }
         bar.set_message(format!(
             "reward {:.3} acc {:.3}{}",
             row.get("reward_mean").copied().unwrap_or(f64::NAN),
@@ -402,7 +418,9 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
     }
     info.status = "finished".into();
     info.final_metrics = last_eval.clone();
-    info.write(&run_dir)?;
+    if root {
+        info.write(&run_dir)?;
+    }
     Ok(TrainSummary {
         run_dir,
         warmstart: info.warmstart_metrics,
@@ -414,6 +432,10 @@ pub fn train(config: &RunConfig, mut options: TrainOptions) -> Result<TrainSumma
 
 impl Loop<'_> {
     fn evaluate(&self, index: u64) -> Result<BTreeMap<String, f64>, TrainError> {
+        if !self.is_root() {
+            // Only rank 0 writes metrics; evaluation changes no state the others need.
+            return Ok(BTreeMap::new());
+        }
         let spec = EvalSpec {
             problems: &self.eval_problems,
             ks: &self.config.eval.k,
@@ -431,8 +453,13 @@ impl Loop<'_> {
         Ok(row)
     }
 
+    fn is_root(&self) -> bool {
+        self.world.is_none_or(|w| w.is_root())
+    }
+
     fn rl_step(&mut self, step: usize) -> Result<BTreeMap<String, f64>, TrainError> {
         let started = Instant::now();
+        let comm_before = self.world.map(|w| comm_seconds(w.comm.as_ref()));
         let cfg = self.config;
         if let Some(driver) = self.driver.as_mut() {
             let mut ctx = DriverCtx {
@@ -474,6 +501,7 @@ impl Loop<'_> {
                 }),
             gold_probe: self.method.needs_gold_probe(),
             engine: self.engine.as_deref(),
+            world: self.world,
         };
         if ctx.engine.is_some() && ctx.adaptive.is_some() {
             return Err(TrainError::Config(format!(
@@ -536,6 +564,9 @@ impl Loop<'_> {
             exp.generated_tokens as f64 / step_time.max(1e-9),
         );
         row.insert("nan_events".into(), self.nan_events as f64);
+        if let (Some(world), Some(before)) = (self.world, comm_before) {
+            row.insert("comm_s".into(), comm_seconds(world.comm.as_ref()) - before);
+        }
         Ok(row)
     }
 }

@@ -1,6 +1,8 @@
 //! Credit, then K epochs of shuffled minibatch updates on a step's kept sequences.
 
 use super::*;
+use crate::group_rl::data_parallel::GroupWorld;
+use crate::method_hooks::OldPass;
 use crate::minibatch::{MinibatchUpdate, NonFiniteGuard};
 use crate::rollout_source::mismatch::LogpMismatch;
 use polopt_methods::objective::column;
@@ -66,15 +68,20 @@ impl Loop<'_> {
             || !single_update
             || self.method.needs_old_entropy()
             || extra_temperature.is_some();
-        let old = recompute.then(|| {
+        let old_pass = |packed: &crate::packing::Packed| {
             old_policy_pass(
                 &self.policy,
-                &packed,
+                packed,
                 temperature,
                 self.method.needs_old_entropy(),
                 extra_temperature,
             )
-        });
+        };
+        let old = match (recompute, &self.world) {
+            (false, _) => None,
+            (true, None) => Some(old_pass(&packed)),
+            (true, Some(world)) => Some(gathered_old_pass(world, &packed, old_pass)?),
+        };
         let old_entropy = old
             .as_ref()
             .and_then(|o| o.entropy.as_ref())
@@ -111,10 +118,24 @@ impl Loop<'_> {
         };
         let credit = &plan.advantages;
         let planned = PlannedLoss::new(&plan, &lens, width, device);
-        let ref_logp = match (&self.reference, self.reference_is_base) {
-            (_, true) => Some(self.policy.base_logprobs(&packed, temperature)),
-            (Some(r), false) => Some(tch::no_grad(|| r.logprobs(&packed, temperature, false).0)),
+        let ref_pass = |packed: &crate::packing::Packed| match (
+            &self.reference,
+            self.reference_is_base,
+        ) {
+            (_, true) => Some(self.policy.base_logprobs(packed, temperature)),
+            (Some(r), false) => Some(tch::no_grad(|| r.logprobs(packed, temperature, false).0)),
             (None, false) => None,
+        };
+        let ref_logp = match &self.world {
+            None => ref_pass(&packed),
+            Some(world) if self.reference.is_some() || self.reference_is_base => {
+                let rows = seqs.len();
+                let mut all = world.row_tensors(rows, device, |index| {
+                    ref_pass(&packed.select(index)).into_iter().collect()
+                })?;
+                all.pop()
+            }
+            Some(_) => None,
         };
         let update = MinibatchUpdate {
             config: cfg,
@@ -125,6 +146,7 @@ impl Loop<'_> {
             old_logp: recompute.then_some(&old_logp),
             ref_logp: ref_logp.as_ref(),
             stream_tag: "rl-minibatch",
+            world: self.world,
         };
         let mut guard = NonFiniteGuard {
             events: &mut self.nan_events,
@@ -133,6 +155,14 @@ impl Loop<'_> {
         };
         let mut tally = EntropyTally::new(self.method.needs_token_entropies());
         let mut row = update.run(&mut self.opt, &mut guard, Some(&mut tally), step)?;
+        if let Some(world) = &self.world {
+            tally.reduce(|sums| {
+                world
+                    .comm
+                    .all_reduce_sum_f64(sums)
+                    .map_err(crate::world::collective_err)
+            })?;
+        }
         if let Some(feedback) = tally.finish() {
             self.method.observe_step(&feedback);
         }
@@ -163,4 +193,33 @@ fn behaviour_tensor(rows: &[&[f32]], width: usize, device: Device) -> Tensor {
     Tensor::from_slice(&flat)
         .view([rows.len() as i64, width as i64])
         .to_device(device)
+}
+
+/// The old-policy pass over this rank's rows, gathered into the whole batch's on every rank.
+fn gathered_old_pass(
+    world: &GroupWorld,
+    packed: &crate::packing::Packed,
+    pass: impl Fn(&crate::packing::Packed) -> OldPass,
+) -> Result<OldPass, TrainError> {
+    let rows = packed.tokens.size()[0] as usize;
+    let mut shape = None;
+    let mut all = world
+        .row_tensors(rows, packed.tokens.device(), |index| {
+            let local = pass(&packed.select(index));
+            shape = Some((local.entropy.is_some(), local.tempered.as_ref().map(|t| t.0)));
+            let mut out = vec![local.logp];
+            out.extend(local.entropy);
+            out.extend(local.tempered.map(|t| t.1));
+            out
+        })?
+        .into_iter();
+    let (has_entropy, tempered) = shape.unwrap_or((false, None));
+    let logp = all.next().unwrap_or_else(Tensor::new);
+    let entropy = if has_entropy { all.next() } else { None };
+    let tempered = tempered.and_then(|t| all.next().map(|x| (t, x)));
+    Ok(OldPass {
+        logp,
+        entropy,
+        tempered,
+    })
 }

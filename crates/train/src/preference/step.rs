@@ -126,6 +126,7 @@ fn online_pairs(ctx: &DriverCtx, step: usize, row: &mut Row) -> Result<Vec<Token
         adaptive: None,
         gold_probe: false,
         engine: None,
+        world: None,
     };
     let exp = collect(&rollout, step)?;
     let n = exp.generated.max(1) as f64;

@@ -1,5 +1,6 @@
 //! A tiny run for tests: seconds on two cores, same code path as the default run.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
+pub mod mpi;
 use std::path::{Path, PathBuf};
 
 use polopt_train::config::resolve;

@@ -1,0 +1,98 @@
+//! Starting this test binary again under `mpirun` (data-parallel tests, `--features mpi`): the
+//! child runs only the binary's `child_trains_one_rank` test, configured through [`CHILD`].
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Newline-separated `--set`s for the child, then `stop_after=<n>` / `resume` lines.
+pub const CHILD: &str = "POLOPT_MPI_CHILD";
+
+pub fn mpirun_available() -> bool {
+    let ok = Command::new("mpirun")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: `mpirun` not found (apt-get install openmpi-bin libopenmpi-dev)");
+    }
+    ok
+}
+
+pub fn mpirun(ranks: usize, child: &[String]) -> Command {
+    let exe = std::env::current_exe().expect("test executable path");
+    let mut cmd = Command::new("mpirun");
+    cmd.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-n",
+        &ranks.to_string(),
+    ])
+    .arg(exe)
+    .args([
+        "--exact",
+        "child_trains_one_rank",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, child.join("\n"))
+    .env("OMP_NUM_THREADS", "1");
+    cmd
+}
+
+pub fn run_mpi(ranks: usize, child: &[String]) -> Output {
+    let out = mpirun(ranks, child).output().expect("mpirun starts");
+    assert!(out.status.success(), "mpirun failed:\n{}", text(&out));
+    out
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The largest relative difference between two runs' metrics; panics if their rows or keys
+/// differ.
+pub fn max_difference(a: &[Value], b: &[Value]) -> f64 {
+    assert_eq!(a.len(), b.len(), "row counts");
+    let mut worst = 0f64;
+    for (ra, rb) in a.iter().zip(b) {
+        let (oa, ob) = (ra.as_object().unwrap(), rb.as_object().unwrap());
+        assert_eq!(
+            oa.keys().collect::<Vec<_>>(),
+            ob.keys().collect::<Vec<_>>(),
+            "metric keys"
+        );
+        for (k, va) in oa {
+            match (va.as_f64(), ob[k].as_f64()) {
+                (Some(x), Some(y)) => worst = worst.max((x - y).abs() / x.abs().max(1.0)),
+                _ => assert_eq!(va, &ob[k], "{k}"),
+            }
+        }
+    }
+    worst
+}
+
+pub fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
