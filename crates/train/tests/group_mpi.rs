@@ -1,6 +1,7 @@
 //! Data-parallel group RL over MPI (issue 18): `mpirun -n 2` training of the default model
 //! equals one process with the same global batch (same prompts, same seeds), resume from a
-//! 2-rank checkpoint is exact, and what the ranks cannot split is refused naming the key.
+//! 2-rank checkpoint is exact, a killed rank ends the job, and what the ranks cannot split is
+//! refused naming the key.
 //!
 //! The ranks are this test binary started again under `mpirun` (the child runs only
 //! `child_trains_one_rank`, configured through `POLOPT_MPI_CHILD`). Needs `--features mpi`;
@@ -9,8 +10,12 @@
 mod common;
 
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use common::mpi::{max_difference, mpirun, mpirun_available, run_mpi, text, CHILD};
+use common::mpi::{
+    children, max_difference, mpirun, mpirun_available, run_mpi, text, wait_timeout, CHILD,
+};
 use polopt_train::config::resolve;
 use polopt_train::{train, RunConfig, TrainOptions};
 use serde_json::Value;
@@ -134,4 +139,43 @@ fn what_the_ranks_cannot_split_is_refused_naming_the_key() {
         assert!(!out.status.success(), "{log}");
         assert!(log.contains(key), "{extra}: {log}");
     }
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_with_an_error() {
+    if std::env::var_os(CHILD).is_some() || !mpirun_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let long = sets(dir.path(), "killed", &["rl.steps=100000", "eval.every=0"]);
+    let mut job = mpirun(2, &long)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
+    let metrics_path = dir.path().join("killed/metrics.jsonl");
+    let started = Instant::now();
+    // The warm start's row, then one RL step: both ranks are in the loop.
+    while std::fs::read_to_string(&metrics_path).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(started.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ranks = children(job.id());
+    assert_eq!(ranks.len(), 2, "mpirun's children: {ranks:?}");
+    // SIGKILL to rank 1: the rank that writes nothing, so only the job's end can tell.
+    let _ = Command::new("kill")
+        .args(["-9", &ranks[1].to_string()])
+        .status();
+    let status = wait_timeout(&mut job, Duration::from_secs(60));
+    if status.is_none() {
+        let _ = job.kill();
+    }
+    let out = job.wait_with_output().expect("mpirun output");
+    let log = text(&out);
+    let status = status.expect("the job did not end within 60 s of a rank's death");
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("signal 9") || log.contains("Killed"),
+        "mpirun should name the lost rank's signal:\n{log}"
+    );
 }
