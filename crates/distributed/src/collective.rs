@@ -36,6 +36,21 @@ pub trait Collective {
         self.rank() == 0
     }
 
+    /// Sums each `(ptr, len)` buffer of f32 in CUDA device memory over all ranks, in place, when
+    /// this collective has a device path (NCCL); `None` when it has none, and the caller sums
+    /// through host buffers instead.
+    ///
+    /// # Safety
+    /// Every `ptr` must point to `len` f32 on this rank's current CUDA device, valid and not
+    /// written by anything else until the device's default stream has run the operation.
+    unsafe fn all_reduce_sum_f32_device(
+        &self,
+        buffers: &[(*mut std::ffi::c_void, usize)],
+    ) -> Option<Result<(), CollectiveError>> {
+        let _ = buffers;
+        None
+    }
+
     /// Element-wise mean over all ranks (the sum divided by the world size).
     fn all_reduce_mean_f32(&self, buf: &mut [f32]) -> Result<(), CollectiveError> {
         self.all_reduce_sum_f32(buf)?;

@@ -12,22 +12,28 @@
 //! - `mpi` (feature `mpi`): [`Mpi`], the adapter to rsmpi.
 //! - [`connect`]: picks the implementation for the detected launch.
 //!
-//! Not implemented: an NCCL collective (cudarc on device pointers). There is no CUDA on the
-//! machines this is built and tested on; docs/scale-out.md says so.
+//! - `nccl` (feature `nccl`): [`Nccl`], sums of CUDA device buffers in place, bootstrapped over
+//!   MPI; [`connect_with_device_sums`] adds it to an MPI world when it can be loaded.
 pub mod collective;
 pub mod launcher;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+#[cfg(feature = "nccl")]
+pub mod nccl;
 
 #[cfg(feature = "mpi")]
 pub use self::mpi::Mpi;
+#[cfg(feature = "nccl")]
+pub use self::nccl::Nccl;
 pub use collective::{gather_bytes, Collective, CollectiveError};
 pub use launcher::{detect, detect_from, Launch, Launcher};
 pub use local::Local;
 
 /// Whether this build carries the MPI adapter (`--features mpi`).
 pub const MPI_BUILT: bool = cfg!(feature = "mpi");
+/// Whether this build carries the NCCL adapter (`--features nccl`).
+pub const NCCL_BUILT: bool = cfg!(feature = "nccl");
 
 /// The collective for `launch`: [`Local`] for a world of one, MPI for more. A world larger than
 /// one in a build without the `mpi` feature is an error that says how to rebuild, never a silent
@@ -83,4 +89,29 @@ fn connect_many(launch: &Launch) -> Result<Box<dyn Collective>, CollectiveError>
         launch.rank,
         launch.world_size
     )))
+}
+
+/// `base` with NCCL for device buffers, when this build has NCCL, the world has more than one
+/// rank and NCCL loads and joins here; otherwise `base` alone, with the reason (a device path is
+/// an optimisation: host buffers over `base` give the same sums).
+pub fn connect_with_device_sums(
+    base: Box<dyn Collective>,
+) -> (Box<dyn Collective>, Option<String>) {
+    if base.world_size() <= 1 {
+        return (base, None);
+    }
+    #[cfg(feature = "nccl")]
+    {
+        match Nccl::connect(base.as_ref()) {
+            Ok(nccl) => (Box::new(nccl::WithNccl { host: base, nccl }), None),
+            Err(e) => (base, Some(e.to_string())),
+        }
+    }
+    #[cfg(not(feature = "nccl"))]
+    {
+        (
+            base,
+            Some("polopt was built without NCCL (`--features nccl`)".into()),
+        )
+    }
 }

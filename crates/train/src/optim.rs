@@ -184,6 +184,26 @@ impl AdamW {
         }
     }
 
+    /// Sums the gradients over `comm`'s ranks in place on the GPU, when every gradient is a
+    /// contiguous f32 CUDA tensor and `comm` has a device path (NCCL); `None` otherwise.
+    pub fn all_reduce_grads_on_device(
+        &self,
+        comm: &dyn polopt_distributed::Collective,
+    ) -> Option<Result<(), polopt_distributed::CollectiveError>> {
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).collect();
+        let on_device = grads.iter().all(|g| {
+            g.defined() && g.device().is_cuda() && g.kind() == Kind::Float && g.is_contiguous()
+        });
+        if !on_device {
+            return None;
+        }
+        let buffers: Vec<(*mut std::ffi::c_void, usize)> =
+            grads.iter().map(|g| (g.data_ptr(), g.numel())).collect();
+        // SAFETY: the buffers are this rank's gradients on its CUDA device, alive in `grads`
+        // for the call, and nothing writes them before the default stream has run the sums.
+        unsafe { comm.all_reduce_sum_f32_device(&buffers) }
+    }
+
     /// The trainable parameters in name order as one f32 vector.
     pub fn flat_parameters(&self) -> Vec<f32> {
         flatten(self.params.iter().map(|(_, p)| (p.shallow_clone(), p.numel())))

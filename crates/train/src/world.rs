@@ -28,6 +28,16 @@ pub fn join_world(
     distributed: Distributed,
     refuse: impl FnOnce(usize) -> Result<(), TrainError>,
 ) -> Result<Box<dyn Collective>, TrainError> {
+    join_world_on(distributed, false, refuse)
+}
+
+/// [`join_world`]; with `device_sums`, NCCL sums device buffers when it can (GPU runs), and
+/// the reason it cannot is logged, the host path then giving the same sums.
+pub fn join_world_on(
+    distributed: Distributed,
+    device_sums: bool,
+    refuse: impl FnOnce(usize) -> Result<(), TrainError>,
+) -> Result<Box<dyn Collective>, TrainError> {
     let launch = detect().map_err(|e| TrainError::Config(e.to_string()))?;
     if distributed == Distributed::Off {
         if launch.world_size > 1 {
@@ -43,8 +53,15 @@ pub fn join_world(
     if launch.world_size > 1 {
         refuse(launch.world_size)?;
     }
-    let comm = connect(&launch)
+    let mut comm = connect(&launch)
         .map_err(|e| TrainError::Config(format!("config key `run.distributed` = \"auto\": {e}")))?;
+    if device_sums {
+        let (with, why_not) = polopt_distributed::connect_with_device_sums(comm);
+        if let Some(why) = why_not {
+            tracing::warn!("gradients are summed through host memory over MPI: {why}");
+        }
+        comm = with;
+    }
     Ok(Box::new(Timed { inner: comm }))
 }
 
@@ -125,5 +142,12 @@ impl Collective for Timed {
     }
     fn abort(&self, code: i32) -> ! {
         self.inner.abort(code)
+    }
+    unsafe fn all_reduce_sum_f32_device(
+        &self,
+        buffers: &[(*mut std::ffi::c_void, usize)],
+    ) -> Option<Done> {
+        // SAFETY: forwarded with the caller's guarantees.
+        self.timed(|c| unsafe { c.all_reduce_sum_f32_device(buffers) })
     }
 }

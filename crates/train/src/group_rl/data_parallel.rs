@@ -29,7 +29,7 @@ use crate::config::RunConfig;
 use crate::error::TrainError;
 use crate::optim::AdamW;
 use crate::tool_rollout::Sampled;
-use crate::world::{collective_err, join_world, Distributed};
+use crate::world::{collective_err, join_world_on, Distributed};
 
 pub struct GroupWorld {
     pub comm: Box<dyn Collective>,
@@ -38,7 +38,8 @@ pub struct GroupWorld {
 impl GroupWorld {
     /// The run's world, or `None` under `run.distributed = "off"` (today's one-process layout).
     pub fn join(config: &RunConfig, refused: Option<&str>) -> Result<Option<Self>, TrainError> {
-        let comm = join_world(config.run.distributed, |world| {
+        let on_gpu = config.run.device != "cpu" && tch::Cuda::is_available();
+        let comm = join_world_on(config.run.distributed, on_gpu, |world| {
             match refused {
                 Some(why) => Err(TrainError::Config(format!(
                     "{why} with {world} data-parallel ranks (run.distributed = \"auto\")"
@@ -126,6 +127,15 @@ impl GroupWorld {
     /// Sums every rank's trainable gradients (and the loss value) in one f32 all-reduce.
     pub fn all_reduce_grads(&self, opt: &mut AdamW, loss: &mut f64) -> Result<(), TrainError> {
         if self.world_size() == 1 {
+            return Ok(());
+        }
+        if let Some(done) = opt.all_reduce_grads_on_device(self.comm.as_ref()) {
+            done.map_err(collective_err)?;
+            let mut value = [*loss];
+            self.comm
+                .all_reduce_sum_f64(&mut value)
+                .map_err(collective_err)?;
+            *loss = value[0];
             return Ok(());
         }
         let mut flat = opt.flat_grads();
