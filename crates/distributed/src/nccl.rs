@@ -182,10 +182,7 @@ impl Collective for WithNccl {
     fn abort(&self, code: i32) -> ! {
         self.host.abort(code)
     }
-    unsafe fn all_reduce_sum_f32_device(
-        &self,
-        buffers: &[(*mut c_void, usize)],
-    ) -> Option<Done> {
+    unsafe fn all_reduce_sum_f32_device(&self, buffers: &[(*mut c_void, usize)]) -> Option<Done> {
         Some(self.nccl.all_reduce_sum_f32_many(buffers))
     }
 }

@@ -2,40 +2,16 @@
 //! (the child runs only `child_checks_the_collective_in_a_world_of_two`). Skipped, with the
 //! reason printed, where `mpirun` is not installed.
 #![cfg(feature = "mpi")]
-use std::process::Command;
+mod common;
 
+use common::CHILD;
 use polopt_distributed::{connect, detect, gather_bytes};
-
-const CHILD: &str = "POLOPT_MPI_TEST_CHILD";
 
 #[test]
 fn all_reduce_broadcast_and_gather_agree_across_two_ranks() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
+    if std::env::var_os(CHILD).is_none() {
+        common::run_two_ranks("child_checks_the_collective_in_a_world_of_two");
     }
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        eprintln!("skipped: `mpirun` not found (install openmpi-bin)");
-        return;
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let out = Command::new("mpirun")
-        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "child_checks_the_collective_in_a_world_of_two",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .expect("mpirun starts");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    assert_eq!(text.matches("rank ok").count(), 2, "{text}");
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The NCCL adapter (feature `nccl`) on a machine that may have no GPU: probing never panics,
 //! and a world that cannot join NCCL keeps its host collective and says why.
 #![cfg(feature = "nccl")]
-use std::process::Command;
+mod common;
 
+use common::CHILD;
 use polopt_distributed::{connect, connect_with_device_sums, detect, Local, Nccl};
 
 #[test]
@@ -27,34 +28,13 @@ fn a_world_of_one_needs_no_device_path() {
     assert!(device.is_none(), "host collectives have no device path");
 }
 
-const CHILD: &str = "POLOPT_NCCL_TEST_CHILD";
-
 /// Two MPI ranks try to add NCCL. Without libnccl or a GPU per rank (this CI) they keep MPI and
 /// report why; with them, they join (`mpi+nccl`).
 #[test]
 fn two_ranks_join_nccl_or_keep_mpi_and_say_why() {
-    if std::env::var_os(CHILD).is_some() {
-        return;
+    if std::env::var_os(CHILD).is_none() {
+        common::run_two_ranks("child_adds_nccl_to_its_world");
     }
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        eprintln!("skipped: `mpirun` not found (install openmpi-bin)");
-        return;
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let out = Command::new("mpirun")
-        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
-        .arg(exe)
-        .args(["--exact", "child_adds_nccl_to_its_world", "--nocapture"])
-        .env(CHILD, "1")
-        .output()
-        .expect("mpirun starts");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    assert_eq!(text.matches("rank ok").count(), 2, "{text}");
 }
 
 #[test]

@@ -100,10 +100,7 @@ impl EntropyTally {
 
     /// Replaces the sums with `sum`'s (data-parallel ranks: their sums over all ranks, each
     /// rank having tallied its own rows). Token values are not gathered.
-    pub fn reduce<E>(
-        &mut self,
-        sum: impl FnOnce(&mut [f64]) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn reduce<E>(&mut self, sum: impl FnOnce(&mut [f64]) -> Result<(), E>) -> Result<(), E> {
         let value = |t: &Option<Tensor>| t.as_ref().map_or(0.0, |t| t.double_value(&[]));
         let has_entropy = f64::from(u8::from(self.entropy.is_some()));
         let mut sums = [

@@ -150,7 +150,13 @@ impl MinibatchUpdate<'_> {
                     n => n.min(chunk.len()),
                 };
                 if let Some(world) = self.world {
-                    let (outcome, parts) = self.data_parallel_step(world, opt, chunk, max_len)?;
+                    let mine = &chunk[world.share(chunk.len())];
+                    let micro = match rl.micro_batch_size {
+                        0 => mine.len(),
+                        n => n,
+                    };
+                    let (outcome, parts) =
+                        self.accumulate(opt, chunk, mine, micro, max_len, Some(world))?;
                     let metrics = world.sum_metrics(&metric_shares(&parts))?;
                     let applied = stats.record(outcome, &from_shares(metrics), guard, step)?;
                     if let (true, Some(tally)) = (applied, tally.as_deref_mut()) {
@@ -165,7 +171,7 @@ impl MinibatchUpdate<'_> {
                     let outcome = opt.guarded_step(&mb.loss, rl.grad_clip);
                     (outcome, vec![mb])
                 } else {
-                    self.accumulate(opt, chunk, micro, max_len)?
+                    self.accumulate(opt, chunk, chunk, micro, max_len, None)?
                 };
                 let applied = match metrics.as_slice() {
                     [one] => stats.record(outcome, &one.metrics, guard, step)?,
@@ -222,76 +228,43 @@ impl MinibatchUpdate<'_> {
         })
     }
 
-    /// One optimizer step over `chunk` in micro-batches of `micro` rows: each backward adds
-    /// its share of the minibatch gradient (normalizers of the whole minibatch), so the step
-    /// equals the unsplit one up to float summation order.
+    /// One optimizer step over minibatch `chunk`, whose rows `mine` this process computes in
+    /// micro-batches of `micro` rows: each backward adds its share of the minibatch gradient
+    /// (normalizers of the whole minibatch), so the step equals the unsplit one up to float
+    /// summation order. Data-parallel ranks (`world`) each hold a share of the rows, and one
+    /// all-reduce sums gradients and loss before the step, so every rank takes the same one.
     fn accumulate(
         &self,
         opt: &mut AdamW,
         chunk: &[i64],
+        mine: &[i64],
         micro: usize,
         max_len: f64,
+        world: Option<&GroupWorld>,
     ) -> Result<(StepOutcome, Vec<MicroOutput>), TrainError> {
         if self.objective.has_token_trust_region() {
-            return Err(TrainError::Config(
-                "rl.micro_batch_size splits a minibatch, but the method's per-token trust \
-                 region (objective.trust_region) uses statistics of the whole minibatch; \
-                 set rl.micro_batch_size = 0"
-                    .into(),
-            ));
+            let (splits, fix) = match world {
+                Some(_) => (
+                    "run.distributed = \"auto\" splits each minibatch across ranks",
+                    "run.distributed = \"off\"",
+                ),
+                None => (
+                    "rl.micro_batch_size splits a minibatch",
+                    "rl.micro_batch_size = 0",
+                ),
+            };
+            return Err(TrainError::Config(format!(
+                "{splits}, but the method's per-token trust region (objective.trust_region) \
+                 uses statistics of the whole minibatch; set {fix}"
+            )));
         }
         let index = Tensor::from_slice(chunk).to_device(self.policy.device());
         let mask = self.packed.select(&index).response_mask;
         let scale = self.loss.scale(&mask, &index, max_len);
         opt.zero_grad();
-        let mut total = 0.0;
-        let mut outputs = Vec::new();
-        for rows in chunk.chunks(micro) {
-            let out = self.forward(rows, max_len, Some(&scale))?;
-            let value = out.loss.double_value(&[]);
-            total += value;
-            if !value.is_finite() {
-                break;
-            }
-            out.loss.backward();
-            outputs.push(out);
+        if world.is_some() {
+            opt.define_grads();
         }
-        Ok((
-            opt.guarded_accumulated_step(total, self.config.rl.grad_clip),
-            outputs,
-        ))
-    }
-}
-
-impl MinibatchUpdate<'_> {
-    /// One optimizer step over `chunk` on data-parallel ranks: this rank's share of its rows
-    /// (in micro-batches of `rl.micro_batch_size`), with the whole minibatch's normalizers, then
-    /// one all-reduce of the gradients and the loss, so every rank takes the same step.
-    fn data_parallel_step(
-        &self,
-        world: &GroupWorld,
-        opt: &mut AdamW,
-        chunk: &[i64],
-        max_len: f64,
-    ) -> Result<(StepOutcome, Vec<MicroOutput>), TrainError> {
-        if self.objective.has_token_trust_region() {
-            return Err(TrainError::Config(
-                "config key `run.distributed` = \"auto\" splits each minibatch across ranks, \
-                 but the method's per-token trust region (objective.trust_region) uses \
-                 statistics of the whole minibatch; set run.distributed = \"off\""
-                    .into(),
-            ));
-        }
-        let index = Tensor::from_slice(chunk).to_device(self.policy.device());
-        let mask = self.packed.select(&index).response_mask;
-        let scale = self.loss.scale(&mask, &index, max_len);
-        opt.zero_grad();
-        opt.define_grads();
-        let mine = &chunk[world.share(chunk.len())];
-        let micro = match self.config.rl.micro_batch_size {
-            0 => mine.len(),
-            n => n,
-        };
         let mut total = 0.0;
         let mut outputs = Vec::new();
         for rows in mine.chunks(micro.max(1)) {
@@ -304,9 +277,11 @@ impl MinibatchUpdate<'_> {
             out.loss.backward();
             outputs.push(out);
         }
-        // A non-finite loss on any rank makes the summed loss non-finite on every rank, so
-        // all of them skip the step together.
-        world.all_reduce_grads(opt, &mut total)?;
+        if let Some(world) = world {
+            // A non-finite loss on any rank makes the summed loss non-finite on every rank,
+            // so all of them skip the step together.
+            world.all_reduce_grads(opt, &mut total)?;
+        }
         Ok((
             opt.guarded_accumulated_step(total, self.config.rl.grad_clip),
             outputs,

@@ -206,7 +206,11 @@ impl AdamW {
 
     /// The trainable parameters in name order as one f32 vector.
     pub fn flat_parameters(&self) -> Vec<f32> {
-        flatten(self.params.iter().map(|(_, p)| (p.shallow_clone(), p.numel())))
+        flatten(
+            self.params
+                .iter()
+                .map(|(_, p)| (p.shallow_clone(), p.numel())),
+        )
     }
 
     pub fn set_flat_parameters(&self, flat: &[f32]) {

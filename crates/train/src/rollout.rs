@@ -11,6 +11,7 @@ use crate::prompts::Prompts;
 use crate::agent_rollout::AgentStats;
 use crate::config::{OnNan, RlSection};
 use crate::error::TrainError;
+use crate::group_rl::data_parallel::GroupWorld;
 use crate::packing::Sequence;
 use crate::policy::Policy;
 use crate::reward::RewardFn;
@@ -19,7 +20,6 @@ use crate::rollout_source::RolloutSource;
 use crate::scoring::Scorer;
 use crate::seeds::with_torch_seed;
 use crate::tool_rollout::{sample_responses, samples_of, Sampled, ToolStats};
-use crate::group_rl::data_parallel::GroupWorld;
 use polopt_models::SamplingConfig;
 
 pub struct StepExperience {
@@ -117,7 +117,14 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
         let mut behaviour: Vec<Vec<f32>> = Vec::new();
         let sampled = match ctx.world {
             None => with_torch_seed(ctx.seed, "rl-sampling", index, || {
-                sample_rows(ctx, &problems, &prompts, &sampling, &mut behaviour, &mut exp)
+                sample_rows(
+                    ctx,
+                    &problems,
+                    &prompts,
+                    &sampling,
+                    &mut behaviour,
+                    &mut exp,
+                )
             })?,
             Some(world) => {
                 if ctx.engine.is_some() || ctx.adaptive.is_some() {

@@ -8,7 +8,10 @@
 #![cfg(feature = "mpi")]
 mod common;
 
-use common::mpi::{children, max_difference, mpirun, mpirun_available, run_mpi, text, wait_timeout, CHILD};
+use common::mpi::{
+    child_spec, children, exit_on_error, max_difference, mpirun, mpirun_available, run_mpi, text,
+    wait_timeout, CHILD,
+};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use polopt_train::control::{resolve_control, train_control, ControlConfig, ControlOptions};
 use serde_json::Value;
-
 
 /// The largest |a - b| / max(1, |a|) allowed over all metrics of 5 updates. Measured: 1.4e-8.
 /// Not 0: each rank sums its rows' gradients in f32 and the all-reduce adds the two partial sums,
@@ -48,24 +50,15 @@ fn config(sets: &[String]) -> ControlConfig {
 /// One rank's run, as the parent asked (its `--set`s, then `stop_after=N` or `resume`).
 #[test]
 fn child_trains_one_rank() {
-    let Ok(spec) = std::env::var(CHILD) else {
+    let Some(child) = child_spec() else {
         return;
     };
-    let mut options = ControlOptions::default();
-    let mut sets = Vec::new();
-    for line in spec.lines() {
-        if let Some(n) = line.strip_prefix("stop_after=") {
-            options.stop_after = Some(n.parse().expect("stop_after"));
-        } else if line == "resume" {
-            options.resume = true;
-        } else {
-            sets.push(line.to_string());
-        }
-    }
-    if let Err(e) = train_control(&config(&sets), options) {
-        eprintln!("child error: {e}");
-        std::process::exit(3);
-    }
+    let options = ControlOptions {
+        stop_after: child.stop_after,
+        resume: child.resume,
+        ..Default::default()
+    };
+    exit_on_error(train_control(&config(&child.sets), options));
 }
 
 fn metrics(run_dir: &Path) -> Vec<Value> {

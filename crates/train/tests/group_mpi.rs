@@ -14,7 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mpi::{
-    children, max_difference, mpirun, mpirun_available, run_mpi, text, wait_timeout, CHILD,
+    child_spec, children, exit_on_error, max_difference, mpirun, mpirun_available, run_mpi, text,
+    wait_timeout, CHILD,
 };
 use polopt_train::config::resolve;
 use polopt_train::{train, RunConfig, TrainOptions};
@@ -52,28 +53,22 @@ fn config(sets: &[String]) -> RunConfig {
 /// One rank's run, as the parent asked (its `--set`s, then `stop_after=N` or `resume`).
 #[test]
 fn child_trains_one_rank() {
-    let Ok(spec) = std::env::var(CHILD) else {
+    let Some(child) = child_spec() else {
         return;
     };
-    let mut options = TrainOptions::default();
-    let mut sets = Vec::new();
-    for line in spec.lines() {
-        if let Some(n) = line.strip_prefix("stop_after=") {
-            options.stop_after = Some(n.parse().expect("stop_after"));
-        } else if line == "resume" {
-            options.resume = true;
-        } else {
-            sets.push(line.to_string());
-        }
-    }
-    if let Err(e) = train(&config(&sets), options) {
-        eprintln!("child error: {e}");
-        std::process::exit(3);
-    }
+    let options = TrainOptions {
+        stop_after: child.stop_after,
+        resume: child.resume,
+        ..Default::default()
+    };
+    exit_on_error(train(&config(&child.sets), options));
 }
 
 fn metrics(run_dir: &Path) -> Vec<Value> {
-    common::metric_rows(run_dir, &["step_time_s", "generation_s", "tokens_per_s", "comm_s"])
+    common::metric_rows(
+        run_dir,
+        &["step_time_s", "generation_s", "tokens_per_s", "comm_s"],
+    )
 }
 
 #[test]
@@ -82,8 +77,11 @@ fn two_ranks_reproduce_the_one_process_run() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    train(&config(&sets(dir.path(), "one", &[])), TrainOptions::default())
-        .expect("one-process run");
+    train(
+        &config(&sets(dir.path(), "one", &[])),
+        TrainOptions::default(),
+    )
+    .expect("one-process run");
     run_mpi(2, &sets(dir.path(), "two", &[]));
     let (a, b) = (
         metrics(&dir.path().join("one")),

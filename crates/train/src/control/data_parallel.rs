@@ -31,9 +31,9 @@ use rand_chacha::ChaCha8Rng;
 use super::config::{AlgoKind, Backend, ControlConfig, Distributed};
 use super::envs::EnvsState;
 use crate::error::TrainError;
-pub use crate::world::{collective_err, comm_seconds};
-use crate::world::join_world;
 use crate::seeds::stream;
+use crate::world::join_world;
+pub use crate::world::{collective_err, comm_seconds};
 
 /// Which environments a rank holds, out of `global`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +256,7 @@ fn check_supported(cfg: &ControlConfig, world: usize) -> Result<(), TrainError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use polopt_distributed::Local;
 
     #[test]
     fn shards_cover_the_environments_once_and_map_global_rows() {

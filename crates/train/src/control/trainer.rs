@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use super::config::{AlgoKind, Backend, ControlConfig};
 use super::data_parallel::{collective_err, comm_seconds, World};
-use crate::world::abort_world_on_error;
 use super::envs::{ControlEnvs, EnvsState};
 use super::eval::evaluate;
 use super::learner::Learner;
@@ -27,6 +26,7 @@ use crate::run_dir::{
     checkpoint_name, open_run_dir, save_checkpoint_dir, write_atomic, MetricsSink, RunInfo,
 };
 use crate::seeds::{stream, with_torch_seed};
+use crate::world::abort_world_on_error;
 use indicatif::{ProgressBar, ProgressStyle};
 use polopt_envs::classic::Space;
 use polopt_methods::credit::{estimator, median, CreditBatch};

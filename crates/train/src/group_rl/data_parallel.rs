@@ -39,13 +39,11 @@ impl GroupWorld {
     /// The run's world, or `None` under `run.distributed = "off"` (today's one-process layout).
     pub fn join(config: &RunConfig, refused: Option<&str>) -> Result<Option<Self>, TrainError> {
         let on_gpu = config.run.device != "cpu" && tch::Cuda::is_available();
-        let comm = join_world_on(config.run.distributed, on_gpu, |world| {
-            match refused {
-                Some(why) => Err(TrainError::Config(format!(
-                    "{why} with {world} data-parallel ranks (run.distributed = \"auto\")"
-                ))),
-                None => Ok(()),
-            }
+        let comm = join_world_on(config.run.distributed, on_gpu, |world| match refused {
+            Some(why) => Err(TrainError::Config(format!(
+                "{why} with {world} data-parallel ranks (run.distributed = \"auto\")"
+            ))),
+            None => Ok(()),
         })?;
         Ok((config.run.distributed == Distributed::Auto).then_some(Self { comm }))
     }
@@ -108,8 +106,9 @@ impl GroupWorld {
             let width = t.size().get(1).copied().unwrap_or(1);
             let kind = t.kind();
             let mut flat = vec![0f32; rows * width as usize];
-            let values = Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(Device::Cpu).view(-1))
-                .map_err(|e| TrainError::Task(e.to_string()))?;
+            let values =
+                Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(Device::Cpu).view(-1))
+                    .map_err(|e| TrainError::Task(e.to_string()))?;
             flat[mine.start * width as usize..][..values.len()].copy_from_slice(&values);
             self.comm
                 .all_reduce_sum_f32(&mut flat)

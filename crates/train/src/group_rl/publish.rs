@@ -4,8 +4,8 @@
 //! engine is asked to reload it, so that the next step samples from the updated weights.
 
 use super::*;
-use crate::run_dir::latest_checkpoint;
 use crate::export::export_model;
+use crate::run_dir::latest_checkpoint;
 use crate::run_dir::save_dir_atomic;
 
 impl Loop<'_> {

@@ -118,14 +118,12 @@ impl Loop<'_> {
         };
         let credit = &plan.advantages;
         let planned = PlannedLoss::new(&plan, &lens, width, device);
-        let ref_pass = |packed: &crate::packing::Packed| match (
-            &self.reference,
-            self.reference_is_base,
-        ) {
-            (_, true) => Some(self.policy.base_logprobs(packed, temperature)),
-            (Some(r), false) => Some(tch::no_grad(|| r.logprobs(packed, temperature, false).0)),
-            (None, false) => None,
-        };
+        let ref_pass =
+            |packed: &crate::packing::Packed| match (&self.reference, self.reference_is_base) {
+                (_, true) => Some(self.policy.base_logprobs(packed, temperature)),
+                (Some(r), false) => Some(tch::no_grad(|| r.logprobs(packed, temperature, false).0)),
+                (None, false) => None,
+            };
         let ref_logp = match &self.world {
             None => ref_pass(&packed),
             Some(world) if self.reference.is_some() || self.reference_is_base => {
@@ -206,7 +204,10 @@ fn gathered_old_pass(
     let mut all = world
         .row_tensors(rows, packed.tokens.device(), |index| {
             let local = pass(&packed.select(index));
-            shape = Some((local.entropy.is_some(), local.tempered.as_ref().map(|t| t.0)));
+            shape = Some((
+                local.entropy.is_some(),
+                local.tempered.as_ref().map(|t| t.0),
+            ));
             let mut out = vec![local.logp];
             out.extend(local.entropy);
             out.extend(local.tempered.map(|t| t.1));

@@ -96,3 +96,37 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::
     None
 }
 
+/// What the parent asked of this child rank: its `--set`s, and `stop_after=N` / `resume`;
+/// `None` when this process is not a child.
+pub struct ChildSpec {
+    pub sets: Vec<String>,
+    pub stop_after: Option<usize>,
+    pub resume: bool,
+}
+
+pub fn child_spec() -> Option<ChildSpec> {
+    let spec = std::env::var(CHILD).ok()?;
+    let mut child = ChildSpec {
+        sets: Vec::new(),
+        stop_after: None,
+        resume: false,
+    };
+    for line in spec.lines() {
+        if let Some(n) = line.strip_prefix("stop_after=") {
+            child.stop_after = Some(n.parse().expect("stop_after"));
+        } else if line == "resume" {
+            child.resume = true;
+        } else {
+            child.sets.push(line.to_string());
+        }
+    }
+    Some(child)
+}
+
+/// Ends the child rank with a visible error, so that mpirun reports it.
+pub fn exit_on_error<E: std::fmt::Display>(result: Result<impl Sized, E>) {
+    if let Err(e) = result {
+        eprintln!("child error: {e}");
+        std::process::exit(3);
+    }
+}
