@@ -53,6 +53,7 @@ pub struct UpdateStats {
     updates: usize,
     skipped: usize,
     grad_norm_sum: f64,
+    grad_norm_sq_sum: f64,
 }
 
 impl UpdateStats {
@@ -68,6 +69,7 @@ impl UpdateStats {
             StepOutcome::Applied { loss, grad_norm } => {
                 self.updates += 1;
                 self.grad_norm_sum += grad_norm;
+                self.grad_norm_sq_sum += grad_norm * grad_norm;
                 for (k, &v) in metrics {
                     *self.sums.entry(k.as_ref().to_string()).or_default() += v;
                 }
@@ -90,7 +92,12 @@ impl UpdateStats {
             .into_iter()
             .map(|(k, v)| (k, v / applied))
             .collect();
-        row.insert("grad_norm".into(), self.grad_norm_sum / applied);
+        let mean = self.grad_norm_sum / applied;
+        row.insert("grad_norm".into(), mean);
+        // Spread of the pre-clip norms over the step's optimizer steps (stability claims:
+        // BNPO, GBPO); 0 with one update per step.
+        let var = (self.grad_norm_sq_sum / applied - mean * mean).max(0.0);
+        row.insert("grad_norm_std".into(), var.sqrt());
         row.insert("updates".into(), self.updates as f64);
         row.insert("skipped_updates".into(), self.skipped as f64);
         row
@@ -362,4 +369,34 @@ fn weighted_metrics(parts: &[MicroOutput]) -> BTreeMap<&'static str, f64> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_rows_hold_the_mean_and_spread_of_the_applied_grad_norms() {
+        let mut events = 0;
+        let mut guard = NonFiniteGuard {
+            events: &mut events,
+            on_nan: OnNan::Skip,
+            hint: "",
+        };
+        let mut stats = UpdateStats::default();
+        let metrics: BTreeMap<&str, f64> = [("policy_loss", 0.5)].into();
+        for (loss, grad_norm) in [(1.0, 1.0), (3.0, 3.0)] {
+            let outcome = StepOutcome::Applied { loss, grad_norm };
+            assert!(stats.record(outcome, &metrics, &mut guard, 1).unwrap());
+        }
+        let skipped = StepOutcome::NonFinite { what: "loss" };
+        assert!(!stats.record(skipped, &metrics, &mut guard, 1).unwrap());
+        let row = stats.into_row();
+        assert_eq!(row["grad_norm"], 2.0);
+        assert_eq!(row["grad_norm_std"], 1.0, "population std of 1 and 3");
+        assert_eq!(row["loss"], 2.0);
+        assert_eq!(row["policy_loss"], 0.5);
+        assert_eq!((row["updates"], row["skipped_updates"]), (2.0, 1.0));
+        assert_eq!(events, 1, "the skipped step was counted");
+    }
 }
