@@ -1,6 +1,6 @@
 //! Keeps `libtorch_cuda.so` linked. The default `--as-needed` drops it because no symbol is
 //! referenced directly, and then CUDA is never available at run time (design/backend.md).
-fn main() {
+pub fn main() {
     let lib_dir = std::env::var("LIBTORCH_LIB")
         .ok()
         .or_else(torch_lib_from_venv);

@@ -6,7 +6,9 @@
 # Same config on both sides: random Qwen2.5-0.5B-dim weights (one directory both load), bf16,
 # 8 prompts x 8 completions of exactly 256 tokens, temperature 1, KL beta 0.04, one optimizer step
 # per batch; median s/step over 4 steps after 1 warm-up, completion tokens/s, and decode tokens/s
-# against the memory-bandwidth bound. Budget: under 8 minutes (each side is under `timeout`).
+# against the memory-bandwidth bound. polopt runs twice: without and with CUDA graphs (issue 19;
+# CUDA_GRAPHS=auto|on|off sets the second run's `--cuda-graphs`). Budget: under 8 minutes (each
+# side is under `timeout`).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY="${PYTHON:-python3}"
@@ -55,21 +57,34 @@ if [ "${SMOKE:-0}" = 1 ]; then
   TRL_CPU=(--cpu)
 fi
 timeout 60 "$BIN" init --dims "$DIMS" --out "$WORK/model" || { echo "model init failed" >&2; exit 1; }
-timeout 150 "$BIN" run --model "$WORK/model" --steps "$STEPS" --warmup "$WARMUP" "${SIZES[@]}" "${BWARG[@]}" 2>&1 | tee "$OUT/polopt.log"
-timeout 240 "$PY" "$HERE/trl_grpo.py" --model "$WORK/model" --steps "$STEPS" --warmup "$WARMUP" "${SIZES[@]}" "${TRL_CPU[@]}" "${BWARG[@]}" 2>&1 | tee "$OUT/trl.log"
+# polopt twice (issue 19): fused projections and device-side stop checks with ordinary
+# launches (`--cuda-graphs off`), then the decode step captured once per batch-size bucket and
+# replayed (`model.cuda_graphs`, here `--cuda-graphs on`; the result line says whether graphs
+# ran or why not). `--parity` first decodes one batch both ways from one seed and prints PARITY.
+timeout 100 "$BIN" run --model "$WORK/model" --steps "$STEPS" --warmup "$WARMUP" "${SIZES[@]}" "${BWARG[@]}" \
+  --cuda-graphs off --label "polopt (no graphs)" 2>&1 | tee "$OUT/polopt_eager.log"
+timeout 120 "$BIN" run --model "$WORK/model" --steps "$STEPS" --warmup "$WARMUP" "${SIZES[@]}" "${BWARG[@]}" \
+  --cuda-graphs "${CUDA_GRAPHS:-on}" --parity --label "polopt (cuda graphs)" 2>&1 | tee "$OUT/polopt.log"
+timeout 200 "$PY" "$HERE/trl_grpo.py" --model "$WORK/model" --steps "$STEPS" --warmup "$WARMUP" "${SIZES[@]}" "${TRL_CPU[@]}" "${BWARG[@]}" 2>&1 | tee "$OUT/trl.log"
 
 "$PY" - "$OUT" <<'PYEOF' | tee -a "$OUT/summary.md"
 import json, os, sys
 out = sys.argv[1]
 rows = []
-for side in ("polopt", "trl"):
+for side in ("polopt_eager", "polopt", "trl"):
     lines = [l for l in open(os.path.join(out, f"{side}.log")) if l.startswith("RESULT ")]
     rows.append(json.loads(lines[-1][7:]) if lines else {"impl": side})
 fmt = lambda v, p=2: "-" if v is None else f"{v:.{p}f}"
-print("| impl | median s/step | completion tok/s | median generate s | decode tok/s | decode bound tok/s | of bound |")
-print("|---|---|---|---|---|---|---|")
+print("| impl | median s/step | completion tok/s | median generate s | decode tok/s | decode bound tok/s | of bound | graphs |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
+    graphs = r.get("cuda_graphs")
+    graphs = "-" if graphs is None else ("yes" if graphs else "no: " + str(r.get("graph_fallback")))
     print(f"| {r['impl']} | {fmt(r.get('median_step_s'), 3)} | {fmt(r.get('completion_tokens_per_s'), 0)} | "
           f"{fmt(r.get('median_generate_s'), 3)} | {fmt(r.get('decode_tokens_per_s'), 0)} | "
-          f"{fmt(r.get('decode_bound_tokens_per_s'), 0)} | {fmt(r.get('decode_fraction_of_bound'), 3)} |")
+          f"{fmt(r.get('decode_bound_tokens_per_s'), 0)} | {fmt(r.get('decode_fraction_of_bound'), 3)} | {graphs} |")
+parity = [l for l in open(os.path.join(out, "polopt.log")) if l.startswith("PARITY ")]
+if parity:
+    print()
+    print("Decode parity, graphs vs plain step (same seed):", parity[-1][7:].strip())
 PYEOF

@@ -57,6 +57,9 @@ pub fn load(dir: &Path, device: Device, kind: Option<Kind>) -> Result<LoadedMode
     let kind = kind.unwrap_or_else(|| default_kind(device));
     if kind != Kind::Float {
         vs.set_kind(kind);
+        // set_kind gave every variable new storage: rebuild the fused q/k/v and gate/up
+        // buffers now, so the old-dtype copies are freed before the weights are read.
+        model.ensure_fused();
     }
     load_weights(&mut vs, &config, dir)?;
     Ok(LoadedModel { vs, model, config })

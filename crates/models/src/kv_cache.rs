@@ -92,4 +92,54 @@ impl KvCache {
     pub(crate) fn advance(&mut self, t: i64) {
         self.len += t;
     }
+
+    /// Writes `k`, `v` (`[B, kv_heads, 1, D]`) of `layer` at the slot held by `slot: [1]` i64
+    /// (`index_copy_`, in place, the slot read on the device) and returns handles on the whole
+    /// buffers: the decode step of a CUDA graph, whose shapes and inputs cannot change between
+    /// replays. Does not move `len`.
+    pub(crate) fn write_at(
+        &mut self,
+        layer: usize,
+        slot: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+    ) -> (Tensor, Tensor) {
+        let _ = self.keys[layer].index_copy_(2, slot, k);
+        let _ = self.values[layer].index_copy_(2, slot, v);
+        (
+            self.keys[layer].shallow_clone(),
+            self.values[layer].shallow_clone(),
+        )
+    }
+
+    /// Copies `source`'s filled slots `[0, source.len())` into this cache, row `b` from
+    /// `source`'s row `rows[b]` (`None`: the same row), and sets `len` to match: a prompt
+    /// prefilled in a fresh cache moves into a long-lived one whose buffers a graph reads.
+    pub(crate) fn load_prefix(&mut self, source: &KvCache, rows: Option<&Tensor>) {
+        let len = source.len;
+        assert!(
+            len <= self.capacity,
+            "KV cache overflow: {len} slots > capacity {}",
+            self.capacity
+        );
+        let pairs = self
+            .keys
+            .iter()
+            .zip(&source.keys)
+            .chain(self.values.iter().zip(&source.values));
+        for (dst, src) in pairs {
+            let src = src.narrow(2, 0, len);
+            let src = match rows {
+                Some(index) => src.index_select(0, index),
+                None => src,
+            };
+            dst.narrow(2, 0, len).copy_(&src);
+        }
+        self.len = len;
+    }
+
+    /// Rows of the buffers (`[B, ...]`'s `B`).
+    pub(crate) fn batch(&self) -> i64 {
+        self.keys.first().map_or(0, |k| k.size()[0])
+    }
 }

@@ -4,6 +4,8 @@
 //! - [`transformer`]: [`Transformer`], the decoder, with HF parameter names.
 //! - [`kv_cache`]: [`KvCache`], preallocated per-layer key/value buffers for decoding.
 //! - [`sampling`]: [`generate`] with [`SamplingConfig`] (temperature, top-p, eos stopping).
+//! - [`decode_step`]: how each decode step runs ([`DecodeOptions`]: stop checks every N
+//!   tokens, the graph-shaped static step, CUDA graphs through [`cuda_graph`]'s C++ shim).
 //! - [`rollout`]: [`Rollout`], the batch layout contract between sampling and training:
 //!   prompts left-padded to `P`, responses in columns `[P, P + R)`.
 //! - [`logprobs`]: [`response_logprobs`], log-probs (and entropy) of responses with gradients,
@@ -25,7 +27,10 @@
 pub mod char_export;
 pub mod checkpoint;
 pub mod config;
+pub mod cuda_graph;
+pub mod decode_step;
 pub mod error;
+mod fused;
 pub mod hf;
 pub mod hf_tokenizer;
 pub mod kv_cache;
@@ -38,10 +43,13 @@ pub mod tokenizer;
 pub mod transformer;
 
 pub use config::{TokenIds, TransformerConfig};
+pub use decode_step::{CudaGraphs, DecodeOptions, DecodeReport};
 pub use error::ModelError;
 pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;
-pub use logprobs::{response_logits, response_logprobs, scaled_log_softmax, token_logprobs};
+pub use logprobs::{
+    gathered_logprobs, response_logits, response_logprobs, scaled_log_softmax, token_logprobs,
+};
 pub use lora::{Lora, LoraConfig};
 pub use rollout::Rollout;
 pub use sampling::{

@@ -39,6 +39,11 @@ pub fn token_logprobs(
     temperature: f64,
     with_entropy: bool,
 ) -> (Tensor, Option<Tensor>) {
+    if !with_entropy && logits.kind() != Kind::Float {
+        // bf16/f16 logits (GPU): no `[B, R, V]` log-softmax tensor, forward or backward. f32
+        // logits keep the log-softmax path, whose rounding the CPU runs were recorded with.
+        return (gathered_logprobs(logits, targets, temperature), None);
+    }
     let logp_all = scaled_log_softmax(logits, temperature);
     let logp = logp_all
         .gather(-1, &targets.unsqueeze(-1), false)
@@ -46,6 +51,20 @@ pub fn token_logprobs(
     let entropy =
         with_entropy.then(|| -(logp_all.exp() * &logp_all).sum_dim_intlist(-1, false, Kind::Float));
     (logp, entropy)
+}
+
+/// [`token_logprobs`] without entropy, fused: `logits[target] / T - logsumexp(logits / T)`
+/// in f32 (bf16/f16 logits are upcast, so the sum over the vocabulary accumulates in f32).
+/// Equal to `log_softmax(logits / T).gather(target)` to float rounding (~1e-7 relative), but
+/// it never materialises the `[B, R, V]` log-softmax, nor keeps it for the backward pass.
+pub fn gathered_logprobs(logits: &Tensor, targets: &Tensor, temperature: f64) -> Tensor {
+    let t = effective_temperature(temperature);
+    let logits = logits.to_kind(Kind::Float);
+    let scaled = if t == 1.0 { logits } else { logits / t };
+    let picked = scaled
+        .gather(-1, &targets.unsqueeze(-1), false)
+        .squeeze_dim(-1);
+    picked - scaled.logsumexp([-1], false)
 }
 
 /// Logits `[B, R, V]` that predict the response columns `[P, P + R)` of `tokens: [B, P + R]`

@@ -7,6 +7,7 @@
 //! libtorch's process-global generator meanwhile (threads that sample or init concurrently do).
 use tch::{Kind, Tensor};
 
+use crate::decode_step::Engine;
 use crate::error::ModelError;
 use crate::kv_cache::KvCache;
 use crate::logprobs::scaled_log_softmax;
@@ -259,7 +260,7 @@ fn decode(
     );
     // Each distinct prompt is prefilled once and its cache rows fanned out (crate::prefix).
     let shared = SharedPrompts::of_rows(prompts.iter().map(Vec::as_slice));
-    let (mut cache, mut logits) = if shared.saves_work() {
+    let (cache, mut logits) = if shared.saves_work() {
         let distinct: Vec<Vec<i64>> = shared
             .unique
             .iter()
@@ -284,6 +285,10 @@ fn decode(
     let prompt_lengths = prompt_mask
         .sum_dim_intlist(1, false, Kind::Int64)
         .unsqueeze(1);
+
+    let mut engine = Engine::start(model, cache, key_real);
+    // Host checks of "has every row ended?" are syncs; on CUDA they run every N steps.
+    let check_every = model.decode_options().stop_check_every_on(device);
 
     let mut alive = Tensor::ones([b], (Kind::Bool, device));
     // The last `longest` sampled tokens per row (-1 before any); each stop is compared with
@@ -324,18 +329,29 @@ fn decode(
             }
         }
         let is_last = step + 1 == max_new;
-        // One host sync per step; it lets a batch whose rows all ended stop early.
-        let all_done = cfg.stop_at_eos && !is_last && alive.any().int64_value(&[]) == 0;
+        // A host sync; it lets a batch whose rows all ended stop early.
+        let check = cfg.stop_at_eos && !is_last && (step + 1) % check_every == 0;
+        let all_done = check && alive.any().int64_value(&[]) == 0;
         let input = token.unsqueeze(1);
         tokens.push(token);
         if is_last || all_done {
             break;
         }
-        let slots = p + step + 1;
-        let step_mask = key_real.narrow(1, 0, slots).view([b, 1, 1, slots]);
         let position = &prompt_lengths + step;
-        let hidden = model.forward_cached(&input, &position, &step_mask, &mut cache);
-        logits = model.logits(&hidden.squeeze_dim(1));
+        logits = engine.step(model, &input, &position, p + step);
+    }
+    engine.finish(model);
+    if check_every > 1 && cfg.stop_at_eos {
+        // Steps run after every row had ended are cut off: a column is kept while some row
+        // was still alive at its start, as when checking every step.
+        let kept = Tensor::stack(&masks, 1)
+            .any_dim(0, false)
+            .sum(Kind::Int64)
+            .int64_value(&[]) as usize;
+        let kept = kept.max(1);
+        for columns in [&mut tokens, &mut logps, &mut masks, &mut temperatures] {
+            columns.truncate(kept);
+        }
     }
 
     let response_tokens = Tensor::stack(&tokens, 1);

@@ -1,12 +1,14 @@
 //! A decoder-only transformer in the Llama/Qwen2 layout (pre-norm RMSNorm, rotary position
 //! embeddings in transformers' `rotate_half` convention, grouped-query attention, SwiGLU MLP),
 //! with parameters named exactly as in Hugging Face checkpoints so that they load unchanged.
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::config::TransformerConfig;
+use crate::decode_step::{DecodeOptions, GraphCache};
 use crate::error::ModelError;
+use crate::fused::Fused;
 use crate::kv_cache::KvCache;
 use crate::lora::{LoraAdapter, LoraSwitch};
 
@@ -14,7 +16,7 @@ use crate::lora::{LoraAdapter, LoraSwitch};
 /// that [`crate::lora::Lora::attach`] puts on it (`None` for a plain model).
 pub(crate) struct Linear {
     pub(crate) weight: Tensor,
-    bias: Option<Tensor>,
+    pub(crate) bias: Option<Tensor>,
     pub(crate) lora: Option<LoraAdapter>,
 }
 
@@ -47,7 +49,12 @@ impl Linear {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
-        let ys = xs.linear(&self.weight, self.bias.as_ref());
+        self.with_adapter(xs.linear(&self.weight, self.bias.as_ref()), xs)
+    }
+
+    /// `ys = W xs + b` (computed elsewhere, e.g. as a slice of a fused matmul) plus this
+    /// projection's LoRA update, if any.
+    pub(crate) fn with_adapter(&self, ys: Tensor, xs: &Tensor) -> Tensor {
         match &self.lora {
             None => ys,
             Some(adapter) => adapter.add_delta(ys, xs),
@@ -83,6 +90,8 @@ struct Attention {
     q_proj: Linear,
     k_proj: Linear,
     v_proj: Linear,
+    /// q, k and v in one buffer; the three projections' weights are views of it.
+    qkv: Fused,
     o_proj: Linear,
     heads: i64,
     kv_heads: i64,
@@ -92,10 +101,15 @@ struct Attention {
 impl Attention {
     fn new(p: &nn::Path, c: &TransformerConfig, std: f64) -> Result<Self, ModelError> {
         let (h, kvh, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim());
+        let q_proj = Linear::new(&(p / "q_proj"), c.hidden_size, h * d, c.qkv_bias(), std)?;
+        let k_proj = Linear::new(&(p / "k_proj"), c.hidden_size, kvh * d, c.qkv_bias(), std)?;
+        let v_proj = Linear::new(&(p / "v_proj"), c.hidden_size, kvh * d, c.qkv_bias(), std)?;
+        let qkv = Fused::of(&[&q_proj, &k_proj, &v_proj])?;
         Ok(Attention {
-            q_proj: Linear::new(&(p / "q_proj"), c.hidden_size, h * d, c.qkv_bias(), std)?,
-            k_proj: Linear::new(&(p / "k_proj"), c.hidden_size, kvh * d, c.qkv_bias(), std)?,
-            v_proj: Linear::new(&(p / "v_proj"), c.hidden_size, kvh * d, c.qkv_bias(), std)?,
+            q_proj,
+            k_proj,
+            v_proj,
+            qkv,
             o_proj: Linear::new(&(p / "o_proj"), h * d, c.hidden_size, c.o_bias(), std)?,
             heads: h,
             kv_heads: kvh,
@@ -113,20 +127,27 @@ impl Attention {
         layer: usize,
     ) -> Tensor {
         let (b, t, _) = xs.size3().expect("hidden states are [B, T, hidden]");
-        let split = |proj: &Linear, heads: i64| {
-            proj.forward(xs)
-                .view([b, t, heads, self.head_dim])
-                .transpose(1, 2)
+        let projected = if kv.is_inference() {
+            self.qkv
+                .forward(xs, &[&self.q_proj, &self.k_proj, &self.v_proj])
+        } else {
+            vec![
+                self.q_proj.forward(xs),
+                self.k_proj.forward(xs),
+                self.v_proj.forward(xs),
+            ]
         };
+        let split = |ys: &Tensor, heads: i64| ys.view([b, t, heads, self.head_dim]).transpose(1, 2);
         let (cos, sin) = rope;
-        let q = split(&self.q_proj, self.heads);
-        let k = split(&self.k_proj, self.kv_heads);
-        let v = split(&self.v_proj, self.kv_heads);
+        let q = split(&projected[0], self.heads);
+        let k = split(&projected[1], self.kv_heads);
+        let v = split(&projected[2], self.kv_heads);
         let q = apply_rotary(&q, cos, sin);
         let k = apply_rotary(&k, cos, sin);
         let (k, v) = match kv {
             KeysValues::Own => (k, v),
             KeysValues::Cache(cache) => cache.append(layer, &k, &v),
+            KeysValues::Static { cache, slot } => cache.write_at(layer, slot, &k, &v),
             KeysValues::Record(layers) => {
                 layers.push((k.shallow_clone(), v.shallow_clone()));
                 (k, v)
@@ -158,31 +179,40 @@ enum KeysValues<'a> {
     /// Per-layer `[B, kv_heads, S, D]` keys and values of a prefix (gradients flow into them),
     /// attended over before this call's tokens.
     Prefix(&'a [(Tensor, Tensor)]),
+    /// The decode step in CUDA-graph shape: this call's keys and values are written at the
+    /// slot held by `slot: [1]` i64 (a device tensor, so the step has no host input) and
+    /// attention runs over the whole buffer, the mask hiding slots not written yet.
+    Static {
+        cache: &'a mut KvCache,
+        slot: &'a Tensor,
+    },
+}
+
+impl KeysValues<'_> {
+    /// Sampling: no gradients, so the projections run fused (their fused buffers carry none).
+    fn is_inference(&self) -> bool {
+        matches!(self, KeysValues::Cache(_) | KeysValues::Static { .. })
+    }
 }
 
 struct Mlp {
     gate_proj: Linear,
     up_proj: Linear,
+    /// gate and up in one buffer; both projections' weights are views of it.
+    gate_up: Fused,
     down_proj: Linear,
 }
 
 impl Mlp {
     fn new(p: &nn::Path, c: &TransformerConfig, std: f64) -> Result<Self, ModelError> {
+        let (hidden, inter) = (c.hidden_size, c.intermediate_size);
+        let gate_proj = Linear::new(&(p / "gate_proj"), hidden, inter, false, std)?;
+        let up_proj = Linear::new(&(p / "up_proj"), hidden, inter, false, std)?;
+        let gate_up = Fused::of(&[&gate_proj, &up_proj])?;
         Ok(Mlp {
-            gate_proj: Linear::new(
-                &(p / "gate_proj"),
-                c.hidden_size,
-                c.intermediate_size,
-                false,
-                std,
-            )?,
-            up_proj: Linear::new(
-                &(p / "up_proj"),
-                c.hidden_size,
-                c.intermediate_size,
-                false,
-                std,
-            )?,
+            gate_proj,
+            up_proj,
+            gate_up,
             down_proj: Linear::new(
                 &(p / "down_proj"),
                 c.intermediate_size,
@@ -193,9 +223,14 @@ impl Mlp {
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        self.down_proj
-            .forward(&(self.gate_proj.forward(xs).silu() * self.up_proj.forward(xs)))
+    fn forward(&self, xs: &Tensor, fused: bool) -> Tensor {
+        let inner = if fused {
+            let parts = self.gate_up.forward(xs, &[&self.gate_proj, &self.up_proj]);
+            parts[0].silu() * &parts[1]
+        } else {
+            self.gate_proj.forward(xs).silu() * self.up_proj.forward(xs)
+        };
+        self.down_proj.forward(&inner)
     }
 }
 
@@ -219,6 +254,11 @@ pub struct Transformer {
     inv_freq: Tensor,
     /// The on/off and train/eval state shared by the attached LoRA adapters (`None`: none).
     pub(crate) lora: Option<Arc<LoraSwitch>>,
+    /// How many times the fused buffers were rebuilt (see [`Transformer::ensure_fused`]);
+    /// captured CUDA graphs remember it, since a rebuild moves the weights.
+    fuse_generation: Mutex<u64>,
+    pub(crate) decode: DecodeOptions,
+    pub(crate) graphs: Mutex<GraphCache>,
 }
 
 impl Transformer {
@@ -284,7 +324,46 @@ impl Transformer {
             lm_head,
             inv_freq,
             lora: None,
+            fuse_generation: Mutex::new(0),
+            decode: DecodeOptions::default(),
+            graphs: Mutex::new(GraphCache::default()),
         })
+    }
+
+    /// Makes sure that every layer's q/k/v and gate/up weights are views of their fused
+    /// buffers, rebuilding the buffers where they are not, and returns the fuse generation.
+    /// In-place writes (loading, optimizer steps, merging) keep the views; `VarStore::set_kind`
+    /// and `set_device` replace each variable's storage and break them. Cheap when nothing
+    /// changed (pointer comparisons only); the sampler calls it before every batch.
+    pub fn ensure_fused(&self) -> u64 {
+        let mut generation = self
+            .fuse_generation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut rebuilt = false;
+        for layer in &self.layers {
+            let a = &layer.self_attn;
+            rebuilt |= a.qkv.refresh(&[&a.q_proj, &a.k_proj, &a.v_proj]);
+            let m = &layer.mlp;
+            rebuilt |= m.gate_up.refresh(&[&m.gate_proj, &m.up_proj]);
+        }
+        if rebuilt {
+            *generation += 1;
+        }
+        *generation
+    }
+
+    /// How the sampler decodes with this model (stop checks, CUDA graphs).
+    pub fn decode_options(&self) -> &DecodeOptions {
+        &self.decode
+    }
+
+    pub fn set_decode_options(&mut self, options: DecodeOptions) {
+        self.decode = options;
+        self.graphs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 
     /// Every layer's projections as `(layer, "self_attn" | "mlp", "q_proj" | ..., linear)`, in
@@ -371,6 +450,8 @@ impl Transformer {
 
     /// The same forward pass, reading and extending `cache`: `tokens`/`positions: [B, T]` are the
     /// next `T` slots and `mask: [B, 1, T, cache.len() + T]` says which slots each query sees.
+    /// Inference only: the q/k/v and gate/up projections run as one fused matmul each, over
+    /// buffers that carry no gradient (call it under `tch::no_grad`, as the sampler does).
     pub fn forward_cached(
         &self,
         tokens: &Tensor,
@@ -378,9 +459,26 @@ impl Transformer {
         mask: &Tensor,
         cache: &mut KvCache,
     ) -> Tensor {
+        self.ensure_fused();
         let hidden = self.run_layers(tokens, positions, mask, KeysValues::Cache(&mut *cache));
         cache.advance(tokens.size()[1]);
         hidden
+    }
+
+    /// One decode step in CUDA-graph shape (static shapes, no host input): `tokens`/`positions:
+    /// [B, 1]`, keys and values written into `cache` at the slot in `slot: [1]` i64, attention
+    /// over all `cache.capacity()` slots under `mask: [B, 1, 1, capacity]`. Does not move
+    /// `cache.len()`. Inference only, like [`Transformer::forward_cached`]; call
+    /// [`Transformer::ensure_fused`] first.
+    pub fn forward_static(
+        &self,
+        tokens: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        cache: &mut KvCache,
+        slot: &Tensor,
+    ) -> Tensor {
+        self.run_layers(tokens, positions, mask, KeysValues::Static { cache, slot })
     }
 
     /// `hidden: [..., hidden]` -> logits `[..., vocab]`.
@@ -398,12 +496,13 @@ impl Transformer {
         let mut xs = Tensor::embedding(&self.embed_tokens, tokens, -1, false, false);
         let rope = self.rotary(positions, xs.kind());
         let eps = self.config.rms_norm_eps;
+        let fused = kv.is_inference();
         for (i, layer) in self.layers.iter().enumerate() {
             let normed = rms_norm(&xs, &layer.input_layernorm, eps);
             let attn = layer.self_attn.forward(&normed, &rope, mask, &mut kv, i);
             xs = &xs + attn;
             let normed = rms_norm(&xs, &layer.post_attention_layernorm, eps);
-            xs = &xs + layer.mlp.forward(&normed);
+            xs = &xs + layer.mlp.forward(&normed, fused);
         }
         rms_norm(&xs, &self.norm, eps)
     }

@@ -11,6 +11,10 @@
 //! gpu_grpo_step run --model DIR [--steps 4 --warmup 1 --bandwidth-gbps 3350]
 //! gpu_grpo_step --tiny                                # CPU smoke test: init + run, tiny sizes
 //! ```
+//! Decode settings (issue 19; `model.cuda_graphs` and `model.stop_check_every` in a run
+//! config): `--cuda-graphs auto|on|off` (default auto: graphs on CUDA), `--stop-check-every N`
+//! (0 = auto), `--static-step` (the graph-shaped step without a graph), `--label NAME` (the
+//! `impl` field of the result line).
 //! `run` prints one JSON line (prefixed `RESULT `) with the median seconds per step after
 //! warm-up, completion tokens/s, decode tokens/s and the memory-bandwidth bound on decoding.
 use std::path::{Path, PathBuf};
@@ -19,7 +23,10 @@ use std::time::Instant;
 use polopt_methods::objective::{Aggregation, LossScale, PolicyObjective, PolicyTerms};
 use polopt_methods::ObjectiveConfig;
 use polopt_models::hf::{self, SaveOptions};
-use polopt_models::{generate, response_logprobs, HfTokenizer, SamplingConfig, Transformer};
+use polopt_models::{
+    generate, response_logprobs, CudaGraphs, DecodeOptions, HfTokenizer, SamplingConfig,
+    Transformer,
+};
 use polopt_models::{TokenIds, TransformerConfig};
 use polopt_train::optim::AdamW;
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -39,6 +46,9 @@ struct Args {
     warmup: usize,
     bandwidth_gbps: Option<f64>,
     device: Device,
+    decode: DecodeOptions,
+    label: String,
+    parity: bool,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -55,6 +65,9 @@ fn parse_args() -> Result<Args, BoxError> {
         warmup: 1,
         bandwidth_gbps: None,
         device: Device::cuda_if_available(),
+        decode: DecodeOptions::default(),
+        label: "polopt".into(),
+        parity: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -78,6 +91,13 @@ fn parse_args() -> Result<Args, BoxError> {
             "--steps" => args.steps = value()?.parse()?,
             "--warmup" => args.warmup = value()?.parse()?,
             "--bandwidth-gbps" => args.bandwidth_gbps = Some(value()?.parse()?),
+            "--cuda-graphs" => args.decode.cuda_graphs = CudaGraphs::parse(&value()?)?,
+            "--stop-check-every" => args.decode.stop_check_every = value()?.parse()?,
+            "--static-step" => args.decode.static_step = true,
+            "--label" => args.label = value()?,
+            // Before timing: one batch with these decode settings and one with the plain
+            // cached step (no graph, no static step), same seed; prints `PARITY {json}`.
+            "--parity" => args.parity = true,
             "--device" => {
                 args.device = match value()?.as_str() {
                     "cpu" => Device::Cpu,
@@ -173,7 +193,9 @@ fn median(xs: &[f64]) -> f64 {
 
 fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
     let device = args.device;
-    let policy = hf::load(dir, device, None)?;
+    let mut policy = hf::load(dir, device, None)?;
+    args.decode.validate()?;
+    policy.model.set_decode_options(args.decode.clone());
     let mut reference = hf::load(dir, device, None)?;
     reference.vs.freeze();
     let tokenizer = HfTokenizer::from_dir(dir)?;
@@ -207,14 +229,24 @@ fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         aggregation: Aggregation::TokenMean,
         ..ObjectiveConfig::default()
     })?;
+    if args.parity {
+        let parity = decode_parity(&mut policy.model, &prompts, &sampling, &args.decode)?;
+        println!("PARITY {parity}");
+    }
     let mut optimizer = AdamW::new(&policy.vs, 1e-6, 0.0);
     let (mut step_times, mut gen_times) = (Vec::new(), Vec::new());
+    let mut decode_reports = Vec::new();
     for step in 0..args.warmup + args.steps {
         sync(device);
         let start = Instant::now();
         let rollout = generate(&policy.model, &prompts, &sampling)?;
         sync(device);
         let generated = start.elapsed().as_secs_f64();
+        let report = policy.model.last_decode_report();
+        if let Some(why) = &report.fallback {
+            eprintln!("step {step}: CUDA graphs not used: {why}");
+        }
+        decode_reports.push(report);
         let r = rollout.response_mask.size()[1];
         let advantages = advantages(&rollout.response_ids(), args.group);
         let advantages = Tensor::from_slice(&advantages)
@@ -271,8 +303,12 @@ fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
         .bandwidth_gbps
         .map(|bw| batch as f64 * bw * 1e9 / (weight_bytes + kv_bytes));
     let decode_tps = completion_tokens / gen_s;
+    let last = decode_reports.last().cloned().unwrap_or_default();
     let result = serde_json::json!({
-        "impl": "polopt", "device": format!("{device:?}"), "kind": format!("{:?}", policy.model.kind()),
+        "impl": args.label,
+        "cuda_graphs": u8::from(last.cuda_graphs), "static_step": last.static_step,
+        "graph_fallback": last.fallback,
+        "graph_captures": decode_reports.iter().map(|r| r.captures).sum::<u64>(), "device": format!("{device:?}"), "kind": format!("{:?}", policy.model.kind()),
         "completions": batch, "new_tokens": args.new_tokens, "steps_timed": step_times.len(),
         "step_s": step_times, "median_step_s": step_s,
         "completion_tokens_per_s": completion_tokens / step_s,
@@ -283,6 +319,46 @@ fn run(args: &Args, dir: &Path) -> Result<(), BoxError> {
     });
     println!("RESULT {result}");
     Ok(())
+}
+
+/// The same batch decoded with `options` and with the plain cached step from one seed: whether
+/// the tokens agree and how far the behaviour log-probs are apart (bf16 on CUDA: kernels of
+/// different shapes round differently, so a few tokens may legitimately differ).
+fn decode_parity(
+    model: &mut Transformer,
+    prompts: &[Vec<i64>],
+    sampling: &SamplingConfig,
+    options: &DecodeOptions,
+) -> Result<serde_json::Value, BoxError> {
+    let mut run = |opts: DecodeOptions| -> Result<_, BoxError> {
+        model.set_decode_options(opts);
+        tch::manual_seed(1234);
+        let rollout = generate(model, prompts, sampling)?;
+        Ok((rollout, model.last_decode_report()))
+    };
+    let (plain, _) = run(DecodeOptions {
+        cuda_graphs: CudaGraphs::Off,
+        ..DecodeOptions::default()
+    })?;
+    let (ours, report) = run(options.clone())?;
+    model.set_decode_options(options.clone());
+    if plain.tokens.size() != ours.tokens.size() {
+        return Ok(serde_json::json!({
+            "shapes": [plain.tokens.size(), ours.tokens.size()], "fallback": report.fallback,
+        }));
+    }
+    let same = plain.tokens.eq_tensor(&ours.tokens).to_kind(Kind::Float);
+    // Log-probs are comparable up to the first differing token of a row.
+    let agree = same
+        .narrow(1, plain.prompt_len, plain.response_mask.size()[1])
+        .cumprod(1, Kind::Float);
+    let diff = ((&plain.logp - &ours.logp).abs() * &agree).max();
+    Ok(serde_json::json!({
+        "tokens_equal_frac": same.mean(Kind::Float).double_value(&[]),
+        "max_logp_diff_on_agreeing_prefix": diff.double_value(&[]),
+        "cuda_graphs": report.cuda_graphs, "static_step": report.static_step,
+        "fallback": report.fallback,
+    }))
 }
 
 /// Placeholder reward (fraction of even token ids: cheap, varies within a group) and GRPO's

@@ -90,6 +90,20 @@ pub struct ModelSection {
     /// LoRA adapters on `model.path`'s projections (docs/lora.md): only they train.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora: Option<polopt_models::LoraConfig>,
+    /// Decode steps as replayed CUDA graphs: "auto" (on CUDA devices), "on", "off" (docs/hf.md).
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub cuda_graphs: polopt_models::CudaGraphs,
+    /// Sampler steps between checks that every row has ended (0 = auto: 1 on CPU, 8 on CUDA).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stop_check_every: i64,
+}
+
+fn is_auto(value: &polopt_models::CudaGraphs) -> bool {
+    *value == polopt_models::CudaGraphs::Auto
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -81,6 +81,8 @@ impl Policy {
         let kind = self.vs.variables().values().next().map(|t| t.kind());
         if let Some(kind) = kind.filter(|k| *k != tch::Kind::Float) {
             copy.vs.set_kind(kind);
+            // New storage for every variable: rebuild the fused buffers, freeing the f32 ones.
+            copy.model.ensure_fused();
         }
         copy.load_weights(dir)?;
         copy.vs.freeze();

@@ -559,6 +559,14 @@ impl Loop<'_> {
         let step_time = started.elapsed().as_secs_f64();
         row.insert("step_time_s".into(), step_time);
         row.insert("generation_s".into(), generation_s);
+        // Only where graphs were asked for (auto on CUDA, or on): CPU rows stay as they were.
+        let decode = self.policy.model.last_decode_report();
+        if decode.cuda_graphs || decode.fallback.is_some() {
+            row.insert(
+                "gen/cuda_graphs".into(),
+                f64::from(u8::from(decode.cuda_graphs)),
+            );
+        }
         row.insert(
             "tokens_per_s".into(),
             exp.generated_tokens as f64 / step_time.max(1e-9),

@@ -51,6 +51,23 @@ pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
 
 /// The policy to train and the codec of its vocabulary.
 pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, Codec), TrainError> {
+    let (mut policy, codec) = policy_and_codec_plain(config, device)?;
+    let options = polopt_models::DecodeOptions {
+        stop_check_every: config.model.stop_check_every,
+        cuda_graphs: config.model.cuda_graphs,
+        static_step: false,
+    };
+    options
+        .validate()
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    policy.model.set_decode_options(options);
+    Ok((policy, codec))
+}
+
+fn policy_and_codec_plain(
+    config: &RunConfig,
+    device: Device,
+) -> Result<(Policy, Codec), TrainError> {
     let Some(dir) = &config.model.path else {
         if config.model.lora.is_some() {
             return Err(TrainError::Config(
