@@ -352,3 +352,37 @@ fn compare_plans_inventory_cells_and_refuses_mixing_them_with_control() {
     let err = plan(&spec(&["hdpo-backlog"], &["train.bogus=1"])).unwrap_err();
     assert!(err.to_string().contains("bogus"), "{err}");
 }
+
+/// The serial preset is measured against the Clark–Scarf optimum (10.7339 per period, levels
+/// 83.18 / 72.82 / 49.00 / 32.36 upstream first), and the reference on the dev scenarios is
+/// exactly what the tensor echelon-stock policy at those levels costs there.
+#[test]
+fn hdpo_serial_is_measured_against_the_clark_scarf_optimum() {
+    use polopt_envs::inventory::clark_scarf::echelon_optimum;
+    use polopt_train::hdpo::problem::setup;
+    use polopt_train::hdpo::rollout::evaluate;
+    let dir = tempfile::tempdir().unwrap();
+    let sets = small(dir.path(), "serial", "hdpo-serial", &[]);
+    let cfg = load_inventory_config(None, &sets).unwrap();
+    let s = setup(&cfg);
+    let optimum = s.optimal_cost.unwrap();
+    assert!((optimum - 10.7339).abs() < 1e-4, "{optimum}");
+    let opt = echelon_optimum(&SerialProblem::four_echelon(), 0.01).unwrap();
+    // theta_k = softplus^{-1}(S_k - S_{k+1}) - 10 (the store's step is its own level).
+    let theta: Vec<f64> = (0..4)
+        .map(|k| {
+            let step = opt.levels[k] - opt.levels.get(k + 1).unwrap_or(&0.0);
+            step.exp_m1().ln() - 10.0
+        })
+        .collect();
+    let policy = Policy::new(PolicyKind::EchelonStock, &s.sim, &[4]);
+    set_param(&policy, "theta", &theta);
+    let dev = ScenarioTensors::new(&s.dev);
+    let got = evaluate(&s.sim, &policy, &dev, cfg.eval.dev_ignore, 1);
+    let want = s.dev_reference.unwrap();
+    assert!((got - want).abs() < 1e-9 * want, "{got} vs {want}");
+    let run = train_inventory(&cfg, InventoryOptions::default()).unwrap();
+    for key in ["optimal_cost", "test/gap_pct", "test/gap_known_pct"] {
+        assert!(run.final_metrics[key].is_finite(), "{key}");
+    }
+}
