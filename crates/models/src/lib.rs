@@ -4,6 +4,8 @@
 //! - [`transformer`]: [`Transformer`], the decoder, with HF parameter names.
 //! - [`kv_cache`]: [`KvCache`], preallocated per-layer key/value buffers for decoding.
 //! - [`sampling`]: [`generate`] with [`SamplingConfig`] (temperature, top-p, eos stopping).
+//! - [`continuation`]: [`Continuation`], sampling in rounds over one kept KV cache (multi-turn
+//!   rollouts append each row's new tokens instead of re-prefilling its history).
 //! - [`rollout`]: [`Rollout`], the batch layout contract between sampling and training:
 //!   prompts left-padded to `P`, responses in columns `[P, P + R)`.
 //! - [`logprobs`]: [`response_logprobs`], log-probs (and entropy) of responses with gradients,
@@ -25,6 +27,7 @@
 pub mod char_export;
 pub mod checkpoint;
 pub mod config;
+pub mod continuation;
 pub mod error;
 pub mod hf;
 pub mod hf_tokenizer;
@@ -38,6 +41,7 @@ pub mod tokenizer;
 pub mod transformer;
 
 pub use config::{TokenIds, TransformerConfig};
+pub use continuation::Continuation;
 pub use error::ModelError;
 pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;
