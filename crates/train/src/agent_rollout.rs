@@ -51,7 +51,8 @@ pub enum TurnCache {
 }
 
 /// Plays one episode per prompt; `problems[i]` is the instance of `prompts[i]` (rows of one
-/// group share it). Call it inside `with_torch_seed`: every round draws from libtorch.
+/// group share it), feeding rounds as the policy's `turn_cache` says. Call it inside
+/// `with_torch_seed`: every round draws from libtorch.
 pub fn sample_episodes(
     policy: &Policy,
     tok: &Codec,
@@ -67,7 +68,7 @@ pub fn sample_episodes(
         task,
         sampling,
         max_turn_tokens,
-        cache: TurnCache::Keep,
+        cache: policy.turn_cache,
     };
     Ok(rollout.play(prompts, problems)?.0)
 }

@@ -5,10 +5,13 @@
 use polopt_methods::objective::flat_values;
 use polopt_methods::plan::StepFeedback;
 use polopt_models::{response_logits, token_logprobs};
+use std::collections::BTreeMap;
+
 use tch::{Kind, Tensor};
 
 use crate::packing::Packed;
 use crate::policy::Policy;
+use crate::turn_entropy::TurnEntropy;
 
 /// The old policy on the packed batch, all `[B, R]` and detached.
 pub struct OldPass {
@@ -63,6 +66,8 @@ pub struct EntropyTally {
     tokens: Option<Tensor>,
     keep_values: bool,
     values: Vec<Tensor>,
+    /// Multi-turn steps: the first epoch's entropy by turn index.
+    turns: Option<TurnEntropy>,
 }
 
 impl EntropyTally {
@@ -73,9 +78,25 @@ impl EntropyTally {
         }
     }
 
-    /// Adds one minibatch: `logp`, `entropy` and `mask` are `[b, R]`.
+    /// Also tallies the entropy by turn index (a multi-turn step), see [`TurnEntropy`].
+    pub fn with_turns(mut self, turns: TurnEntropy) -> Self {
+        self.turns = Some(turns);
+        self
+    }
+
+    /// `agent/entropy_turn{k}` of the first epoch; empty without turns or entropies.
+    pub fn turn_metrics(&self) -> BTreeMap<String, f64> {
+        self.turns
+            .as_ref()
+            .map(TurnEntropy::metrics)
+            .unwrap_or_default()
+    }
+
+    /// Adds one minibatch, the step's rows `rows` (`[b]`): `logp`, `entropy` and `mask` are
+    /// `[b, R]`.
     pub fn add(
         &mut self,
+        rows: &Tensor,
         logp: &Tensor,
         entropy: Option<&Tensor>,
         mask: &Tensor,
@@ -83,6 +104,9 @@ impl EntropyTally {
     ) {
         if let (true, true, Some(e)) = (self.keep_values, first_epoch, entropy) {
             self.values.push(e.detach().masked_select(&mask.gt(0.0)));
+        }
+        if let (Some(turns), true, Some(e)) = (self.turns.as_mut(), first_epoch, entropy) {
+            turns.add(rows, e, mask);
         }
         let sum = |t: &Tensor| (t.detach() * mask).sum(Kind::Double);
         let acc = |slot: &mut Option<Tensor>, v: Tensor| {

@@ -159,7 +159,13 @@ impl MinibatchUpdate<'_> {
                 };
                 if let (true, Some(tally)) = (applied, tally.as_deref_mut()) {
                     for mb in &metrics {
-                        tally.add(&mb.logp, mb.entropy.as_ref(), &mb.mask, epoch == 0);
+                        tally.add(
+                            &mb.rows,
+                            &mb.logp,
+                            mb.entropy.as_ref(),
+                            &mb.mask,
+                            epoch == 0,
+                        );
                     }
                 }
             }
@@ -205,6 +211,7 @@ impl MinibatchUpdate<'_> {
             entropy,
             mask: mb.response_mask,
             tokens,
+            rows: index,
         })
     }
 
@@ -273,6 +280,8 @@ struct MicroOutput {
     entropy: Option<Tensor>,
     mask: Tensor,
     tokens: f64,
+    /// `[b]` i64: the step's rows this forward covered.
+    rows: Tensor,
 }
 
 /// The minibatch's metrics from its micro-batches': token-weighted means (the loss terms are

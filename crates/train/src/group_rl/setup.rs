@@ -9,6 +9,7 @@ use polopt_models::checkpoint;
 use tch::Device;
 
 use super::{model_config, task_from};
+use crate::agent_rollout::TurnCache;
 use crate::codec::{Codec, PromptFormat};
 use crate::config::RunConfig;
 use crate::error::TrainError;
@@ -51,6 +52,18 @@ pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
 
 /// The policy to train and the codec of its vocabulary.
 pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, Codec), TrainError> {
+    let (mut policy, codec) = load_policy_and_codec(config, device)?;
+    policy.turn_cache = match config.rl.turn_cache {
+        true => TurnCache::Keep,
+        false => TurnCache::Refill,
+    };
+    Ok((policy, codec))
+}
+
+fn load_policy_and_codec(
+    config: &RunConfig,
+    device: Device,
+) -> Result<(Policy, Codec), TrainError> {
     let Some(dir) = &config.model.path else {
         if config.model.lora.is_some() {
             return Err(TrainError::Config(

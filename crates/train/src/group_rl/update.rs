@@ -3,6 +3,7 @@
 use super::*;
 use crate::minibatch::{MinibatchUpdate, NonFiniteGuard};
 use crate::rollout_source::mismatch::LogpMismatch;
+use crate::turn_entropy::TurnEntropy;
 use polopt_methods::objective::column;
 
 impl Loop<'_> {
@@ -132,7 +133,11 @@ impl Loop<'_> {
             hint: "lower rl.lr or check the reward",
         };
         let mut tally = EntropyTally::new(self.method.needs_token_entropies());
+        if episodes.is_some() {
+            tally = tally.with_turns(TurnEntropy::of(&env, width, device));
+        }
         let mut row = update.run(&mut self.opt, &mut guard, Some(&mut tally), step)?;
+        row.extend(tally.turn_metrics());
         if let Some(feedback) = tally.finish() {
             self.method.observe_step(&feedback);
         }
