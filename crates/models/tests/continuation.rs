@@ -9,11 +9,14 @@ use polopt_models::{generate_until_any, Continuation, Rollout, SamplingConfig, T
 /// Tokens kept and their behaviour log-probs, per row.
 type Played = (Vec<Vec<i64>>, Vec<Vec<f32>>);
 
+/// One round of sampling: row ids, their whole sequences, the round's config.
+type Round<'a> = dyn FnMut(&[usize], &[Vec<i64>], &SamplingConfig) -> Rollout + 'a;
+
 /// A scripted multi-turn rollout: every live row samples until token 10, the pair `11 12`,
 /// `<eos>` or the round's length; it keeps at most a row-dependent number of the sampled
 /// tokens (a turn limit that cuts a turn), then gets a reply of row- and round-dependent length
 /// appended, until its round limit. `sample(ids, sequences, cfg)` is one round.
-fn play(sample: &mut dyn FnMut(&[usize], &[Vec<i64>], &SamplingConfig) -> Rollout) -> Played {
+fn play(sample: &mut Round) -> Played {
     let prompts = [prompts(), prompts()[..2].to_vec()].concat();
     let n = prompts.len();
     let mut sequences = prompts.clone();
