@@ -6,6 +6,8 @@
 //! - [`sampling`]: [`generate`] with [`SamplingConfig`] (temperature, top-p, eos stopping).
 //! - [`decode_step`]: how each decode step runs ([`DecodeOptions`]: stop checks every N
 //!   tokens, the graph-shaped static step, CUDA graphs through [`cuda_graph`]'s C++ shim).
+//! - [`continuation`]: [`Continuation`], sampling in rounds over one kept KV cache (multi-turn
+//!   rollouts append each row's new tokens instead of re-prefilling its history).
 //! - [`rollout`]: [`Rollout`], the batch layout contract between sampling and training:
 //!   prompts left-padded to `P`, responses in columns `[P, P + R)`.
 //! - [`logprobs`]: [`response_logprobs`], log-probs (and entropy) of responses with gradients,
@@ -29,6 +31,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod cuda_graph;
 pub mod decode_step;
+pub mod continuation;
 pub mod error;
 mod fused;
 pub mod hf;
@@ -44,6 +47,7 @@ pub mod transformer;
 
 pub use config::{TokenIds, TransformerConfig};
 pub use decode_step::{CudaGraphs, DecodeOptions, DecodeReport};
+pub use continuation::Continuation;
 pub use error::ModelError;
 pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;

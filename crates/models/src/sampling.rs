@@ -144,16 +144,17 @@ pub fn generate_until_any(
     tch::no_grad(|| Ok(decode(model, prompts, p, cfg, None, stops)))
 }
 
-/// Fills a fresh cache (room for `max_new` more slots) with left-padded prompts `[B, P]`;
-/// returns it and the logits `[B, V]` that predict each row's first response token.
-fn prefill(
+/// Fills a fresh cache of `capacity` slots with left-padded prompts `[B, P]`; returns it and
+/// the logits `[B, V]` that predict each row's first response token.
+pub(crate) fn prefill(
     model: &Transformer,
     prompt_tokens: &Tensor,
     prompt_mask: &Tensor,
-    max_new: i64,
+    capacity: i64,
 ) -> (KvCache, Tensor) {
-    let (b, p) = (prompt_tokens.size()[0], prompt_tokens.size()[1]);
-    let mut cache = KvCache::new(model.config(), b, p + max_new, model.kind(), model.device());
+    let p = prompt_tokens.size()[1];
+    let b = prompt_tokens.size()[0];
+    let mut cache = KvCache::new(model.config(), b, capacity, model.kind(), model.device());
     let mask = attention_mask_4d(&prompt_mask.to_kind(Kind::Bool), 0, p);
     let hidden = model.forward_cached(
         prompt_tokens,
@@ -166,7 +167,7 @@ fn prefill(
 }
 
 /// Checks the config and prompts; returns the longest prompt's length `P`.
-fn validate_inputs(
+pub(crate) fn validate_inputs(
     model: &Transformer,
     prompts: &[Vec<i64>],
     cfg: &SamplingConfig,
@@ -232,8 +233,7 @@ pub fn generate_adaptive(
     tch::no_grad(|| Ok(decode(model, prompts, p, cfg, Some(a), &[])))
 }
 
-/// The decoding loop. Per step: sample from the last logits, record token/log-prob/mask
-/// columns, then one cached forward of the new tokens. No per-row Rust work until the end.
+/// One sampling call from scratch: prefill the prompts, then [`decode_steps`].
 fn decode(
     model: &Transformer,
     prompts: &[Vec<i64>],
@@ -244,52 +244,134 @@ fn decode(
 ) -> Rollout {
     let device = model.device();
     let b = prompts.len() as i64;
-    let max_new = cfg.max_new_tokens;
     let (prompt_tokens, prompt_mask) = left_pad(prompts, p, cfg.pad_token_id);
     let prompt_tokens = prompt_tokens.to_device(device);
     let prompt_mask = prompt_mask.to_device(device);
-
+    let (cache, logits) = prefill_shared(model, prompts, p, cfg, p + cfg.max_new_tokens);
     // Which cache slots hold real tokens. Generated slots are always attendable: a finished row
     // feeds `pad` whose outputs are never used, and its own slot keeps its query well-defined.
     let key_real = Tensor::cat(
         &[
             prompt_mask.to_kind(Kind::Bool),
-            Tensor::ones([b, max_new], (Kind::Bool, device)),
+            Tensor::ones([b, cfg.max_new_tokens], (Kind::Bool, device)),
         ],
         1,
     );
-    // Each distinct prompt is prefilled once and its cache rows fanned out (crate::prefix).
-    let shared = SharedPrompts::of_rows(prompts.iter().map(Vec::as_slice));
-    let (cache, mut logits) = if shared.saves_work() {
-        let distinct: Vec<Vec<i64>> = shared
-            .unique
-            .iter()
-            .map(|&row| prompts[row as usize].clone())
-            .collect();
-        let (tokens, mask) = left_pad(&distinct, p, cfg.pad_token_id);
-        let (cache, logits) = prefill(
-            model,
-            &tokens.to_device(device),
-            &mask.to_device(device),
-            max_new,
-        );
-        let inverse = Tensor::from_slice(&shared.inverse).to_device(device);
-        (
-            cache.select_rows(&inverse),
-            logits.index_select(0, &inverse),
-        )
-    } else {
-        prefill(model, &prompt_tokens, &prompt_mask, max_new)
-    };
     // `[B, 1]`: the token sampled at step `s` sits at position `prompt_lengths + s`.
     let prompt_lengths = prompt_mask
         .sum_dim_intlist(1, false, Kind::Int64)
         .unsqueeze(1);
-
     let mut engine = Engine::start(model, cache, key_real);
     // Host checks of "has every row ended?" are syncs; on CUDA they run every N steps.
     let check_every = model.decode_options().stop_check_every_on(device);
+    let steps = decode_steps(
+        logits,
+        &prompt_lengths,
+        cfg,
+        adaptive,
+        stops,
+        check_every,
+        |input, position, step| engine.step(model, input, position, p + step),
+    );
+    engine.finish(model);
+    steps.into_rollout(prompt_tokens, prompt_mask)
+}
 
+/// [`prefill`] of left-padded `prompts` (longest `p`) into a cache of `capacity` slots, each
+/// distinct prompt once with its cache rows fanned out (crate::prefix).
+pub(crate) fn prefill_shared(
+    model: &Transformer,
+    prompts: &[Vec<i64>],
+    p: i64,
+    cfg: &SamplingConfig,
+    capacity: i64,
+) -> (KvCache, Tensor) {
+    let device = model.device();
+    let shared = SharedPrompts::of_rows(prompts.iter().map(Vec::as_slice));
+    let (rows, inverse) = match shared.saves_work() {
+        true => {
+            let distinct: Vec<Vec<i64>> = shared
+                .unique
+                .iter()
+                .map(|&row| prompts[row as usize].clone())
+                .collect();
+            (
+                distinct,
+                Some(Tensor::from_slice(&shared.inverse).to_device(device)),
+            )
+        }
+        false => (prompts.to_vec(), None),
+    };
+    let (tokens, mask) = left_pad(&rows, p, cfg.pad_token_id);
+    let (cache, logits) = prefill(
+        model,
+        &tokens.to_device(device),
+        &mask.to_device(device),
+        capacity,
+    );
+    match inverse {
+        Some(inverse) => (
+            cache.select_rows(&inverse),
+            logits.index_select(0, &inverse),
+        ),
+        None => (cache, logits),
+    }
+}
+
+/// What [`decode_steps`] sampled: one `[B]` tensor per step.
+pub(crate) struct Steps {
+    pub tokens: Vec<Tensor>,
+    logps: Vec<Tensor>,
+    masks: Vec<Tensor>,
+    temperatures: Vec<Tensor>,
+    /// `[B]`: rows that never stopped (truncated).
+    alive: Tensor,
+}
+
+impl Steps {
+    /// The [`Rollout`] of these steps after left-padded prompts `[B, P]` (tokens and mask).
+    pub fn into_rollout(self, prompt_tokens: Tensor, prompt_mask: Tensor) -> Rollout {
+        let response_tokens = Tensor::stack(&self.tokens, 1);
+        let response_mask = Tensor::stack(&self.masks, 1).to_kind(Kind::Float);
+        let response_lens = host_i64(&response_mask.sum_dim_intlist(1, false, Kind::Int64));
+        let truncated = host_i64(&self.alive.to_kind(Kind::Int64))
+            .into_iter()
+            .map(|a| a != 0)
+            .collect();
+        let temperatures = (!self.temperatures.is_empty())
+            .then(|| Tensor::stack(&self.temperatures, 1) * &response_mask);
+        Rollout {
+            prompt_len: prompt_tokens.size()[1],
+            tokens: Tensor::cat(&[prompt_tokens, response_tokens], 1),
+            attention_mask: Tensor::cat(&[prompt_mask, response_mask.to_kind(Kind::Int64)], 1),
+            logp: Tensor::stack(&self.logps, 1),
+            response_mask,
+            response_lens,
+            truncated,
+            temperatures,
+        }
+    }
+}
+
+/// The decoding loop after a prefill that left `logits` `[B, V]` (the next token's). Per step:
+/// sample from the last logits, record token/log-prob/mask columns, then
+/// `forward(tokens [B, 1], positions [B, 1], step)` gives the next logits (one cached forward;
+/// the caller owns the cache). `positions: [B, 1]` is the position of each row's first sampled
+/// token. "Has every row ended?" is a host sync, checked every `check_every` steps; columns run
+/// after every row had ended are cut off again, so the result is the same for any interval.
+/// No per-row Rust work until the end.
+pub(crate) fn decode_steps(
+    mut logits: Tensor,
+    positions: &Tensor,
+    cfg: &SamplingConfig,
+    adaptive: Option<&AdaptiveTemperature>,
+    stops: &[&[i64]],
+    check_every: i64,
+    mut forward: impl FnMut(&Tensor, &Tensor, i64) -> Tensor,
+) -> Steps {
+    let device = logits.device();
+    let b = logits.size()[0];
+    let max_new = cfg.max_new_tokens;
     let mut alive = Tensor::ones([b], (Kind::Bool, device));
     // The last `longest` sampled tokens per row (-1 before any); each stop is compared with
     // its own tail of that window, on the device.
@@ -337,10 +419,8 @@ fn decode(
         if is_last || all_done {
             break;
         }
-        let position = &prompt_lengths + step;
-        logits = engine.step(model, &input, &position, p + step);
+        logits = forward(&input, &(positions + step), step);
     }
-    engine.finish(model);
     if check_every > 1 && cfg.stop_at_eos {
         // Steps run after every row had ended are cut off: a column is kept while some row
         // was still alive at its start, as when checking every step.
@@ -353,25 +433,12 @@ fn decode(
             columns.truncate(kept);
         }
     }
-
-    let response_tokens = Tensor::stack(&tokens, 1);
-    let response_mask = Tensor::stack(&masks, 1).to_kind(Kind::Float);
-    let response_lens = host_i64(&response_mask.sum_dim_intlist(1, false, Kind::Int64));
-    let truncated = host_i64(&alive.to_kind(Kind::Int64))
-        .into_iter()
-        .map(|a| a != 0)
-        .collect();
-    let temperatures =
-        (!temperatures.is_empty()).then(|| Tensor::stack(&temperatures, 1) * &response_mask);
-    Rollout {
-        tokens: Tensor::cat(&[prompt_tokens, response_tokens], 1),
-        attention_mask: Tensor::cat(&[prompt_mask, response_mask.to_kind(Kind::Int64)], 1),
-        prompt_len: p,
-        logp: Tensor::stack(&logps, 1),
-        response_mask,
-        response_lens,
-        truncated,
+    Steps {
+        tokens,
+        logps,
+        masks,
         temperatures,
+        alive,
     }
 }
 
@@ -416,7 +483,7 @@ fn nucleus_sample(probs: &Tensor, top_p: f64) -> Tensor {
 }
 
 /// Host-side left padding: `([B, P] tokens, [B, P] mask)` i64 on the CPU.
-fn left_pad(prompts: &[Vec<i64>], p: i64, pad: i64) -> (Tensor, Tensor) {
+pub(crate) fn left_pad(prompts: &[Vec<i64>], p: i64, pad: i64) -> (Tensor, Tensor) {
     let p = p as usize;
     let mut tokens = vec![pad; prompts.len() * p];
     let mut mask = vec![0i64; prompts.len() * p];
@@ -432,7 +499,7 @@ fn left_pad(prompts: &[Vec<i64>], p: i64, pad: i64) -> (Tensor, Tensor) {
     )
 }
 
-fn host_i64(t: &Tensor) -> Vec<i64> {
+pub(crate) fn host_i64(t: &Tensor) -> Vec<i64> {
     Vec::<i64>::try_from(t.to_device(tch::Device::Cpu).contiguous().view([-1]))
         .expect("an i64 tensor converts to Vec<i64>")
 }

@@ -6,7 +6,10 @@
 //! carrying `env` = true so that the loss masks them out. A round samples every live row until
 //! one of the environment's action stops (a newline, a closing tag), `<eos>` or the round's
 //! length; the action is played, and the reply appended for the next round. The prompt and the
-//! history are re-fed as one prefix each round (the sampler prefills them in one pass).
+//! history stay in the batch's KV cache across rounds ([`Continuation`]): a round prefills only
+//! each row's new tokens (the reply, and the turn's last sampled token), in one batched chunk.
+//! [`TurnCache::Refill`] instead re-feeds each row's whole history every round (the reference
+//! the kept cache is tested against).
 //!
 //! Stop rules: an episode ends when the environment terminates or truncates (its horizon), when
 //! the policy writes `<eos>` (the text before it is played as the last action), or at the
@@ -21,7 +24,7 @@ use polopt_envs::agent::{env_reply, normalize_action, AgentEnv, AgentTask, PLAN_
 use polopt_envs::text::{fnv1a64, Problem, Task};
 use polopt_methods::credit::turns::Episode;
 use polopt_methods::credit::PlanTurns;
-use polopt_models::SamplingConfig;
+use polopt_models::{Continuation, SamplingConfig};
 
 use crate::codec::Codec;
 use crate::error::TrainError;
@@ -37,8 +40,19 @@ struct Live {
     state: u64,
 }
 
+/// How a multi-turn rollout feeds each round's rows to the sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TurnCache {
+    /// Keep the batch's KV cache across rounds and prefill only each row's new tokens.
+    #[default]
+    Keep,
+    /// Re-feed each row's prompt and history as one prefix every round (prefilled in one pass).
+    Refill,
+}
+
 /// Plays one episode per prompt; `problems[i]` is the instance of `prompts[i]` (rows of one
-/// group share it). Call it inside `with_torch_seed`: every round draws from libtorch.
+/// group share it), feeding rounds as the policy's `turn_cache` says. Call it inside
+/// `with_torch_seed`: every round draws from libtorch.
 pub fn sample_episodes(
     policy: &Policy,
     tok: &Codec,
@@ -48,98 +62,161 @@ pub fn sample_episodes(
     sampling: &SamplingConfig,
     max_turn_tokens: usize,
 ) -> Result<Vec<Sampled>, TrainError> {
-    let budget = sampling.max_new_tokens as usize;
-    let max_positions = policy.config.max_position_embeddings as usize;
-    // What a row may still sample in its current turn: the budget, the turn's limit, and the
-    // model's positions after its prompt and history.
-    let turn_cap = |prompt: &[i64], row: &Sampled, live: &Live| {
-        let left = (budget - row.response.len())
-            .min(max_positions.saturating_sub(prompt.len() + row.response.len()));
-        match max_turn_tokens {
-            0 => left,
-            cap => left.min((live.turn_start + cap).saturating_sub(row.response.len())),
-        }
-    };
-    let mut rows: Vec<Sampled> = vec![Sampled::default(); prompts.len()];
-    let mut live = Vec::with_capacity(prompts.len());
-    for problem in problems {
-        let mut env = task.agent_env().ok_or_else(|| {
-            TrainError::Task(format!(
-                "task `{}` is not an agent environment",
-                task.name()
-            ))
-        })?;
-        let seed = AgentTask::seed_of(problem).ok_or_else(|| {
-            TrainError::Task(format!(
-                "problem {:?} has no instance seed (meta.seed): agent problems come from the \
-                 environment's generator",
-                problem.key
-            ))
-        })?;
-        let reset = env.reset(seed);
-        live.push(Live {
-            env,
-            turn_start: 0,
-            state: fnv1a64(&reset.observation),
-        });
-    }
-    for row in &mut rows {
-        row.episode = Some(Episode::default());
-    }
-    let stop_texts: Vec<&'static str> = live
-        .first()
-        .map(|l| l.env.action_stops().to_vec())
-        .unwrap_or_default();
-    let stop_ids: Vec<Vec<i64>> = stop_texts
-        .iter()
-        .map(|s| tok.encode(s))
-        .collect::<Result<_, _>>()
-        .map_err(|e| TrainError::Task(format!("action stop: {e}")))?;
-    let stops: Vec<&[i64]> = stop_ids.iter().map(Vec::as_slice).collect();
-    // Plan-execute turns (HiPER): each turn's decision, subgoal and action spans are recorded.
-    let plan_execute = live.first().is_some_and(|l| {
-        l.env.config_json().get(PLAN_EXECUTE_KEY) == Some(&serde_json::Value::Bool(true))
-    });
-    let ctx = TurnContext {
+    let rollout = Rollout {
+        policy,
         tok,
-        stops: &stops,
-        stop_texts: &stop_texts,
-        eos: sampling.eos_token_id,
-        budget,
-        plan_execute,
+        task,
+        sampling,
+        max_turn_tokens,
+        cache: policy.turn_cache,
     };
-    let mut active: Vec<usize> = (0..prompts.len()).collect();
-    while !active.is_empty() {
-        let mut next = Vec::new();
-        // A row with no room left (budget, turn limit or positions) ends its turn unsampled.
-        let (stalled, sampled): (Vec<usize>, Vec<usize>) = active
-            .iter()
-            .partition(|&&i| turn_cap(&prompts[i], &rows[i], &live[i]) == 0);
-        for i in stalled {
-            if ctx.absorb(&mut rows[i], &mut live[i], &[], true, 0)? {
-                next.push(i);
+    Ok(rollout.play(prompts, problems)?.0)
+}
+
+/// One multi-turn rollout's fixed parts; [`sample_episodes`] with a choice of [`TurnCache`],
+/// and the behaviour log-probs of the kept action tokens (what the equality of the two feeds
+/// is tested on).
+pub struct Rollout<'a> {
+    pub policy: &'a Policy,
+    pub tok: &'a Codec,
+    pub task: &'a dyn Task,
+    pub sampling: &'a SamplingConfig,
+    pub max_turn_tokens: usize,
+    pub cache: TurnCache,
+}
+
+impl Rollout<'_> {
+    /// The episodes of [`sample_episodes`], and per row the sampler's log-probs of the action
+    /// tokens it kept, in response order.
+    pub fn play(
+        &self,
+        prompts: &[Vec<i64>],
+        problems: &[&Problem],
+    ) -> Result<(Vec<Sampled>, Vec<Vec<f32>>), TrainError> {
+        let Rollout {
+            policy,
+            tok,
+            task,
+            sampling,
+            max_turn_tokens,
+            cache,
+        } = *self;
+        let budget = sampling.max_new_tokens as usize;
+        let max_positions = policy.config.max_position_embeddings as usize;
+        // What a row may still sample in its current turn: the budget, the turn's limit, and the
+        // model's positions after its prompt and history.
+        let turn_cap = |prompt: &[i64], row: &Sampled, live: &Live| {
+            let left = (budget - row.response.len())
+                .min(max_positions.saturating_sub(prompt.len() + row.response.len()));
+            match max_turn_tokens {
+                0 => left,
+                cap => left.min((live.turn_start + cap).saturating_sub(row.response.len())),
             }
+        };
+        let mut rows: Vec<Sampled> = vec![Sampled::default(); prompts.len()];
+        let mut live = Vec::with_capacity(prompts.len());
+        for problem in problems {
+            let mut env = task.agent_env().ok_or_else(|| {
+                TrainError::Task(format!(
+                    "task `{}` is not an agent environment",
+                    task.name()
+                ))
+            })?;
+            let seed = AgentTask::seed_of(problem).ok_or_else(|| {
+                TrainError::Task(format!(
+                    "problem {:?} has no instance seed (meta.seed): agent problems come from the \
+                     environment's generator",
+                    problem.key
+                ))
+            })?;
+            let reset = env.reset(seed);
+            live.push(Live {
+                env,
+                turn_start: 0,
+                state: fnv1a64(&reset.observation),
+            });
         }
-        if !sampled.is_empty() {
-            let (prefixes, round) =
-                next_round(prompts, &rows, &sampled, sampling, max_positions, |i| {
-                    turn_cap(&prompts[i], &rows[i], &live[i])
-                });
-            let rollout = policy.sample_until_any(&prefixes, &round, &stops)?;
-            for ((&i, new), &cut) in sampled
+        for row in &mut rows {
+            row.episode = Some(Episode::default());
+        }
+        let stop_texts: Vec<&'static str> = live
+            .first()
+            .map(|l| l.env.action_stops().to_vec())
+            .unwrap_or_default();
+        let stop_ids: Vec<Vec<i64>> = stop_texts
+            .iter()
+            .map(|s| tok.encode(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| TrainError::Task(format!("action stop: {e}")))?;
+        let stops: Vec<&[i64]> = stop_ids.iter().map(Vec::as_slice).collect();
+        // Plan-execute turns (HiPER): each turn's decision, subgoal and action spans are recorded.
+        let plan_execute = live.first().is_some_and(|l| {
+            l.env.config_json().get(PLAN_EXECUTE_KEY) == Some(&serde_json::Value::Bool(true))
+        });
+        let ctx = TurnContext {
+            tok,
+            stops: &stops,
+            stop_texts: &stop_texts,
+            eos: sampling.eos_token_id,
+            budget,
+            plan_execute,
+        };
+        // A kept cache reserves room for the budget twice over: a round's slots are as wide as
+        // its longest chunk and longest turn, so rows leave gaps; a round that does not fit
+        // rebuilds the cache with one prefill.
+        let mut kept =
+            (cache == TurnCache::Keep).then(|| Continuation::new(&policy.model, 2 * budget as i64));
+        let mut logps = vec![Vec::new(); prompts.len()];
+        let mut active: Vec<usize> = (0..prompts.len()).collect();
+        while !active.is_empty() {
+            let mut next = Vec::new();
+            // A row with no room left (budget, turn limit or positions) ends its turn unsampled.
+            let (stalled, sampled): (Vec<usize>, Vec<usize>) = active
                 .iter()
-                .zip(rollout.response_ids_with_eos())
-                .zip(&rollout.truncated)
-            {
-                let cap = turn_cap(&prompts[i], &rows[i], &live[i]);
-                if ctx.absorb(&mut rows[i], &mut live[i], &new, cut, cap)? {
+                .partition(|&&i| turn_cap(&prompts[i], &rows[i], &live[i]) == 0);
+            for i in stalled {
+                if ctx.absorb(&mut rows[i], &mut live[i], &[], true, 0)? {
                     next.push(i);
                 }
             }
+            if !sampled.is_empty() {
+                let (prefixes, round) =
+                    next_round(prompts, &rows, &sampled, sampling, max_positions, |i| {
+                        turn_cap(&prompts[i], &rows[i], &live[i])
+                    });
+                let rollout = match kept.as_mut() {
+                    Some(kept) => kept
+                        .sample_until_any(&sampled, &prefixes, &round, &stops)
+                        .map_err(|e| TrainError::Model(e.to_string()))?,
+                    None => policy.sample_until_any(&prefixes, &round, &stops)?,
+                };
+                let width = rollout.response_width() as usize;
+                let logp = Vec::<f32>::try_from(
+                    rollout
+                        .logp
+                        .to_device(tch::Device::Cpu)
+                        .contiguous()
+                        .view([-1]),
+                )
+                .map_err(|e| TrainError::Model(e.to_string()))?;
+                for (k, ((&i, new), &cut)) in sampled
+                    .iter()
+                    .zip(rollout.response_ids_with_eos())
+                    .zip(&rollout.truncated)
+                    .enumerate()
+                {
+                    let cap = turn_cap(&prompts[i], &rows[i], &live[i]);
+                    let take = new.len().min(cap);
+                    logps[i].extend_from_slice(&logp[k * width..k * width + take]);
+                    if ctx.absorb(&mut rows[i], &mut live[i], &new, cut, cap)? {
+                        next.push(i);
+                    }
+                }
+            }
+            active = next;
         }
-        active = next;
+        Ok((rows, logps))
     }
-    Ok(rows)
 }
 
 /// What handling one row's turn needs besides the row.

@@ -163,6 +163,11 @@ pub struct RlSection {
     /// row cannot hold every other row's turn for the whole budget.
     #[serde(default)]
     pub max_turn_tokens: usize,
+    /// Agent environments: keep the KV cache across an episode's turns, so that a round
+    /// prefills only each row's new tokens (the environment's reply). False re-feeds every
+    /// row's whole history each round: the same episodes up to float rounding, slower.
+    #[serde(default = "keep_turn_cache")]
+    pub turn_cache: bool,
     /// Completions sampled per generation call (0 = a step's whole batch at once): bounds the
     /// sampler's memory (KV cache) independently of the training batch.
     #[serde(default)]
@@ -437,6 +442,10 @@ pub(crate) fn check(
             "config key `{field}` = {value} is out of range: expected {expected}"
         )))
     }
+}
+
+fn keep_turn_cache() -> bool {
+    true
 }
 
 impl RlSection {

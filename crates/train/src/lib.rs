@@ -70,6 +70,7 @@ pub mod sft;
 pub mod theory;
 pub mod tool_rollout;
 pub mod tppo;
+pub mod turn_entropy;
 pub mod warm_cache;
 pub mod world;
 

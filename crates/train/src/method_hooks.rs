@@ -5,10 +5,13 @@
 use polopt_methods::objective::flat_values;
 use polopt_methods::plan::StepFeedback;
 use polopt_models::{response_logits, token_logprobs};
+use std::collections::BTreeMap;
+
 use tch::{Kind, Tensor};
 
 use crate::packing::Packed;
 use crate::policy::Policy;
+use crate::turn_entropy::TurnEntropy;
 
 /// The old policy on the packed batch, all `[B, R]` and detached.
 pub struct OldPass {
@@ -63,6 +66,8 @@ pub struct EntropyTally {
     tokens: Option<Tensor>,
     keep_values: bool,
     values: Vec<Tensor>,
+    /// Multi-turn steps: the first epoch's entropy by turn index.
+    turns: Option<TurnEntropy>,
 }
 
 impl EntropyTally {
@@ -73,9 +78,25 @@ impl EntropyTally {
         }
     }
 
-    /// Adds one minibatch: `logp`, `entropy` and `mask` are `[b, R]`.
+    /// Also tallies the entropy by turn index (a multi-turn step), see [`TurnEntropy`].
+    pub fn with_turns(mut self, turns: TurnEntropy) -> Self {
+        self.turns = Some(turns);
+        self
+    }
+
+    /// `agent/entropy_turn{k}` of the first epoch; empty without turns or entropies.
+    pub fn turn_metrics(&self) -> BTreeMap<String, f64> {
+        self.turns
+            .as_ref()
+            .map(TurnEntropy::metrics)
+            .unwrap_or_default()
+    }
+
+    /// Adds one minibatch, the step's rows `rows` (`[b]`): `logp`, `entropy` and `mask` are
+    /// `[b, R]`.
     pub fn add(
         &mut self,
+        rows: &Tensor,
         logp: &Tensor,
         entropy: Option<&Tensor>,
         mask: &Tensor,
@@ -83,6 +104,9 @@ impl EntropyTally {
     ) {
         if let (true, true, Some(e)) = (self.keep_values, first_epoch, entropy) {
             self.values.push(e.detach().masked_select(&mask.gt(0.0)));
+        }
+        if let (Some(turns), true, Some(e)) = (self.turns.as_mut(), first_epoch, entropy) {
+            turns.add(rows, e, mask);
         }
         let sum = |t: &Tensor| (t.detach() * mask).sum(Kind::Double);
         let acc = |slot: &mut Option<Tensor>, v: Tensor| {
@@ -99,21 +123,28 @@ impl EntropyTally {
     }
 
     /// Replaces the sums with `sum`'s (data-parallel ranks: their sums over all ranks, each
-    /// rank having tallied its own rows). Token values are not gathered.
+    /// rank having tallied its own rows), the per-turn ones included. Token values are not
+    /// gathered.
     pub fn reduce<E>(&mut self, sum: impl FnOnce(&mut [f64]) -> Result<(), E>) -> Result<(), E> {
         let value = |t: &Option<Tensor>| t.as_ref().map_or(0.0, |t| t.double_value(&[]));
         let has_entropy = f64::from(u8::from(self.entropy.is_some()));
-        let mut sums = [
+        let mut sums = vec![
             value(&self.nll),
             value(&self.entropy),
             value(&self.tokens),
             has_entropy,
         ];
+        if let Some(turns) = &self.turns {
+            sums.extend(turns.totals());
+        }
         sum(&mut sums)?;
         let scalar = |v: f64| Some(Tensor::from(v));
         self.nll = scalar(sums[0]);
         self.entropy = if sums[3] > 0.0 { scalar(sums[1]) } else { None };
         self.tokens = scalar(sums[2]);
+        if let Some(turns) = self.turns.as_mut() {
+            turns.set_totals(&sums[4..]);
+        }
         Ok(())
     }
 

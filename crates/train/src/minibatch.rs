@@ -156,7 +156,7 @@ impl MinibatchUpdate<'_> {
                     0 => chunk.len(),
                     n => n.min(chunk.len()),
                 };
-                if let Some(world) = self.world {
+                let (applied, parts) = if let Some(world) = self.world {
                     let mine = &chunk[world.share(chunk.len())];
                     let micro = match rl.micro_batch_size {
                         0 => mine.len(),
@@ -166,27 +166,30 @@ impl MinibatchUpdate<'_> {
                         self.accumulate(opt, chunk, mine, micro, max_len, Some(world))?;
                     let metrics = world.sum_metrics(&metric_shares(&parts))?;
                     let applied = stats.record(outcome, &from_shares(metrics), guard, step)?;
-                    if let (true, Some(tally)) = (applied, tally.as_deref_mut()) {
-                        for mb in &parts {
-                            tally.add(&mb.logp, mb.entropy.as_ref(), &mb.mask, epoch == 0);
-                        }
-                    }
-                    continue;
-                }
-                let (outcome, metrics) = if micro == chunk.len() {
-                    let mb = self.forward(chunk, max_len, None)?;
-                    let outcome = opt.guarded_step(&mb.loss, rl.grad_clip);
-                    (outcome, vec![mb])
+                    (applied, parts)
                 } else {
-                    self.accumulate(opt, chunk, chunk, micro, max_len, None)?
-                };
-                let applied = match metrics.as_slice() {
-                    [one] => stats.record(outcome, &one.metrics, guard, step)?,
-                    many => stats.record(outcome, &weighted_metrics(many), guard, step)?,
+                    let (outcome, parts) = if micro == chunk.len() {
+                        let mb = self.forward(chunk, max_len, None)?;
+                        let outcome = opt.guarded_step(&mb.loss, rl.grad_clip);
+                        (outcome, vec![mb])
+                    } else {
+                        self.accumulate(opt, chunk, chunk, micro, max_len, None)?
+                    };
+                    let applied = match parts.as_slice() {
+                        [one] => stats.record(outcome, &one.metrics, guard, step)?,
+                        many => stats.record(outcome, &weighted_metrics(many), guard, step)?,
+                    };
+                    (applied, parts)
                 };
                 if let (true, Some(tally)) = (applied, tally.as_deref_mut()) {
-                    for mb in &metrics {
-                        tally.add(&mb.logp, mb.entropy.as_ref(), &mb.mask, epoch == 0);
+                    for mb in &parts {
+                        tally.add(
+                            &mb.rows,
+                            &mb.logp,
+                            mb.entropy.as_ref(),
+                            &mb.mask,
+                            epoch == 0,
+                        );
                     }
                 }
             }
@@ -232,6 +235,7 @@ impl MinibatchUpdate<'_> {
             entropy,
             mask: mb.response_mask,
             tokens,
+            rows: index,
         })
     }
 
@@ -352,6 +356,8 @@ struct MicroOutput {
     entropy: Option<Tensor>,
     mask: Tensor,
     tokens: f64,
+    /// `[b]` i64: the step's rows this forward covered.
+    rows: Tensor,
 }
 
 /// The minibatch's metrics from its micro-batches': token-weighted means (the loss terms are

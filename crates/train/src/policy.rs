@@ -9,6 +9,7 @@ use polopt_models::{
 };
 use tch::{nn::VarStore, Device, Tensor};
 
+use crate::agent_rollout::TurnCache;
 use crate::error::TrainError;
 use crate::packing::Packed;
 
@@ -22,6 +23,8 @@ pub struct Policy {
     /// LoRA adapters (`model.lora`): then only they train, checkpoints are PEFT adapter
     /// directories, and the reference policy is this model with the adapters off.
     pub lora: Option<Lora>,
+    /// How multi-turn rollouts feed each round to the sampler (`rl.turn_cache`).
+    pub turn_cache: TurnCache,
 }
 
 impl Policy {
@@ -35,6 +38,7 @@ impl Policy {
             config,
             source_dir: None,
             lora: None,
+            turn_cache: TurnCache::default(),
         })
     }
 
@@ -48,6 +52,7 @@ impl Policy {
             config: loaded.config,
             source_dir: Some(dir.to_path_buf()),
             lora: None,
+            turn_cache: TurnCache::default(),
         })
     }
 

@@ -9,6 +9,7 @@ use polopt_models::checkpoint;
 use tch::Device;
 
 use super::{model_config, task_from};
+use crate::agent_rollout::TurnCache;
 use crate::codec::{Codec, PromptFormat};
 use crate::config::RunConfig;
 use crate::error::TrainError;
@@ -51,7 +52,7 @@ pub fn effective_config(config: &RunConfig) -> Result<RunConfig, TrainError> {
 
 /// The policy to train and the codec of its vocabulary.
 pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, Codec), TrainError> {
-    let (mut policy, codec) = policy_and_codec_plain(config, device)?;
+    let (mut policy, codec) = load_policy_and_codec(config, device)?;
     let options = polopt_models::DecodeOptions {
         stop_check_every: config.model.stop_check_every,
         cuda_graphs: config.model.cuda_graphs,
@@ -61,10 +62,14 @@ pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, C
         .validate()
         .map_err(|e| TrainError::Config(e.to_string()))?;
     policy.model.set_decode_options(options);
+    policy.turn_cache = match config.rl.turn_cache {
+        true => TurnCache::Keep,
+        false => TurnCache::Refill,
+    };
     Ok((policy, codec))
 }
 
-fn policy_and_codec_plain(
+fn load_policy_and_codec(
     config: &RunConfig,
     device: Device,
 ) -> Result<(Policy, Codec), TrainError> {

@@ -5,6 +5,7 @@ use crate::group_rl::data_parallel::GroupWorld;
 use crate::method_hooks::OldPass;
 use crate::minibatch::{MinibatchUpdate, NonFiniteGuard};
 use crate::rollout_source::mismatch::LogpMismatch;
+use crate::turn_entropy::TurnEntropy;
 use polopt_methods::objective::column;
 
 impl Loop<'_> {
@@ -152,8 +153,11 @@ impl Loop<'_> {
             hint: "lower rl.lr or check the reward",
         };
         let mut tally = EntropyTally::new(self.method.needs_token_entropies());
+        if episodes.is_some() {
+            tally = tally.with_turns(TurnEntropy::of(&env, width, device));
+        }
         let mut row = update.run(&mut self.opt, &mut guard, Some(&mut tally), step)?;
-        if let Some(world) = &self.world {
+        if let Some(world) = self.world {
             tally.reduce(|sums| {
                 world
                     .comm
@@ -161,6 +165,7 @@ impl Loop<'_> {
                     .map_err(crate::world::collective_err)
             })?;
         }
+        row.extend(tally.turn_metrics());
         if let Some(feedback) = tally.finish() {
             self.method.observe_step(&feedback);
         }

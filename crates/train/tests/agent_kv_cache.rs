@@ -1,0 +1,109 @@
+//! The multi-turn rollout keeps the KV cache across turns (`TurnCache::Keep`, the default):
+//! it must play the same episodes as re-feeding every row's history each round
+//! (`TurnCache::Refill`), the same tokens from the same seed and log-probs within 1e-5, with
+//! the turn limit, the budget and the model's positions all cutting episodes.
+mod common;
+
+use polopt_envs::text::{make_task, Problem, Split, Task};
+use polopt_train::agent_rollout::{Rollout, TurnCache};
+use polopt_train::codec::Codec;
+use polopt_train::group_rl::model_config;
+use polopt_train::policy::Policy;
+use polopt_train::seeds::with_torch_seed;
+use rand::SeedableRng;
+
+/// A random policy that writes the turn stop `"\n"` often (about one token in five), so that
+/// episodes last several turns, with weights large enough that attention matters to every
+/// log-prob: a wrong cache slot would move them by far more than 1e-5.
+fn chatty_policy(config: &polopt_train::RunConfig, tok: &Codec) -> Policy {
+    let policy = with_torch_seed(3, "init", 0, || {
+        Policy::new(model_config(config, tok), tch::Device::Cpu)
+    })
+    .unwrap();
+    let newline = tok.encode("\n").unwrap()[0];
+    tch::no_grad(|| {
+        for (name, mut var) in policy.vs.variables() {
+            if !name.contains("embed_tokens") && !name.contains("lm_head") && var.dim() == 2 {
+                let _ = var.g_mul_scalar_(5.0);
+            }
+        }
+        // Every residual stream leans the same way on coordinate 0; the `"\n"` row of the
+        // (tied) output head reads it.
+        let vars = policy.vs.variables();
+        let embed = vars["model.embed_tokens.weight"].shallow_clone();
+        let _ = embed.narrow(1, 0, 1).fill_(1.0);
+        let head = vars
+            .get("lm_head.weight")
+            .map_or_else(|| embed.shallow_clone(), |h| h.shallow_clone());
+        let _ = head.narrow(1, 0, 1).fill_(1.0);
+        let _ = head.get(newline).narrow(0, 0, 1).fill_(2.5);
+    });
+    policy
+}
+
+/// Plays `n` TextHouse episodes (two instances, a group each) with both feeds and compares them.
+fn same_episodes(sets: &[&str], budget: i64, max_turn_tokens: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_config(dir.path(), "kv", sets);
+    let task: Box<dyn Task> = make_task("texthouse", &serde_json::json!({"horizon": 20})).unwrap();
+    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
+    let policy = chatty_policy(&config, &tok);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let instances: Vec<Problem> = (0..2)
+        .map(|_| task.sample(Split::Train, &mut rng))
+        .collect();
+    let problems: Vec<&Problem> = instances.iter().flat_map(|p| [p; 4]).collect();
+    let prompts: Vec<Vec<i64>> = problems
+        .iter()
+        .map(|p| tok.encode_prompt(p).unwrap())
+        .collect();
+    let mut sampling = config.rl.sampling(&tok, budget);
+    sampling.temperature = 1.0;
+    let play = |cache| {
+        let rollout = Rollout {
+            policy: &policy,
+            tok: &tok,
+            task: task.as_ref(),
+            sampling: &sampling,
+            max_turn_tokens,
+            cache,
+        };
+        with_torch_seed(5, "agent-test", 0, || rollout.play(&prompts, &problems)).unwrap()
+    };
+    let (reference, ref_logp) = play(TurnCache::Refill);
+    let (kept, kept_logp) = play(TurnCache::Keep);
+    assert_eq!(reference, kept);
+    for (a, b) in ref_logp.iter().zip(&kept_logp) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+    }
+    let turns: usize = kept
+        .iter()
+        .map(|r| r.episode.as_ref().unwrap().turns())
+        .sum();
+    turns as f64 / kept.len() as f64
+}
+
+#[test]
+fn kept_cache_plays_the_episodes_of_refilling() {
+    // The budget ends most episodes; a turn limit cuts some turns.
+    let turns = same_episodes(&["task.name=texthouse"], 240, 12);
+    assert!(turns > 3.0, "episodes must span turns: {turns}");
+}
+
+#[test]
+fn kept_cache_stops_at_the_models_positions_as_refilling_does() {
+    // Prompt (about 250 tokens) + budget exceed the positions: rounds shrink to the room left.
+    let turns = same_episodes(
+        &[
+            "task.name=texthouse",
+            "model.max_position_embeddings=330",
+            "rl.max_new_tokens=200",
+        ],
+        200,
+        0,
+    );
+    assert!(turns > 2.0, "episodes must span turns: {turns}");
+}
