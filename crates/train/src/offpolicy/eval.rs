@@ -61,6 +61,7 @@ pub fn evaluate_checkpoint(
     checkpoint: &Path,
 ) -> Result<(BTreeMap<String, f64>, u64), TrainError> {
     let saved: SavedSteps = crate::run_dir::read_checkpoint_state(checkpoint)?;
+    super::trainer::set_torch_threads(cfg);
     let e = &cfg.env;
     let envs = ControlEnvs::new(&e.id, 1, e.max_episode_steps, cfg.run.seed, "train-env")?;
     let actions = ActionMap::new(&envs.action_space())?;

@@ -288,15 +288,21 @@ pub(crate) fn load_offline(
     Ok((replay, norm))
 }
 
-pub fn train_offpolicy(
-    cfg: &OffPolicyConfig,
-    options: OffPolicyOptions,
-) -> Result<OffPolicySummary, TrainError> {
+/// libtorch's CPU threads: `run.threads`, 0 = every core. Evaluation sets the same, since the
+/// small per-step batches of acting slow down with spare threads on a loaded machine.
+pub(crate) fn set_torch_threads(cfg: &OffPolicyConfig) {
     let threads = match cfg.run.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
     };
     tch::set_num_threads(threads as i32);
+}
+
+pub fn train_offpolicy(
+    cfg: &OffPolicyConfig,
+    options: OffPolicyOptions,
+) -> Result<OffPolicySummary, TrainError> {
+    set_torch_threads(cfg);
     if let Some(stop) = options.stop_after {
         if !stop.is_multiple_of(cfg.algo.log_every) {
             return Err(TrainError::Config(format!(
