@@ -44,8 +44,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Evaluate a checkpoint: a text run on its held-out test split, a control run over
-    /// evaluation episodes.
+    /// Evaluate a checkpoint: a text run on its held-out test split, a control or off-policy
+    /// run over evaluation episodes.
     Eval {
         /// A checkpoint directory (`runs/NAME/checkpoints/step-N`), a run directory (its
         /// newest), or a Hugging Face model directory (with `--data`).
@@ -62,7 +62,8 @@ enum Command {
         /// Number of test problems (default: the run's `eval.problems`).
         #[arg(long)]
         problems: Option<usize>,
-        /// Control runs: number of evaluation episodes (default: the run's `eval.episodes`).
+        /// Control and off-policy runs: number of evaluation episodes (default: the run's
+        /// `eval.episodes`).
         #[arg(long)]
         episodes: Option<usize>,
         #[arg(long = "set", value_name = "KEY=VALUE")]

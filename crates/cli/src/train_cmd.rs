@@ -229,28 +229,55 @@ fn eval_control(
     episodes: Option<usize>,
     sets: &[String],
 ) -> Result<()> {
+    let sets = with_episodes(sets, episodes);
+    let cfg = polopt_train::control::load_control_config(Some(config), &sets)?;
+    let metrics = polopt_train::control::eval::evaluate_checkpoint(&cfg, checkpoint)?;
+    print_episode_metrics(checkpoint, &cfg.env.id, cfg.eval.deterministic, &metrics);
+    Ok(())
+}
+
+/// An off-policy checkpoint (TD3, SAC, EXPO, TD3+BC, A2PR) over the run's evaluation seeds.
+fn eval_offpolicy(
+    config: &Path,
+    checkpoint: &Path,
+    episodes: Option<usize>,
+    sets: &[String],
+) -> Result<()> {
+    let sets = with_episodes(sets, episodes);
+    let cfg = polopt_train::offpolicy::load_offpolicy_config(Some(config), &sets)?;
+    let (metrics, _) = polopt_train::offpolicy::evaluate_checkpoint(&cfg, checkpoint)?;
+    print_episode_metrics(checkpoint, &cfg.env.id, cfg.eval.deterministic, &metrics);
+    Ok(())
+}
+
+fn with_episodes(sets: &[String], episodes: Option<usize>) -> Vec<String> {
     let mut sets = sets.to_vec();
     if let Some(n) = episodes {
         sets.push(format!("eval.episodes={n}"));
     }
-    let cfg = polopt_train::control::load_control_config(Some(config), &sets)?;
-    let metrics = polopt_train::control::eval::evaluate_checkpoint(&cfg, checkpoint)?;
+    sets
+}
+
+fn print_episode_metrics(
+    checkpoint: &Path,
+    env_id: &str,
+    deterministic: bool,
+    metrics: &BTreeMap<String, f64>,
+) {
     let get = |k: &str| metrics.get(k).copied().unwrap_or(f64::NAN);
     println!("checkpoint: {}", checkpoint.display());
     println!(
-        "{} | {} episodes | {}",
-        cfg.env.id,
+        "{env_id} | {} episodes | {}",
         get("eval/episodes"),
-        if cfg.eval.deterministic {
+        if deterministic {
             "deterministic"
         } else {
             "sampled"
         }
     );
-    for (k, v) in &metrics {
+    for (k, v) in metrics {
         println!("{k:<24} {v:.4}");
     }
-    Ok(())
 }
 
 /// Held-out metrics before and after RL, one row per metric.
@@ -334,12 +361,16 @@ pub fn eval(
             run_dir.display()
         );
     }
-    if family == Some(polopt_methods::presets::Family::Control) {
+    use polopt_methods::presets::Family;
+    if matches!(family, Some(Family::Control | Family::OffPolicy)) {
         if problems.is_some() {
             bail!(
                 "--problems is for text runs; {} is a control run (use --episodes)",
                 run_dir.display()
             );
+        }
+        if family == Some(Family::OffPolicy) {
+            return eval_offpolicy(&config_path, &checkpoint, episodes, sets);
         }
         return eval_control(&config_path, &checkpoint, episodes, sets);
     }

@@ -7,7 +7,9 @@ use polopt_train::expo::bandit_check::{run, BanditCheckConfig, Mode};
 use polopt_train::expo::ddpm::{DiffusionConfig, DiffusionPolicy, Schedule};
 use polopt_train::expo::edit::{apply_edit, scaled_log_prob, tanh_gaussian_log_prob};
 use polopt_train::expo::otf::select;
-use polopt_train::offpolicy::{resolve_offpolicy, train_offpolicy, OffPolicyOptions};
+use polopt_train::offpolicy::{
+    evaluate_checkpoint, resolve_offpolicy, train_offpolicy, OffPolicyOptions,
+};
 use polopt_train::optim::AdamW;
 use polopt_train::seeds::with_torch_seed;
 use tch::{Kind, Tensor};
@@ -152,15 +154,23 @@ fn loop_config(
     resolve_offpolicy(&toml::Table::new(), &sets).unwrap()
 }
 
-/// Both EXPO presets in the off-policy loop: stopped at a checkpoint and resumed, a run writes
+/// Every EXPO preset in the off-policy loop: stopped at a checkpoint and resumed, a run writes
 /// the same metrics as one run straight through (base, EMA, edit, critic, targets, temperature,
-/// moments, replay buffer).
+/// moments, replay buffer; on Pendulum the episode is mid-way at the checkpoint and the offline
+/// medium split joins every batch). The straight run's final checkpoint, evaluated as
+/// `polopt eval` does, gives the run's own final evaluation to the last digit.
 #[test]
 fn expo_presets_resume_exactly() {
-    for preset in ["expo-bandit", "expo-bandit-base"] {
+    for preset in [
+        "expo-bandit",
+        "expo-bandit-base",
+        "expo-pendulum",
+        "expo-pendulum-base",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let extra = [
             "algo.total_steps=40",
+            "algo.learning_starts=5",
             "algo.log_every=10",
             "run.checkpoint_every=20",
             "algo.batch_size=16",
@@ -168,11 +178,12 @@ fn expo_presets_resume_exactly() {
             "expo.base_hidden=[16]",
             "expo.base_samples=4",
             "expo.edited_samples=2",
+            "expo.offline_transitions=400",
             "eval.every=20",
-            "eval.episodes=4",
+            "eval.episodes=2",
         ];
         let straight = loop_config(dir.path(), "straight", preset, &extra);
-        train_offpolicy(&straight, OffPolicyOptions::default()).unwrap();
+        let summary = train_offpolicy(&straight, OffPolicyOptions::default()).unwrap();
         let split = loop_config(dir.path(), "split", preset, &extra);
         let first = train_offpolicy(
             &split,
@@ -196,8 +207,17 @@ fn expo_presets_resume_exactly() {
         let b = common::metric_rows(&dir.path().join("split"), &timing);
         assert_eq!(a.len(), 4, "{preset}");
         assert!(a[3].get("base_loss").is_some(), "{preset}: updates ran");
-        assert_eq!(a[3].get("critic_loss").is_some(), preset == "expo-bandit");
+        let with_critic = !preset.ends_with("-base");
+        assert_eq!(a[3].get("critic_loss").is_some(), with_critic, "{preset}");
         assert_eq!(a, b, "{preset}");
+        // `polopt eval` of the final checkpoint: the run's final evaluation, every eval/* key.
+        let (_, ckpt) = polopt_train::run_dir::latest_checkpoint(&summary.run_dir).unwrap();
+        let (metrics, step) = evaluate_checkpoint(&straight, &ckpt).unwrap();
+        assert_eq!(step, 40);
+        for (k, v) in &metrics {
+            assert_eq!(summary.final_metrics.get(k), Some(v), "{preset}: {k}");
+        }
+        assert_eq!(metrics.len(), 6, "{preset}: {metrics:?}");
     }
 }
 

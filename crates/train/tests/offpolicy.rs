@@ -14,7 +14,9 @@ use polopt_train::offpolicy::replay::Batch;
 use polopt_train::offpolicy::sac::{sac_actor_loss, temperature_loss};
 use polopt_train::offpolicy::td3::{td3_actor_loss, twin_critic_loss};
 use polopt_train::offpolicy::trainer::build_agent;
-use polopt_train::offpolicy::{resolve_offpolicy, train_offpolicy, OffPolicyOptions};
+use polopt_train::offpolicy::{
+    evaluate_checkpoint, resolve_offpolicy, train_offpolicy, OffPolicyOptions,
+};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -247,7 +249,8 @@ fn a_nan_reward_is_skipped_and_moves_no_weight() {
 
 /// Every off-policy preset: a run stopped at a checkpoint and resumed writes the same metrics
 /// as one run straight through (networks, targets, moments, replay buffer, environment
-/// mid-episode, delay counters).
+/// mid-episode, delay counters); its final checkpoint evaluated apart gives the same final
+/// evaluation.
 #[test]
 fn stop_and_resume_reproduces_the_uninterrupted_run_for_every_preset() {
     let presets: Vec<&str> = PRESETS
@@ -280,7 +283,17 @@ fn stop_and_resume_reproduces_the_uninterrupted_run_for_every_preset() {
             extra.extend(["env.id=Bandit1D-v0", dataset.as_str()]);
         }
         let straight = config(dir.path(), "straight", preset, &extra);
-        train_offpolicy(&straight, OffPolicyOptions::default()).expect("uninterrupted run");
+        let summary =
+            train_offpolicy(&straight, OffPolicyOptions::default()).expect("uninterrupted run");
+        // `polopt eval` of the final checkpoint reproduces the run's final evaluation (offline
+        // runs: with the dataset's state statistics recomputed).
+        let (_, ckpt) = polopt_train::run_dir::latest_checkpoint(&summary.run_dir).unwrap();
+        let (metrics, step) = evaluate_checkpoint(&straight, &ckpt).expect("checkpoint eval");
+        assert_eq!(step, 600, "{preset}");
+        assert_eq!(metrics.len(), 6, "{preset}: {metrics:?}");
+        for (k, v) in &metrics {
+            assert_eq!(summary.final_metrics.get(k), Some(v), "{preset}: {k}");
+        }
         let split = config(dir.path(), "split", preset, &extra);
         let first = train_offpolicy(
             &split,

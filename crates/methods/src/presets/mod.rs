@@ -107,6 +107,8 @@ pub const PRESETS: &[Preset] = &[
     offpolicy::SAC_MOUNTAINCAR_CONTINUOUS,
     offpolicy::EXPO_BANDIT,
     offpolicy::EXPO_BANDIT_BASE,
+    offpolicy::EXPO_PENDULUM,
+    offpolicy::EXPO_PENDULUM_BASE,
     offpolicy::TD3_BC_PENDULUM,
     offpolicy::A2PR_PENDULUM,
     theory::NPG_IGT_CARTPOLE,

@@ -48,6 +48,16 @@ pub const EXPO_BANDIT_BASE: Preset = offpolicy(
     "EXPO's control on the bimodal bandit: acts with one sample of the imitation-only DDPM base",
     "algorithms/expo.md",
 );
+pub const EXPO_PENDULUM: Preset = offpolicy(
+    "expo-pendulum",
+    "EXPO on Pendulum-v1 with offline data: DDPM base + edit + argmax-Q over 8+8, medium split 50/50, 6k steps",
+    "algorithms/expo.md",
+);
+pub const EXPO_PENDULUM_BASE: Preset = offpolicy(
+    "expo-pendulum-base",
+    "EXPO's control on Pendulum-v1: acts with one sample of the imitation-only DDPM base (same data)",
+    "algorithms/expo.md",
+);
 pub const TD3_BC_PENDULUM: Preset = offpolicy(
     "td3-bc-pendulum",
     "TD3+BC (offline) on data/Pendulum-v1-medium-v0: alpha 2.5, normalised states, 20k updates",

@@ -43,6 +43,14 @@ const PRESET_OVERLAYS: &[(&str, &str)] = &[
         include_str!("../../configs/offpolicy/expo-bandit-base.toml"),
     ),
     (
+        "expo-pendulum",
+        include_str!("../../configs/offpolicy/expo-pendulum.toml"),
+    ),
+    (
+        "expo-pendulum-base",
+        include_str!("../../configs/offpolicy/expo-pendulum-base.toml"),
+    ),
+    (
         "td3-bc-pendulum",
         include_str!("../../configs/offpolicy/td3-bc-pendulum.toml"),
     ),

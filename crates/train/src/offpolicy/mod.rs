@@ -13,9 +13,11 @@
 //!   `crate::expo`); [`td3_bc`], [`a2pr`]: the offline ones (the trainer's offline mode samples a
 //!   dataset instead of stepping the environment).
 //! - [`trainer`]: the loop, metrics, evaluation, checkpoints and exact resume.
+//! - [`eval`]: evaluation episodes, in the loop and from a checkpoint (`polopt eval`).
 pub mod a2pr;
 pub mod agent;
 pub mod config;
+pub mod eval;
 pub mod expo;
 pub mod nets;
 pub mod replay;
@@ -25,4 +27,5 @@ pub mod td3_bc;
 pub mod trainer;
 
 pub use config::{load_offpolicy_config, resolve_offpolicy, AlgoKind, OffPolicyConfig};
+pub use eval::evaluate_checkpoint;
 pub use trainer::{train_offpolicy, OffPolicyOptions, OffPolicySummary};

@@ -20,13 +20,13 @@ use serde::{Deserialize, Serialize};
 use super::a2pr::A2pr;
 use super::agent::{self, Agent, NonFinite};
 use super::config::{AlgoKind, OffPolicyConfig};
+use super::eval::evaluate_agent;
 use super::expo::Expo;
 use super::replay::ReplayBuffer;
 use super::sac::Sac;
 use super::td3::Td3;
 use super::td3_bc::td3_bc;
 use crate::control::envs::{ControlEnvs, EnvsState};
-use crate::control::eval::evaluate_episodes;
 use crate::control::trainer::progress_bar;
 use crate::error::TrainError;
 use crate::run_dir::{
@@ -99,6 +99,11 @@ impl ActionMap {
         for (i, o) in out.iter_mut().enumerate() {
             *o = ((action[i] - self.bias[i]) / self.scale[i]).clamp(-1.0, 1.0);
         }
+    }
+
+    /// Action dimensions.
+    pub(crate) fn dim(&self) -> usize {
+        self.scale.len()
     }
 
     pub(crate) fn to_env(&self, action: &[f32], out: &mut [f32]) {
@@ -231,7 +236,7 @@ impl StateNormalizer {
 
 /// Fills a buffer with `offline.dataset` (actions rescaled to `[-1, 1]`, states normalised);
 /// the dataset's `env_id` must be `env.id`, its actions continuous.
-fn load_offline(
+pub(crate) fn load_offline(
     cfg: &OffPolicyConfig,
     actions: &ActionMap,
 ) -> Result<(ReplayBuffer, StateNormalizer), TrainError> {
@@ -283,15 +288,21 @@ fn load_offline(
     Ok((replay, norm))
 }
 
-pub fn train_offpolicy(
-    cfg: &OffPolicyConfig,
-    options: OffPolicyOptions,
-) -> Result<OffPolicySummary, TrainError> {
+/// libtorch's CPU threads: `run.threads`, 0 = every core. Evaluation sets the same, since the
+/// small per-step batches of acting slow down with spare threads on a loaded machine.
+pub(crate) fn set_torch_threads(cfg: &OffPolicyConfig) {
     let threads = match cfg.run.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
     };
     tch::set_num_threads(threads as i32);
+}
+
+pub fn train_offpolicy(
+    cfg: &OffPolicyConfig,
+    options: OffPolicyOptions,
+) -> Result<OffPolicySummary, TrainError> {
+    set_torch_threads(cfg);
     if let Some(stop) = options.stop_after {
         if !stop.is_multiple_of(cfg.algo.log_every) {
             return Err(TrainError::Config(format!(
@@ -491,26 +502,8 @@ impl Trainer<'_> {
     }
 
     fn evaluate(&self, index: u64) -> Result<BTreeMap<String, f64>, TrainError> {
-        let (e, v) = (&self.cfg.env, &self.cfg.eval);
-        let mut action = vec![0f32; self.envs.action_dim];
-        let agent = &self.agent;
-        let map = &self.actions;
-        let mut normalized = Vec::new();
-        evaluate_episodes(
-            (&e.id, e.max_episode_steps),
-            v.episodes,
-            self.cfg.run.seed,
-            index,
-            |obs, rng, sent| {
-                normalized.clear();
-                normalized.extend_from_slice(obs);
-                if let Some(norm) = &self.states {
-                    norm.apply(&mut normalized);
-                }
-                agent.act(&normalized, !v.deterministic, rng, &mut action);
-                map.to_env(&action, sent);
-            },
-        )
+        let states = self.states.as_ref();
+        evaluate_agent(self.cfg, self.agent.as_ref(), &self.actions, states, index)
     }
 
     fn summary(&self, run_dir: PathBuf, final_metrics: BTreeMap<String, f64>) -> OffPolicySummary {
@@ -582,6 +575,6 @@ impl Trainer<'_> {
 }
 
 /// Networks, targets, temperature and optimiser moments.
-const AGENT_FILE: &str = "agent.safetensors";
+pub(crate) const AGENT_FILE: &str = "agent.safetensors";
 /// The replay buffer's filled part.
 const REPLAY_FILE: &str = "replay.safetensors";
