@@ -29,9 +29,9 @@
 pub mod char_export;
 pub mod checkpoint;
 pub mod config;
+pub mod continuation;
 pub mod cuda_graph;
 pub mod decode_step;
-pub mod continuation;
 pub mod error;
 mod fused;
 pub mod hf;
@@ -46,8 +46,8 @@ pub mod tokenizer;
 pub mod transformer;
 
 pub use config::{TokenIds, TransformerConfig};
-pub use decode_step::{CudaGraphs, DecodeOptions, DecodeReport};
 pub use continuation::Continuation;
+pub use decode_step::{CudaGraphs, DecodeOptions, DecodeReport};
 pub use error::ModelError;
 pub use hf_tokenizer::{ChatMessage, HfTokenizer};
 pub use kv_cache::KvCache;
