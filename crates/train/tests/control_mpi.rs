@@ -9,13 +9,11 @@
 mod common;
 
 use common::mpi::{
-    child_spec, children, exit_on_error, max_difference, mpirun, mpirun_available, run_mpi, text,
-    wait_timeout, CHILD,
+    child_spec, exit_on_error, kill_a_rank_mid_run, max_difference, mpirun, mpirun_available,
+    run_mpi, text, CHILD,
 };
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use polopt_train::control::{resolve_control, train_control, ControlConfig, ControlOptions};
 use serde_json::Value;
@@ -167,37 +165,7 @@ fn a_killed_rank_ends_the_job_with_an_error() {
         "killed",
         &["algo.total_steps=10000000", "eval.every=0"],
     );
-    let mut job = mpirun(2, &long)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mpirun starts");
-    let metrics_path: PathBuf = dir.path().join("killed/metrics.jsonl");
-    let started = Instant::now();
-    while std::fs::read_to_string(&metrics_path).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let ranks = children(job.id());
-    assert_eq!(ranks.len(), 2, "mpirun's children: {ranks:?}");
-    // SIGKILL to the last rank started: no chance to clean up, like a lost machine.
-    let killed = ranks[1];
-    let _ = Command::new("kill")
-        .args(["-9", &killed.to_string()])
-        .status();
-    let status = wait_timeout(&mut job, Duration::from_secs(60));
-    if status.is_none() {
-        let _ = job.kill();
-    }
-    let out = job.wait_with_output().expect("mpirun output");
-    let log = text(&out);
-    let status = status.expect("the job did not end within 60 s of a rank's death");
-    assert!(!status.success(), "{log}");
-    println!("mpirun exit {status}; its report:\n{log}");
-    assert!(
-        log.contains("signal 9") || log.contains("Killed"),
-        "mpirun should name the lost rank's signal:\n{log}"
-    );
+    kill_a_rank_mid_run(&long, &dir.path().join("killed/metrics.jsonl"), 2);
 }
 
 #[test]

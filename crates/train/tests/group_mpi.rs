@@ -10,12 +10,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::mpi::{
-    child_spec, children, exit_on_error, max_difference, mpirun, mpirun_available, run_mpi, text,
-    wait_timeout, CHILD,
+    child_spec, exit_on_error, kill_a_rank_mid_run, max_difference, mpirun, mpirun_available,
+    run_mpi, text, CHILD,
 };
 use polopt_train::config::resolve;
 use polopt_train::{train, RunConfig, TrainOptions};
@@ -146,34 +144,6 @@ fn a_killed_rank_ends_the_job_with_an_error() {
     }
     let dir = tempfile::tempdir().unwrap();
     let long = sets(dir.path(), "killed", &["rl.steps=100000", "eval.every=0"]);
-    let mut job = mpirun(2, &long)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mpirun starts");
-    let metrics_path = dir.path().join("killed/metrics.jsonl");
-    let started = Instant::now();
     // The warm start's row, then one RL step: both ranks are in the loop.
-    while std::fs::read_to_string(&metrics_path).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(started.elapsed() < Duration::from_secs(300), "no progress");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let ranks = children(job.id());
-    assert_eq!(ranks.len(), 2, "mpirun's children: {ranks:?}");
-    // SIGKILL to rank 1: the rank that writes nothing, so only the job's end can tell.
-    let _ = Command::new("kill")
-        .args(["-9", &ranks[1].to_string()])
-        .status();
-    let status = wait_timeout(&mut job, Duration::from_secs(60));
-    if status.is_none() {
-        let _ = job.kill();
-    }
-    let out = job.wait_with_output().expect("mpirun output");
-    let log = text(&out);
-    let status = status.expect("the job did not end within 60 s of a rank's death");
-    assert!(!status.success(), "{log}");
-    assert!(
-        log.contains("signal 9") || log.contains("Killed"),
-        "mpirun should name the lost rank's signal:\n{log}"
-    );
+    kill_a_rank_mid_run(&long, &dir.path().join("killed/metrics.jsonl"), 2);
 }

@@ -130,3 +130,37 @@ pub fn exit_on_error<E: std::fmt::Display>(result: Result<impl Sized, E>) {
         std::process::exit(3);
     }
 }
+
+/// Starts `child` on 2 ranks, waits until `metrics` has `rows` lines (both ranks in the loop),
+/// SIGKILLs rank 1 (no chance to clean up, like a lost machine) and checks that the whole job
+/// ends with an error that names the signal.
+pub fn kill_a_rank_mid_run(child: &[String], metrics: &std::path::Path, rows: usize) {
+    let mut job = mpirun(2, child)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
+    let started = Instant::now();
+    while std::fs::read_to_string(metrics).map_or(0, |t| t.lines().count()) < rows {
+        assert!(started.elapsed() < Duration::from_secs(300), "no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ranks = children(job.id());
+    assert_eq!(ranks.len(), 2, "mpirun's children: {ranks:?}");
+    let _ = Command::new("kill")
+        .args(["-9", &ranks[1].to_string()])
+        .status();
+    let status = wait_timeout(&mut job, Duration::from_secs(60));
+    if status.is_none() {
+        let _ = job.kill();
+    }
+    let out = job.wait_with_output().expect("mpirun output");
+    let log = text(&out);
+    let status = status.expect("the job did not end within 60 s of a rank's death");
+    assert!(!status.success(), "{log}");
+    println!("mpirun exit {status}; its report:\n{log}");
+    assert!(
+        log.contains("signal 9") || log.contains("Killed"),
+        "mpirun should name the lost rank's signal:\n{log}"
+    );
+}
