@@ -364,8 +364,12 @@ pub fn eval(
     use polopt_methods::presets::Family;
     if matches!(family, Some(Family::Control | Family::OffPolicy)) {
         if problems.is_some() {
+            let kind = match family {
+                Some(Family::OffPolicy) => "an off-policy control run",
+                _ => "a control run",
+            };
             bail!(
-                "--problems is for text runs; {} is a control run (use --episodes)",
+                "--problems is for text runs; {} is {kind} (use --episodes)",
                 run_dir.display()
             );
         }

@@ -86,5 +86,9 @@ fn eval_of_an_offpolicy_run_prints_its_final_evaluation() {
         .output()
         .expect("polopt runs");
     assert!(!text_flag.status.success());
-    assert!(String::from_utf8_lossy(&text_flag.stderr).contains("--episodes"));
+    let refusal = String::from_utf8_lossy(&text_flag.stderr);
+    assert!(
+        refusal.contains("--episodes") && refusal.contains("off-policy"),
+        "{refusal}"
+    );
 }
