@@ -32,8 +32,6 @@ pub use local::Local;
 
 /// Whether this build carries the MPI adapter (`--features mpi`).
 pub const MPI_BUILT: bool = cfg!(feature = "mpi");
-/// Whether this build carries the NCCL adapter (`--features nccl`).
-pub const NCCL_BUILT: bool = cfg!(feature = "nccl");
 
 /// The collective for `launch`: [`Local`] for a world of one, MPI for more. A world larger than
 /// one in a build without the `mpi` feature is an error that says how to rebuild, never a silent

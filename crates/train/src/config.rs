@@ -444,6 +444,16 @@ pub(crate) fn check(
     }
 }
 
+/// A network's hidden-layer widths: at least one layer, each 1..=4096 units.
+pub(crate) fn check_widths(field: &str, widths: &[i64]) -> Result<(), TrainError> {
+    check(
+        field,
+        !widths.is_empty() && widths.iter().all(|&h| (1..=4096).contains(&h)),
+        "a non-empty list of 1..=4096",
+        format!("{widths:?}"),
+    )
+}
+
 fn keep_turn_cache() -> bool {
     true
 }

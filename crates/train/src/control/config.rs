@@ -10,8 +10,8 @@ use polopt_methods::presets::Family;
 use polopt_methods::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 
 use crate::config::{
-    apply_set, check, deserialize_named, lookup, merge, preset_for_loop, read_user_file,
-    user_and_defaults,
+    apply_set, check, check_widths, deserialize_named, lookup, merge, preset_for_loop,
+    read_user_file, user_and_defaults,
 };
 use crate::error::TrainError;
 
@@ -326,12 +326,7 @@ impl ControlConfig {
             a.baseline_lr,
         )?;
         let m = &self.model;
-        check(
-            "model.hidden",
-            !m.hidden.is_empty() && m.hidden.iter().all(|&h| (1..=4096).contains(&h)),
-            "a non-empty list of 1..=4096",
-            format!("{:?}", m.hidden),
-        )?;
+        check_widths("model.hidden", &m.hidden)?;
         check(
             "model.log_std_init",
             m.log_std_init.abs() <= 5.0,

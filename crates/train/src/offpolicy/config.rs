@@ -10,7 +10,8 @@ use toml::{Table, Value};
 use polopt_methods::presets::Family;
 
 use crate::config::{
-    check, deserialize_named, merge, preset_for_loop, read_user_file, user_and_defaults,
+    check, check_widths, deserialize_named, merge, preset_for_loop, read_user_file,
+    user_and_defaults,
 };
 use crate::control::config::{merge_run_settings, EvalSection, RunSection};
 use crate::error::TrainError;
@@ -310,18 +311,8 @@ impl OffPolicyConfig {
             r.checkpoint_every,
         )?;
         let m = &self.model;
-        check(
-            "model.hidden",
-            !m.hidden.is_empty() && m.hidden.iter().all(|&h| (1..=4096).contains(&h)),
-            "a non-empty list of 1..=4096",
-            format!("{:?}", m.hidden),
-        )?;
-        check(
-            "model.vae_hidden",
-            !m.vae_hidden.is_empty() && m.vae_hidden.iter().all(|&h| (1..=4096).contains(&h)),
-            "a non-empty list of 1..=4096",
-            format!("{:?}", m.vae_hidden),
-        )?;
+        check_widths("model.hidden", &m.hidden)?;
+        check_widths("model.vae_hidden", &m.vae_hidden)?;
         check(
             "eval.episodes",
             self.eval.episodes >= 1,
@@ -353,12 +344,7 @@ impl OffPolicyConfig {
             "1..=1000",
             x.denoise_steps,
         )?;
-        check(
-            "expo.base_hidden",
-            !x.base_hidden.is_empty() && x.base_hidden.iter().all(|&h| (1..=4096).contains(&h)),
-            "a non-empty list of 1..=4096",
-            format!("{:?}", x.base_hidden),
-        )?;
+        check_widths("expo.base_hidden", &x.base_hidden)?;
         check(
             "expo.base_ema",
             x.base_ema > 0.0 && x.base_ema <= 1.0,
