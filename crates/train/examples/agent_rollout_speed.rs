@@ -71,6 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 sampling: &sampling,
                 max_turn_tokens: config.rl.max_turn_tokens,
                 cache,
+                context: config.rl.agent_context,
             };
             let (cpu, wall) = (cpu_seconds(), Instant::now());
             let (rows, _) = with_torch_seed(round as u64, "speed", 0, || {

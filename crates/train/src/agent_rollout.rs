@@ -17,19 +17,28 @@
 //! Budget rule, the same as [`polopt_envs::agent::replay`]'s: a turn cut by the budget is
 //! played as the last action; a reply cut by it ends the episode. Turn spans, per-turn rewards
 //! and the observation hashes go to credit as [`Episode`]s.
+//!
+//! Under [`AgentContext::Workspace`] (EAPO, IterResearch) each action is sampled from the
+//! episode's reconstructed [`Workspace`] instead of its history, re-fed every round; the row
+//! still holds the whole trajectory text (the scorer replays it) and records each turn's
+//! workspace prompt in [`Sampled::round_prompts`], from which the update builds one row per
+//! turn.
 use std::collections::BTreeMap;
 
 use polopt_envs::agent::plan::parse_plan_turn;
-use polopt_envs::agent::{env_reply, normalize_action, AgentEnv, AgentTask, PLAN_EXECUTE_KEY};
+use polopt_envs::agent::{
+    env_reply, normalize_action, AgentEnv, AgentTask, Workspace, PLAN_EXECUTE_KEY,
+};
 use polopt_envs::text::{fnv1a64, Problem, Task};
 use polopt_methods::credit::turns::Episode;
 use polopt_methods::credit::PlanTurns;
 use polopt_models::{Continuation, SamplingConfig};
 
 use crate::codec::Codec;
+use crate::config::AgentContext;
 use crate::error::TrainError;
 use crate::policy::Policy;
-use crate::tool_rollout::{next_round, Sampled};
+use crate::tool_rollout::{next_round, round_of, Sampled};
 
 /// One live episode.
 struct Live {
@@ -38,6 +47,9 @@ struct Live {
     turn_start: usize,
     /// Hash of the observation the current action is taken from.
     state: u64,
+    /// The reconstructed context ([`AgentContext::Workspace`] only), the problem it rebuilds
+    /// the prompt of, and the current turn's prompt ids.
+    workspace: Option<(Workspace, Problem, Vec<i64>)>,
 }
 
 /// How a multi-turn rollout feeds each round's rows to the sampler.
@@ -69,6 +81,7 @@ pub fn sample_episodes(
         sampling,
         max_turn_tokens,
         cache: policy.turn_cache,
+        context: policy.agent_context,
     };
     Ok(rollout.play(prompts, problems)?.0)
 }
@@ -83,6 +96,7 @@ pub struct Rollout<'a> {
     pub sampling: &'a SamplingConfig,
     pub max_turn_tokens: usize,
     pub cache: TurnCache,
+    pub context: AgentContext,
 }
 
 impl Rollout<'_> {
@@ -100,14 +114,19 @@ impl Rollout<'_> {
             sampling,
             max_turn_tokens,
             cache,
+            context,
         } = *self;
+        let workspace = context == AgentContext::Workspace;
         let budget = sampling.max_new_tokens as usize;
         let max_positions = policy.config.max_position_embeddings as usize;
         // What a row may still sample in its current turn: the budget, the turn's limit, and the
-        // model's positions after its prompt and history.
+        // model's positions after what it samples from (prompt and history, or its workspace).
         let turn_cap = |prompt: &[i64], row: &Sampled, live: &Live| {
-            let left = (budget - row.response.len())
-                .min(max_positions.saturating_sub(prompt.len() + row.response.len()));
+            let context = match &live.workspace {
+                Some((_, _, ids)) => ids.len() + row.response.len() - live.turn_start,
+                None => prompt.len() + row.response.len(),
+            };
+            let left = (budget - row.response.len()).min(max_positions.saturating_sub(context));
             match max_turn_tokens {
                 0 => left,
                 cap => left.min((live.turn_start + cap).saturating_sub(row.response.len())),
@@ -115,7 +134,7 @@ impl Rollout<'_> {
         };
         let mut rows: Vec<Sampled> = vec![Sampled::default(); prompts.len()];
         let mut live = Vec::with_capacity(prompts.len());
-        for problem in problems {
+        for (problem, prompt) in problems.iter().zip(prompts) {
             let mut env = task.agent_env().ok_or_else(|| {
                 TrainError::Task(format!(
                     "task `{}` is not an agent environment",
@@ -134,10 +153,15 @@ impl Rollout<'_> {
                 env,
                 turn_start: 0,
                 state: fnv1a64(&reset.observation),
+                workspace: workspace
+                    .then(|| (Workspace::default(), (*problem).clone(), prompt.clone())),
             });
         }
-        for row in &mut rows {
+        for (row, live) in rows.iter_mut().zip(&live) {
             row.episode = Some(Episode::default());
+            if let Some((_, _, ids)) = &live.workspace {
+                row.round_prompts.push(ids.clone());
+            }
         }
         let stop_texts: Vec<&'static str> = live
             .first()
@@ -153,6 +177,14 @@ impl Rollout<'_> {
         let plan_execute = live.first().is_some_and(|l| {
             l.env.config_json().get(PLAN_EXECUTE_KEY) == Some(&serde_json::Value::Bool(true))
         });
+        if plan_execute && workspace {
+            return Err(TrainError::Config(
+                "config key `rl.agent_context` = \"workspace\": plan-execute turns \
+                 (task.rl.plan_execute) keep their plan in the history; use \
+                 rl.agent_context = \"history\""
+                    .into(),
+            ));
+        }
         let ctx = TurnContext {
             tok,
             stops: &stops,
@@ -163,9 +195,9 @@ impl Rollout<'_> {
         };
         // A kept cache reserves room for the budget twice over: a round's slots are as wide as
         // its longest chunk and longest turn, so rows leave gaps; a round that does not fit
-        // rebuilds the cache with one prefill.
-        let mut kept =
-            (cache == TurnCache::Keep).then(|| Continuation::new(&policy.model, 2 * budget as i64));
+        // rebuilds the cache with one prefill. A workspace changes every turn: nothing to keep.
+        let mut kept = (cache == TurnCache::Keep && !workspace)
+            .then(|| Continuation::new(&policy.model, 2 * budget as i64));
         let mut logps = vec![Vec::new(); prompts.len()];
         let mut active: Vec<usize> = (0..prompts.len()).collect();
         while !active.is_empty() {
@@ -180,10 +212,20 @@ impl Rollout<'_> {
                 }
             }
             if !sampled.is_empty() {
-                let (prefixes, round) =
-                    next_round(prompts, &rows, &sampled, sampling, max_positions, |i| {
-                        turn_cap(&prompts[i], &rows[i], &live[i])
-                    });
+                let room = |i: usize| turn_cap(&prompts[i], &rows[i], &live[i]);
+                let (prefixes, round) = match workspace {
+                    false => next_round(prompts, &rows, &sampled, sampling, max_positions, room),
+                    true => {
+                        let prefixes = sampled
+                            .iter()
+                            .map(|&i| {
+                                let ids = live[i].workspace.as_ref().map_or(&prompts[i], |w| &w.2);
+                                [ids.as_slice(), &rows[i].response[live[i].turn_start..]].concat()
+                            })
+                            .collect();
+                        round_of(prefixes, &sampled, sampling, max_positions, room)
+                    }
+                };
                 let rollout = match kept.as_mut() {
                     Some(kept) => kept
                         .sample_until_any(&sampled, &prefixes, &round, &stops)
@@ -297,6 +339,15 @@ impl TurnContext<'_> {
             return Ok(false);
         }
         episode.turn_start = row.response.len();
+        if let Some((workspace, problem, ids)) = episode.workspace.as_mut() {
+            workspace.push(&action, stop.unwrap_or(""), &step.observation);
+            let rebuilt = Problem {
+                prompt: workspace.context(&problem.prompt),
+                ..problem.clone()
+            };
+            *ids = self.tok.encode_prompt(&rebuilt)?;
+            row.round_prompts.push(ids.clone());
+        }
         Ok(true)
     }
 }

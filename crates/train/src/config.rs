@@ -168,6 +168,12 @@ pub struct RlSection {
     /// row's whole history each round: the same episodes up to float rounding, slower.
     #[serde(default = "keep_turn_cache")]
     pub turn_cache: bool,
+    /// Agent environments: what each action is sampled from. `history` (the default): the
+    /// prompt and every earlier turn. `workspace`: IterResearch's reconstruction (EAPO), the
+    /// prompt, earlier actions with their observations elided and the last observation in
+    /// full; each turn is then its own training row.
+    #[serde(default)]
+    pub agent_context: AgentContext,
     /// Completions sampled per generation call (0 = a step's whole batch at once): bounds the
     /// sampler's memory (KV cache) independently of the training batch.
     #[serde(default)]
@@ -456,6 +462,17 @@ pub(crate) fn check_widths(field: &str, widths: &[i64]) -> Result<(), TrainError
 
 fn keep_turn_cache() -> bool {
     true
+}
+
+/// `rl.agent_context`: the context an agent's action is sampled from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentContext {
+    /// The prompt and the whole history (actions and observations).
+    #[default]
+    History,
+    /// [`polopt_envs::agent::Workspace`]: bounded by the actions, one training row per turn.
+    Workspace,
 }
 
 impl RlSection {

@@ -62,6 +62,7 @@ pub mod reward;
 pub mod rewards;
 pub mod rollout;
 pub mod rollout_source;
+pub mod round_rows;
 pub mod run_dir;
 pub mod scoring;
 pub mod seeds;

@@ -27,6 +27,9 @@ pub struct Sequence {
     /// source); `None` when the trainer's own sampler made it (the old log-probs are then
     /// recomputed by the trainer).
     pub behaviour_logp: Option<Vec<f32>>,
+    /// Per turn of [`Self::episode`], the workspace prompt its action was sampled from
+    /// (`rl.agent_context = "workspace"`; [`crate::round_rows`]); empty otherwise.
+    pub round_prompts: Vec<Vec<i64>>,
 }
 
 pub struct Packed {

@@ -10,6 +10,7 @@ use polopt_models::{
 use tch::{nn::VarStore, Device, Tensor};
 
 use crate::agent_rollout::TurnCache;
+use crate::config::AgentContext;
 use crate::error::TrainError;
 use crate::packing::Packed;
 
@@ -25,6 +26,8 @@ pub struct Policy {
     pub lora: Option<Lora>,
     /// How multi-turn rollouts feed each round to the sampler (`rl.turn_cache`).
     pub turn_cache: TurnCache,
+    /// What a multi-turn rollout samples each action from (`rl.agent_context`).
+    pub agent_context: AgentContext,
 }
 
 impl Policy {
@@ -39,6 +42,7 @@ impl Policy {
             source_dir: None,
             lora: None,
             turn_cache: TurnCache::default(),
+            agent_context: AgentContext::default(),
         })
     }
 
@@ -53,6 +57,7 @@ impl Policy {
             source_dir: Some(dir.to_path_buf()),
             lora: None,
             turn_cache: TurnCache::default(),
+            agent_context: AgentContext::default(),
         })
     }
 

@@ -130,6 +130,7 @@ impl R3Hook {
                     env: Vec::new(),
                     first_tool_call: None,
                     episode: None,
+                    round_prompts: Vec::new(),
                     behaviour_logp: None,
                 });
             }
@@ -226,6 +227,7 @@ impl R3Hook {
                     env: Vec::new(),
                     first_tool_call: None,
                     episode: None,
+                    round_prompts: Vec::new(),
                     behaviour_logp: None,
                 });
             }

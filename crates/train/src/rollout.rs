@@ -188,6 +188,7 @@ pub fn collect(ctx: &RolloutContext, step: usize) -> Result<StepExperience, Trai
                     first_tool_call: sample.first_call,
                     episode: sample.episode.clone(),
                     behaviour_logp: behaviour.get(row).cloned(),
+                    round_prompts: sample.round_prompts.clone(),
                 });
             }
             if has_nan {

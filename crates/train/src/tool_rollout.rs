@@ -33,6 +33,10 @@ pub struct Sampled {
     pub first_call: Option<usize>,
     /// The turns of a multi-turn episode (agent tasks), for turn-level credit.
     pub episode: Option<Episode>,
+    /// Per turn, the prompt ids its action was sampled from, when that was not the history
+    /// (`rl.agent_context = "workspace"`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round_prompts: Vec<Vec<i64>>,
 }
 
 /// One [`Sampled`] per row of a single-turn rollout (no tool output in it).
@@ -135,6 +139,18 @@ pub(crate) fn next_round(
         .iter()
         .map(|&i| [prompts[i].as_slice(), &rows[i].response].concat())
         .collect();
+    round_of(prefixes, active, sampling, max_positions, room_of)
+}
+
+/// The round of [`next_round`] for rows whose prefixes the caller built (`prefixes[k]` is row
+/// `active[k]`'s).
+pub(crate) fn round_of(
+    prefixes: Vec<Vec<i64>>,
+    active: &[usize],
+    sampling: &SamplingConfig,
+    max_positions: usize,
+    room_of: impl Fn(usize) -> usize,
+) -> (Vec<Vec<i64>>, SamplingConfig) {
     let longest = prefixes.iter().map(Vec::len).max().unwrap_or(0);
     let room = active
         .iter()

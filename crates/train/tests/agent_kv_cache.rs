@@ -7,39 +7,9 @@ mod common;
 use polopt_envs::text::{make_task, Problem, Split, Task};
 use polopt_train::agent_rollout::{Rollout, TurnCache};
 use polopt_train::codec::Codec;
-use polopt_train::group_rl::model_config;
-use polopt_train::policy::Policy;
+use polopt_train::config::AgentContext;
 use polopt_train::seeds::with_torch_seed;
 use rand::SeedableRng;
-
-/// A random policy that writes the turn stop `"\n"` often (about one token in five), so that
-/// episodes last several turns, with weights large enough that attention matters to every
-/// log-prob: a wrong cache slot would move them by far more than 1e-5.
-fn chatty_policy(config: &polopt_train::RunConfig, tok: &Codec) -> Policy {
-    let policy = with_torch_seed(3, "init", 0, || {
-        Policy::new(model_config(config, tok), tch::Device::Cpu)
-    })
-    .unwrap();
-    let newline = tok.encode("\n").unwrap()[0];
-    tch::no_grad(|| {
-        for (name, mut var) in policy.vs.variables() {
-            if !name.contains("embed_tokens") && !name.contains("lm_head") && var.dim() == 2 {
-                let _ = var.g_mul_scalar_(5.0);
-            }
-        }
-        // Every residual stream leans the same way on coordinate 0; the `"\n"` row of the
-        // (tied) output head reads it.
-        let vars = policy.vs.variables();
-        let embed = vars["model.embed_tokens.weight"].shallow_clone();
-        let _ = embed.narrow(1, 0, 1).fill_(1.0);
-        let head = vars
-            .get("lm_head.weight")
-            .map_or_else(|| embed.shallow_clone(), |h| h.shallow_clone());
-        let _ = head.narrow(1, 0, 1).fill_(1.0);
-        let _ = head.get(newline).narrow(0, 0, 1).fill_(2.5);
-    });
-    policy
-}
 
 /// Plays `n` TextHouse episodes (two instances, a group each) with both feeds and compares them.
 fn same_episodes(sets: &[&str], budget: i64, max_turn_tokens: usize) -> f64 {
@@ -47,7 +17,7 @@ fn same_episodes(sets: &[&str], budget: i64, max_turn_tokens: usize) -> f64 {
     let config = common::tiny_config(dir.path(), "kv", sets);
     let task: Box<dyn Task> = make_task("texthouse", &serde_json::json!({"horizon": 20})).unwrap();
     let tok = Codec::builtin_with(task.extra_chars()).unwrap();
-    let policy = chatty_policy(&config, &tok);
+    let policy = common::chatty_policy(&config, &tok);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let instances: Vec<Problem> = (0..2)
         .map(|_| task.sample(Split::Train, &mut rng))
@@ -67,6 +37,7 @@ fn same_episodes(sets: &[&str], budget: i64, max_turn_tokens: usize) -> f64 {
             sampling: &sampling,
             max_turn_tokens,
             cache,
+            context: AgentContext::History,
         };
         with_torch_seed(5, "agent-test", 0, || rollout.play(&prompts, &problems)).unwrap()
     };

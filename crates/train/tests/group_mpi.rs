@@ -126,6 +126,7 @@ fn what_the_ranks_cannot_split_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     for (extra, key) in [
         ("method.preset=tppo", "method.rollout.kind"),
+        ("rl.agent_context=\"workspace\"", "rl.agent_context"),
         ("run.distributed=off", "run.distributed"),
     ] {
         let out = mpirun(2, &sets(dir.path(), "refused", &[extra]))

@@ -19,11 +19,13 @@ pub mod plan;
 pub mod searchqa;
 mod task;
 pub mod texthouse;
+mod workspace;
 
 pub use task::{
     action_end, env_names, env_reply, make_env, register_env, replay, solution_env_mask, AgentTask,
     EnvBuilder, Replay, ENV_NAMES, PLAN_EXECUTE_KEY,
 };
+pub use workspace::{workspace_rounds, Workspace, ELIDED};
 
 use crate::text::Split;
 

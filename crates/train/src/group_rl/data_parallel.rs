@@ -207,6 +207,9 @@ pub fn refused(config: &RunConfig) -> Result<Option<String>, TrainError> {
     } else if parts.needs_token_entropies() || parts.sampling_entropy_stats().is_some() {
         "config key `method.preset`: the method reads every token's entropy, which the ranks \
          do not gather"
+    } else if config.rl.agent_context == crate::config::AgentContext::Workspace {
+        "config key `rl.agent_context`: workspace rounds (one row per turn, EAPO's adaptive \
+         downsampling) are not split across ranks yet; use \"history\""
     } else if config.model.lora.as_ref().is_some_and(|l| l.dropout > 0.0) {
         "config key `model.lora.dropout`: dropout draws from each process's own generator; \
          set it to 0"

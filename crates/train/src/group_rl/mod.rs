@@ -532,7 +532,11 @@ impl Loop<'_> {
             _ => None,
         };
         if !exp.sequences.is_empty() {
-            let update = self.update(step, &exp.sequences, collected.plan)?;
+            let workspace = exp.sequences.iter().any(|s| !s.round_prompts.is_empty());
+            let update = match workspace {
+                true => self.update_rounds(step, &exp.sequences, collected.plan)?,
+                false => self.update(step, &exp.sequences, collected.plan)?,
+            };
             row.extend(update);
         }
         if let (Some(model), Some(scored)) = (self.learned_reward.as_mut(), scored) {

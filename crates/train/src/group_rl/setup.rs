@@ -66,6 +66,7 @@ pub fn policy_and_codec(config: &RunConfig, device: Device) -> Result<(Policy, C
         true => TurnCache::Keep,
         false => TurnCache::Refill,
     };
+    policy.agent_context = config.rl.agent_context;
     Ok((policy, codec))
 }
 

@@ -9,6 +9,39 @@ use crate::turn_entropy::TurnEntropy;
 use polopt_methods::objective::column;
 
 impl Loop<'_> {
+    /// Workspace reconstruction (`rl.agent_context = "workspace"`): credit on the episodes,
+    /// then [`Self::update`] on one row per turn ([`crate::round_rows`]).
+    pub(super) fn update_rounds(
+        &mut self,
+        step: usize,
+        episodes: &[Sequence],
+        planned: Option<UpdatePlan>,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        crate::round_rows::check_method(
+            self.method.needs_old_entropy(),
+            self.method.extra_old_temperature().is_some(),
+        )?;
+        let plan = match planned {
+            Some(plan) => plan,
+            None => {
+                let rows = CreditRows::of(episodes);
+                let infos = response_infos(episodes);
+                let ctx = StepContext {
+                    progress: step as f64 / self.config.rl.steps.max(1) as f64,
+                    responses: Some(&infos),
+                    truncated: Some(&rows.truncated),
+                    replayed: Some(&rows.replayed),
+                    ..Default::default()
+                };
+                self.method.plan(&rows.batch(), &ctx)?
+            }
+        };
+        let (rounds, plan) = crate::round_rows::round_rows(episodes, plan)?;
+        let mut row = self.update(step, &rounds, Some(plan))?;
+        row.insert("agent/round_rows".into(), rounds.len() as f64);
+        Ok(row)
+    }
+
     /// Credit (unless the rollout planned it), then K epochs of shuffled minibatch updates.
     pub(super) fn update(
         &mut self,
@@ -17,21 +50,15 @@ impl Loop<'_> {
         planned: Option<UpdatePlan>,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let cfg = self.config;
-        let rewards: Vec<f64> = seqs.iter().map(|s| s.reward).collect();
-        let groups: Vec<usize> = seqs.iter().map(|s| s.group).collect();
-        let lens: Vec<usize> = seqs.iter().map(|s| s.response.len()).collect();
-        let truncated: Vec<bool> = seqs.iter().map(|s| s.truncated).collect();
-        let replayed: Vec<bool> = seqs.iter().map(|s| s.replayed).collect();
-        // Multi-turn rows hand their turns to credit; a batch is all episodes or none.
-        let episodes: Option<Vec<_>> = seqs.iter().map(|s| s.episode.clone()).collect();
-        let batch = CreditBatch {
-            rewards: &rewards,
-            group_ids: &groups,
-            response_lens: &lens,
-            token_kl: None,
-            trajectories: None,
-            episodes: episodes.as_deref(),
-        };
+        let rows = CreditRows::of(seqs);
+        let CreditRows {
+            lens,
+            truncated,
+            replayed,
+            episodes,
+            ..
+        } = &rows;
+        let batch = rows.batch();
         let prompts: Vec<&[i64]> = seqs.iter().map(|s| s.prompt.as_slice()).collect();
         let responses: Vec<&[i64]> = seqs.iter().map(|s| s.response.as_slice()).collect();
         let device = self.policy.device();
@@ -39,13 +66,7 @@ impl Loop<'_> {
         let env: Vec<&[bool]> = seqs.iter().map(|s| s.env.as_slice()).collect();
         mask_env_tokens(&mut packed, &env);
         let (env_in_loss, env_tokens) = env_tokens_in_loss(&packed, &env);
-        let infos: Vec<ResponseInfo> = seqs
-            .iter()
-            .map(|s| ResponseInfo {
-                correct: s.correct,
-                first_tool_call: s.first_tool_call,
-            })
-            .collect();
+        let infos = response_infos(seqs);
         if cfg.method.select.overlong_filter {
             let keep: Vec<f64> = seqs
                 .iter()
@@ -86,15 +107,15 @@ impl Loop<'_> {
         let old_entropy = old
             .as_ref()
             .and_then(|o| o.entropy.as_ref())
-            .map(|e| token_rows(e, &lens));
+            .map(|e| token_rows(e, lens));
         let tempered_rows = old.as_ref().and_then(|o| {
             let (t, tempered) = o.tempered.as_ref()?;
-            Some((*t, token_rows(tempered, &lens), token_rows(&o.logp, &lens)))
+            Some((*t, token_rows(tempered, lens), token_rows(&o.logp, lens)))
         });
         let old_logp = old.map_or_else(Tensor::new, |o| o.logp);
         let (old_logp, mismatch) = match &behaviour {
             Some(rows) => {
-                let mismatch = LogpMismatch::of(rows, &token_rows(&old_logp, &lens));
+                let mismatch = LogpMismatch::of(rows, &token_rows(&old_logp, lens));
                 (behaviour_tensor(rows, width, device), Some(mismatch))
             }
             None => (old_logp, None),
@@ -103,8 +124,8 @@ impl Loop<'_> {
             progress: step as f64 / cfg.rl.steps.max(1) as f64,
             old_entropy: old_entropy.as_deref(),
             responses: Some(&infos),
-            truncated: Some(&truncated),
-            replayed: Some(&replayed),
+            truncated: Some(truncated),
+            replayed: Some(replayed),
             tempered_old_logp: tempered_rows
                 .as_ref()
                 .map(|(t, tempered, base)| TemperedOldLogp {
@@ -118,7 +139,7 @@ impl Loop<'_> {
             None => self.method.plan(&batch, &step_ctx)?,
         };
         let credit = &plan.advantages;
-        let planned = PlannedLoss::new(&plan, &lens, width, device);
+        let planned = PlannedLoss::new(&plan, lens, width, device);
         let ref_pass =
             |packed: &crate::packing::Packed| match (&self.reference, self.reference_is_base) {
                 (_, true) => Some(self.policy.base_logprobs(packed, temperature)),
@@ -184,6 +205,50 @@ impl Loop<'_> {
         }
         Ok(row)
     }
+}
+
+/// What credit reads of each row, owned ([`CreditBatch`] borrows it).
+struct CreditRows {
+    rewards: Vec<f64>,
+    groups: Vec<usize>,
+    lens: Vec<usize>,
+    truncated: Vec<bool>,
+    replayed: Vec<bool>,
+    /// Multi-turn rows hand their turns to credit; a batch is all episodes or none.
+    episodes: Option<Vec<polopt_methods::credit::turns::Episode>>,
+}
+
+impl CreditRows {
+    fn of(seqs: &[Sequence]) -> Self {
+        Self {
+            rewards: seqs.iter().map(|s| s.reward).collect(),
+            groups: seqs.iter().map(|s| s.group).collect(),
+            lens: seqs.iter().map(|s| s.response.len()).collect(),
+            truncated: seqs.iter().map(|s| s.truncated).collect(),
+            replayed: seqs.iter().map(|s| s.replayed).collect(),
+            episodes: seqs.iter().map(|s| s.episode.clone()).collect(),
+        }
+    }
+
+    fn batch(&self) -> CreditBatch<'_> {
+        CreditBatch {
+            rewards: &self.rewards,
+            group_ids: &self.groups,
+            response_lens: &self.lens,
+            token_kl: None,
+            trajectories: None,
+            episodes: self.episodes.as_deref(),
+        }
+    }
+}
+
+fn response_infos(seqs: &[Sequence]) -> Vec<ResponseInfo> {
+    seqs.iter()
+        .map(|s| ResponseInfo {
+            correct: s.correct,
+            first_tool_call: s.first_tool_call,
+        })
+        .collect()
 }
 
 /// `[B, width]` f32 behaviour log-probs, row `i`'s tokens first and 0 after (masked out).

@@ -187,6 +187,7 @@ pub(super) fn collect(
                 env: Vec::new(),
                 first_tool_call: None,
                 episode: None,
+                round_prompts: Vec::new(),
                 behaviour_logp: None,
             });
         }

@@ -196,3 +196,38 @@ pub fn own_config_with(
     sets.extend(extra.iter().map(|s| s.to_string()));
     resolve(&user, &sets).expect("own-model config is valid")
 }
+
+/// A random policy that writes the turn stop `"\n"` often (about one token in five), so that
+/// episodes last several turns, with weights large enough that attention matters to every
+/// log-prob: a wrong cache slot would move them by far more than 1e-5.
+pub fn chatty_policy(
+    config: &polopt_train::RunConfig,
+    tok: &polopt_train::codec::Codec,
+) -> polopt_train::policy::Policy {
+    let policy = polopt_train::seeds::with_torch_seed(3, "init", 0, || {
+        polopt_train::policy::Policy::new(
+            polopt_train::group_rl::model_config(config, tok),
+            tch::Device::Cpu,
+        )
+    })
+    .unwrap();
+    let newline = tok.encode("\n").unwrap()[0];
+    tch::no_grad(|| {
+        for (name, mut var) in policy.vs.variables() {
+            if !name.contains("embed_tokens") && !name.contains("lm_head") && var.dim() == 2 {
+                let _ = var.g_mul_scalar_(5.0);
+            }
+        }
+        // Every residual stream leans the same way on coordinate 0; the `"\n"` row of the
+        // (tied) output head reads it.
+        let vars = policy.vs.variables();
+        let embed = vars["model.embed_tokens.weight"].shallow_clone();
+        let _ = embed.narrow(1, 0, 1).fill_(1.0);
+        let head = vars
+            .get("lm_head.weight")
+            .map_or_else(|| embed.shallow_clone(), |h| h.shallow_clone());
+        let _ = head.narrow(1, 0, 1).fill_(1.0);
+        let _ = head.get(newline).narrow(0, 0, 1).fill_(2.5);
+    });
+    policy
+}
