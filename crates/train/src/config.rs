@@ -297,6 +297,7 @@ pub fn resolve(user: &Table, sets: &[String]) -> Result<RunConfig, TrainError> {
 fn task_layer(name: &str) -> Option<&'static str> {
     match name {
         "calc" => Some(include_str!("../configs/tasks/calc.toml")),
+        "countdown" => Some(include_str!("../configs/tasks/countdown.toml")),
         "corridor" => Some(include_str!("../configs/tasks/corridor.toml")),
         "minishop" => Some(include_str!("../configs/tasks/minishop.toml")),
         "texthouse" => Some(include_str!("../configs/tasks/texthouse.toml")),

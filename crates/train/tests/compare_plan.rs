@@ -205,3 +205,25 @@ fn the_calc_task_layer_makes_compare_task_calc_resolve() {
     let addition = resolve(&toml::Table::new(), &[]).unwrap();
     assert_eq!(addition.rl.max_new_tokens, 8);
 }
+
+/// `--set task.name=X` alone gives a runnable config for every built-in task and environment:
+/// a task without a layer of its own would keep addition's knobs, which its generator refuses.
+#[test]
+fn every_builtin_task_resolves_and_builds_from_its_name_alone() {
+    let names = polopt_envs::text::TASK_NAMES
+        .iter()
+        .chain(polopt_envs::agent::ENV_NAMES);
+    for name in names {
+        let cfg = resolve(&toml::Table::new(), &[format!("task.name={name}")])
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (which, table) in [("rl", &cfg.task.rl), ("sft", &cfg.task.sft)] {
+            polopt_train::group_rl::task_from(&cfg, which, table)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+    let countdown = resolve(&toml::Table::new(), &["task.name=countdown".into()]).unwrap();
+    assert_eq!(
+        (countdown.rl.max_new_tokens, countdown.sft.target_pass1),
+        (24, 0.3)
+    );
+}
