@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use polopt_methods::presets::{preset, Family};
+use polopt_report::to_target::Target;
 use polopt_report::{load_runs, render_report_from_runs, CurveSpec, ReportOptions, Run};
 use polopt_train::compare::{self, CompareSpec};
 
@@ -19,6 +20,8 @@ pub struct CompareArgs {
     pub jobs: Option<usize>,
     pub threads: Option<usize>,
     pub quiet: bool,
+    /// Cost-to-target tables in the report (`--target`).
+    pub targets: Vec<Target>,
 }
 
 pub fn run_compare(args: CompareArgs) -> Result<()> {
@@ -76,7 +79,14 @@ pub fn run_compare(args: CompareArgs) -> Result<()> {
         spec.presets.join(" vs "),
         spec.task.as_deref().unwrap_or("the presets' default task")
     );
-    let report = render(&run_dirs, &report_dir, Some(family), title, &spec.presets)?;
+    let report = render(
+        &run_dirs,
+        &report_dir,
+        Some(family),
+        title,
+        &spec.presets,
+        &args.targets,
+    )?;
     println!("{report}");
     if !outcome.failed.is_empty() {
         for f in &outcome.failed {
@@ -97,7 +107,12 @@ pub fn run_compare(args: CompareArgs) -> Result<()> {
 }
 
 /// `polopt report PATH... [--out DIR]`: each PATH is a run directory or a comparison directory.
-pub fn run_report(paths: &[PathBuf], out: Option<PathBuf>, baseline: Option<String>) -> Result<()> {
+pub fn run_report(
+    paths: &[PathBuf],
+    out: Option<PathBuf>,
+    baseline: Option<String>,
+    targets: &[Target],
+) -> Result<()> {
     let mut run_dirs = Vec::new();
     let mut order: Vec<String> = Vec::new();
     let mut compare_dirs = Vec::new();
@@ -133,7 +148,14 @@ pub fn run_report(paths: &[PathBuf], out: Option<PathBuf>, baseline: Option<Stri
         order.retain(|p| p != &b);
         order.insert(0, b);
     }
-    let report = render(&run_dirs, &out, None, "polopt report".to_string(), &order)?;
+    let report = render(
+        &run_dirs,
+        &out,
+        None,
+        "polopt report".to_string(),
+        &order,
+        targets,
+    )?;
     println!("{report}");
     Ok(())
 }
@@ -145,11 +167,13 @@ fn render(
     family: Option<Family>,
     title: String,
     order: &[String],
+    targets: &[Target],
 ) -> Result<String> {
     let runs = load_runs(run_dirs)?;
     let family = family.unwrap_or_else(|| family_of_runs(&runs));
     let mut opts = report_options(&runs, family);
     opts.title = title;
+    opts.targets = targets.to_vec();
     opts.baseline = order
         .iter()
         .find(|p| runs.iter().any(|r| &r.info.preset == *p))

@@ -106,6 +106,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Add steps, samples and seconds until a metric first reaches a value, e.g.
+        /// `eval/pass@1>=0.5` (repeatable; `<=` for a loss); lower is better.
+        #[arg(long = "target", value_name = "METRIC>=VALUE", value_parser = parse_target)]
+        targets: Vec<polopt_report::to_target::Target>,
     },
     /// Write a checkpoint (or a run's newest) as a Hugging Face model directory; a built-in
     /// run's character vocabulary becomes `tokenizer.json`.
@@ -149,7 +153,15 @@ enum Command {
         /// Preset to compare the others against (default: the first).
         #[arg(long)]
         baseline: Option<String>,
+        /// Add steps, samples and seconds until a metric first reaches a value, e.g.
+        /// `eval/pass@1>=0.5` (repeatable; `<=` for a loss); lower is better.
+        #[arg(long = "target", value_name = "METRIC>=VALUE", value_parser = parse_target)]
+        targets: Vec<polopt_report::to_target::Target>,
     },
+}
+
+fn parse_target(text: &str) -> Result<polopt_report::to_target::Target, String> {
+    text.parse()
 }
 
 /// libtorch allocates every intermediate tensor with `malloc`. glibc serves blocks above its
@@ -225,6 +237,7 @@ fn run(cli: Cli) -> Result<()> {
             jobs,
             threads,
             quiet,
+            targets,
         } => compare_cmd::run_compare(compare_cmd::CompareArgs {
             presets,
             task,
@@ -236,12 +249,14 @@ fn run(cli: Cli) -> Result<()> {
             jobs,
             threads,
             quiet,
+            targets,
         }),
         Command::Report {
             paths,
             out,
             baseline,
-        } => compare_cmd::run_report(&paths, out, baseline),
+            targets,
+        } => compare_cmd::run_report(&paths, out, baseline, &targets),
         Command::Merge(args) => merge_cmd::run_merge(&args),
         Command::Dataset(args) => dataset_cmd::run_dataset(&args),
         Command::ExportModel { path, out } => export_cmd::export_model(&path, &out),

@@ -109,6 +109,34 @@ fn a_grid_finishes_reports_and_a_rerun_runs_only_the_missing_cells() {
     let md = fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("Baseline: **grpo**"), "{md}");
     assert!(md.contains("plots/eval_pass_at_1.png"));
+
+    // Cost to a target: the warm start's own evaluation already reaches pass@1 >= 0, so every
+    // run spends 0 steps; a malformed target names itself.
+    let target = |t: &str| {
+        Command::new(env!("CARGO_BIN_EXE_polopt"))
+            .args(["report", "--target", t, "--out"])
+            .arg(tmp.path().join("targeted"))
+            .arg(&dir)
+            .output()
+            .unwrap()
+    };
+    let targeted = target("eval/pass@1>=0");
+    assert!(targeted.status.success(), "{}", stderr(&targeted));
+    let summary: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(tmp.path().join("targeted/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let steps = summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == "steps to eval/pass@1>=0")
+        .expect("a steps-to-target table");
+    assert_eq!(steps["higher_is_better"], false);
+    assert_eq!(steps["rows"][0]["mean"]["estimate"], 0.0);
+    let bad = target("eval/pass@1>>0.5");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("eval/pass@1>>0.5"), "{}", stderr(&bad));
 }
 
 #[test]

@@ -17,12 +17,15 @@
 //! - [`render`]: the report directory: final-metric tables (mean, IQM, their CIs), probability
 //!   of improvement over the baseline preset, paired differences against it, plots, `report.md`, a self-contained
 //!   `report.html` and `summary.json`.
+//! - [`to_target`]: steps, samples and seconds until a metric first reaches a target, as
+//!   lower-is-better final metrics (sample-efficiency claims).
 
 pub mod paired;
 pub mod plots;
 pub mod render;
 pub mod runs;
 pub mod stats;
+pub mod to_target;
 
 pub use paired::{
     compare_paired, paired_bootstrap_ci, paired_differences, paired_interval, PairedResult, Pairs,

@@ -103,6 +103,10 @@ pub struct ReportOptions {
     pub lower_is_better: Vec<String>,
     /// Preset to compare against; `None`: the first preset given.
     pub baseline: Option<String>,
+    /// Cost-to-target tables ([`crate::to_target`]): steps, samples and seconds until each
+    /// target is first reached, as lower-is-better final metrics.
+    #[serde(default)]
+    pub targets: Vec<crate::to_target::Target>,
 }
 
 impl Default for ReportOptions {
@@ -115,6 +119,7 @@ impl Default for ReportOptions {
             curve: CurveOptions::default(),
             lower_is_better: Vec::new(),
             baseline: None,
+            targets: Vec::new(),
         }
     }
 }

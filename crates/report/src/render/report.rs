@@ -10,6 +10,7 @@ use super::{
     SUMMARY_JSON,
 };
 use crate::runs::{group_by_preset, load_runs, PresetGroup, Run, RunStatus};
+use crate::to_target::with_costs;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,8 @@ pub fn render_report_from_runs(
     if runs.is_empty() {
         return Err(ReportError::NoRuns);
     }
+    let (costed, cost_metrics, cost_notes) = with_costs(runs, &opts.targets);
+    let runs = costed.as_slice();
     let mut groups = group_by_preset(runs);
     let presets: Vec<String> = groups.iter().map(|g| g.preset.clone()).collect();
     if let Some(baseline) = &opts.baseline {
@@ -52,6 +55,7 @@ pub fn render_report_from_runs(
     let baseline = presets[0].clone();
     let tasks = first_seen(runs.iter().map(|r| r.info.task.as_str()));
     let mut warnings = run_warnings(runs);
+    warnings.extend(cost_notes);
     if tasks.len() > 1 {
         warnings.push(format!(
             "runs span {} tasks ({}): aggregates pool scores across tasks without normalisation \
@@ -74,7 +78,7 @@ pub fn render_report_from_runs(
         .collect();
     let finished_groups = order_like(group_by_preset(&finished), &presets);
     let metrics = match &opts.final_metrics {
-        Some(m) => m.clone(),
+        Some(m) => m.iter().chain(&cost_metrics).cloned().collect(),
         None => first_seen(
             finished
                 .iter()
@@ -85,7 +89,8 @@ pub fn render_report_from_runs(
     let mut improvements = Vec::new();
     let mut paired = Vec::new();
     for metric in &metrics {
-        let higher_is_better = !opts.lower_is_better.contains(metric);
+        let higher_is_better =
+            !(opts.lower_is_better.contains(metric) || cost_metrics.contains(metric));
         tables.push(metric_table(
             metric,
             higher_is_better,

@@ -587,6 +587,8 @@ fn experience_metrics(exp: &StepExperience) -> BTreeMap<String, f64> {
     let n = exp.generated.max(1) as f64;
     let mut row = BTreeMap::new();
     row.insert("reward_mean".into(), exp.reward_sum / n);
+    // Responses generated this step, kept or not (cost-to-target sums them).
+    row.insert("samples".into(), exp.generated as f64);
     row.insert("accuracy".into(), exp.correct as f64 / n);
     row.insert("response_len_mean".into(), exp.generated_tokens as f64 / n);
     row.insert("truncated_frac".into(), exp.truncated as f64 / n);
