@@ -136,7 +136,11 @@ fn a_grid_finishes_reports_and_a_rerun_runs_only_the_missing_cells() {
     assert_eq!(steps["rows"][0]["mean"]["estimate"], 0.0);
     let bad = target("eval/pass@1>>0.5");
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("eval/pass@1>>0.5"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("eval/pass@1>>0.5"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]

@@ -4,35 +4,23 @@
 //! the turn limit, the budget and the model's positions all cutting episodes.
 mod common;
 
-use polopt_envs::text::{make_task, Problem, Split, Task};
 use polopt_train::agent_rollout::{Rollout, TurnCache};
-use polopt_train::codec::Codec;
 use polopt_train::config::AgentContext;
 use polopt_train::seeds::with_torch_seed;
-use rand::SeedableRng;
 
 /// Plays `n` TextHouse episodes (two instances, a group each) with both feeds and compares them.
 fn same_episodes(sets: &[&str], budget: i64, max_turn_tokens: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let config = common::tiny_config(dir.path(), "kv", sets);
-    let task: Box<dyn Task> = make_task("texthouse", &serde_json::json!({"horizon": 20})).unwrap();
-    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
-    let policy = common::chatty_policy(&config, &tok);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-    let instances: Vec<Problem> = (0..2)
-        .map(|_| task.sample(Split::Train, &mut rng))
-        .collect();
-    let problems: Vec<&Problem> = instances.iter().flat_map(|p| [p; 4]).collect();
-    let prompts: Vec<Vec<i64>> = problems
-        .iter()
-        .map(|p| tok.encode_prompt(p).unwrap())
-        .collect();
-    let mut sampling = config.rl.sampling(&tok, budget);
+    let batch = common::ChattyTextHouse::new(&config);
+    let (task, tok, policy) = (&batch.task, &batch.tok, &batch.policy);
+    let (problems, prompts) = (batch.problems(), batch.prompts());
+    let mut sampling = config.rl.sampling(tok, budget);
     sampling.temperature = 1.0;
     let play = |cache| {
         let rollout = Rollout {
-            policy: &policy,
-            tok: &tok,
+            policy,
+            tok,
             task: task.as_ref(),
             sampling: &sampling,
             max_turn_tokens,

@@ -12,15 +12,6 @@ use polopt_train::policy::Policy;
 use polopt_train::seeds::with_torch_seed;
 use rand::SeedableRng;
 
-const CORRIDOR: [&str; 6] = [
-    "task.name=corridor",
-    "sft.steps=150",
-    "model.hidden_size=48",
-    "sft.lr=5e-3",
-    "rl.steps=4",
-    "eval.every=2",
-];
-
 fn corridor() -> Box<dyn Task> {
     make_task("corridor", &serde_json::json!({"horizon": 6})).expect("corridor builds")
 }
@@ -59,7 +50,7 @@ fn setup(config: &polopt_train::RunConfig, task: &dyn Task, n: usize, rng_seed: 
 #[test]
 fn rollout_turns_agree_with_a_replay_of_their_text() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::tiny_config(dir.path(), "probe", &CORRIDOR);
+    let config = common::tiny_config(dir.path(), "probe", &common::CORRIDOR);
     let task = corridor();
     let Setup {
         tok,
@@ -123,16 +114,7 @@ fn rollout_turns_agree_with_a_replay_of_their_text() {
 #[test]
 fn multi_turn_grpo_trains_masks_replies_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    common::straight_and_resumed(
-        dir.path(),
-        &CORRIDOR,
-        2,
-        polopt_train::TrainOptions::default,
-        |_| {},
-    );
-    let straight = common::metric_rows(&dir.path().join("straight"), &[]);
-    let split = common::metric_rows(&dir.path().join("split"), &[]);
-    assert_eq!(straight, split, "resume must continue exactly");
+    let straight = common::resumes_exactly(dir.path(), &common::CORRIDOR, 2);
     assert_eq!(straight.len(), 5);
     let warm = &straight[0];
     let success = warm["eval/pass@1"].as_f64().unwrap();

@@ -5,36 +5,24 @@
 mod common;
 
 use polopt_envs::agent::{workspace_rounds, ELIDED};
-use polopt_envs::text::{make_task, Problem, Split, Task};
 use polopt_train::agent_rollout::{Rollout, TurnCache};
-use polopt_train::codec::Codec;
 use polopt_train::config::AgentContext;
 use polopt_train::packing::pack;
 use polopt_train::seeds::with_torch_seed;
-use rand::SeedableRng;
 
 #[test]
 fn round_rows_are_the_workspaces_the_sampler_drew_from() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::tiny_config(dir.path(), "ws", &["task.name=texthouse"]);
-    let task: Box<dyn Task> = make_task("texthouse", &serde_json::json!({"horizon": 20})).unwrap();
-    let tok = Codec::builtin_with(task.extra_chars()).unwrap();
-    let policy = common::chatty_policy(&config, &tok);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-    let instances: Vec<Problem> = (0..2)
-        .map(|_| task.sample(Split::Train, &mut rng))
-        .collect();
-    let problems: Vec<&Problem> = instances.iter().flat_map(|p| [p; 4]).collect();
-    let prompts: Vec<Vec<i64>> = problems
-        .iter()
-        .map(|p| tok.encode_prompt(p).unwrap())
-        .collect();
-    let mut sampling = config.rl.sampling(&tok, 240);
+    let batch = common::ChattyTextHouse::new(&config);
+    let (task, tok, policy) = (&batch.task, &batch.tok, &batch.policy);
+    let (problems, prompts) = (batch.problems(), batch.prompts());
+    let mut sampling = config.rl.sampling(tok, 240);
     sampling.temperature = 1.0;
     sampling.top_p = 1.0;
     let rollout = Rollout {
-        policy: &policy,
-        tok: &tok,
+        policy,
+        tok,
         task: task.as_ref(),
         sampling: &sampling,
         max_turn_tokens: 12,
@@ -100,28 +88,13 @@ fn round_rows_are_the_workspaces_the_sampler_drew_from() {
 #[test]
 fn eapo_in_workspaces_trains_one_row_per_turn_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let sets = [
-        // agent_loop.rs's corridor warm start: episodes of several turns.
-        "task.name=corridor",
-        "sft.steps=150",
-        "model.hidden_size=48",
-        "sft.lr=5e-3",
-        "rl.steps=4",
-        "eval.every=2",
+    let mut sets = common::CORRIDOR.to_vec();
+    sets.extend([
         "eval.problems=8",
         "method.preset=eapo",
         "rl.agent_context=\"workspace\"",
-    ];
-    common::straight_and_resumed(
-        dir.path(),
-        &sets,
-        2,
-        polopt_train::TrainOptions::default,
-        |_| {},
-    );
-    let straight = common::metric_rows(&dir.path().join("straight"), &[]);
-    let split = common::metric_rows(&dir.path().join("split"), &[]);
-    assert_eq!(straight, split, "resume must continue exactly");
+    ]);
+    let straight = common::resumes_exactly(dir.path(), &sets, 2);
     for row in &straight[1..] {
         // tiny_config's groups hold 4 episodes.
         let episodes = row["kept_groups"].as_f64().unwrap() * 4.0;

@@ -231,3 +231,66 @@ pub fn chatty_policy(
     });
     policy
 }
+
+/// A warm start on CorridorKeys that solves some corridors (episodes of several turns), then
+/// 4 RL steps: the agent loop tests' run.
+pub const CORRIDOR: [&str; 6] = [
+    "task.name=corridor",
+    "sft.steps=150",
+    "model.hidden_size=48",
+    "sft.lr=5e-3",
+    "rl.steps=4",
+    "eval.every=2",
+];
+
+/// [`straight_and_resumed`] with default options, stopped after `stop_after` steps: asserts
+/// that both runs wrote the same metrics and returns them.
+pub fn resumes_exactly(dir: &Path, sets: &[&str], stop_after: usize) -> Vec<serde_json::Value> {
+    straight_and_resumed(dir, sets, stop_after, TrainOptions::default, |_| {});
+    let straight = metric_rows(&dir.join("straight"), &[]);
+    let split = metric_rows(&dir.join("split"), &[]);
+    assert_eq!(straight, split, "resume must continue exactly");
+    straight
+}
+
+/// Two TextHouse instances (horizon 20), a group of 4 episodes each, and [`chatty_policy`]:
+/// the rollout tests' batch.
+pub struct ChattyTextHouse {
+    pub task: Box<dyn polopt_envs::text::Task>,
+    pub tok: polopt_train::codec::Codec,
+    pub policy: polopt_train::policy::Policy,
+    instances: Vec<polopt_envs::text::Problem>,
+}
+
+impl ChattyTextHouse {
+    pub fn new(config: &RunConfig) -> Self {
+        use rand::SeedableRng;
+        let task = polopt_envs::text::make_task("texthouse", &serde_json::json!({"horizon": 20}))
+            .expect("texthouse builds");
+        let tok = polopt_train::codec::Codec::builtin_with(task.extra_chars()).expect("codec");
+        let policy = chatty_policy(config, &tok);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let instances = (0..2)
+            .map(|_| task.sample(polopt_envs::text::Split::Train, &mut rng))
+            .collect();
+        Self {
+            task,
+            tok,
+            policy,
+            instances,
+        }
+    }
+
+    /// The problem of each of the 8 rows.
+    pub fn problems(&self) -> Vec<&polopt_envs::text::Problem> {
+        self.instances.iter().flat_map(|p| [p; 4]).collect()
+    }
+
+    /// The prompt ids of each of the 8 rows.
+    pub fn prompts(&self) -> Vec<Vec<i64>> {
+        self.problems()
+            .iter()
+            .map(|p| self.tok.encode_prompt(p).expect("prompt encodes"))
+            .collect()
+    }
+}
