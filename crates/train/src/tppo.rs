@@ -306,6 +306,8 @@ impl StepDriver for Tppo {
         row.insert("critic/value_mean".into(), value_mean);
         row.insert("advantage_abs_mean".into(), adv_abs);
         row.insert("tppo/finished".into(), finished as f64);
+        // Completed responses, as the group loop counts them (cost-to-target sums them).
+        row.insert("samples".into(), finished as f64);
         row.insert(
             "tppo/window_tokens_mean".into(),
             n_tokens as f64 / lens.len().max(1) as f64,

@@ -98,6 +98,9 @@ fn eapo_in_workspaces_trains_one_row_per_turn_and_resumes_exactly() {
     for row in &straight[1..] {
         // tiny_config's groups hold 4 episodes.
         let episodes = row["kept_groups"].as_f64().unwrap() * 4.0;
+        // Every generated episode counts, kept or not: 4 prompts x 4 per generation batch.
+        let generated = 16.0 * row["gen_batches"].as_f64().unwrap();
+        assert_eq!(row["samples"].as_f64(), Some(generated), "{row}");
         let turns = row["agent/turns"].as_f64().unwrap();
         let round_rows = row["agent/round_rows"].as_f64().unwrap();
         assert!(round_rows > episodes && turns > 1.0, "{row}");

@@ -75,6 +75,7 @@ fn a_window_covering_the_response_finishes_every_response_each_step() {
     let summary = train(&config, dense()).expect("tppo run");
     for row in &metric_lines(&summary.run_dir)[1..] {
         assert_eq!(row["tppo/finished"].as_f64(), Some(16.0), "{row}");
+        assert_eq!(row["samples"], row["tppo/finished"], "{row}");
     }
     let state: Value = serde_json::from_str(
         &fs::read_to_string(
