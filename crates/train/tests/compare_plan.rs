@@ -223,7 +223,11 @@ fn every_builtin_task_resolves_and_builds_from_its_name_alone() {
     }
     let countdown = resolve(&toml::Table::new(), &["task.name=countdown".into()]).unwrap();
     assert_eq!(
-        (countdown.rl.max_new_tokens, countdown.sft.target_pass1),
-        (24, 0.3)
+        (
+            countdown.rl.max_new_tokens,
+            countdown.sft.target_pass1,
+            countdown.rl.lr
+        ),
+        (24, 0.3, 1e-4)
     );
 }
