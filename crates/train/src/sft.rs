@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use crate::codec::Codec;
 use indicatif::ProgressBar;
+use polopt_envs::agent::workspace_rounds;
 use polopt_envs::text::{sample_batch, tool_output_mask, Problem, Split, Task};
 use rand::RngExt;
 use tch::Kind;
 
-use crate::config::{OnNan, SftSection};
+use crate::config::{AgentContext, OnNan, SftSection};
 use crate::error::TrainError;
 use crate::eval::greedy_pass1;
 use crate::optim::{AdamW, StepOutcome};
@@ -63,29 +64,11 @@ pub fn warm_start(
                 .map(|_| pool[rng.random_range(0..pool.len())].clone())
                 .collect()
         };
-        let prompts: Vec<Vec<i64>> = batch
-            .iter()
-            .map(|p| tok.encode_prompt(p))
-            .collect::<Result<_, _>>()?;
-        let answers: Vec<Vec<i64>> = batch
-            .iter()
-            .map(|p| {
-                let mut ids = tok
-                    .encode(&p.solution)
-                    .map_err(|e| TrainError::Task(format!("solution {:?}: {e}", p.solution)))?;
-                ids.push(tok.eos_id());
-                Ok(ids)
-            })
-            .collect::<Result<_, TrainError>>()?;
-        let prompt_refs: Vec<&[i64]> = prompts.iter().map(Vec::as_slice).collect();
-        let answer_refs: Vec<&[i64]> = answers.iter().map(Vec::as_slice).collect();
+        let rows = teacher_rows(task, tok, &batch, policy.agent_context)?;
+        let prompt_refs: Vec<&[i64]> = rows.iter().map(|r| r.prompt.as_slice()).collect();
+        let answer_refs: Vec<&[i64]> = rows.iter().map(|r| r.answer.as_slice()).collect();
         let mut packed = pack(&prompt_refs, &answer_refs, tok.pad_id(), policy.device());
-        // The char tokenizer maps one character to one id, so the text mask is the token mask.
-        let env: Vec<Vec<bool>> = batch
-            .iter()
-            .map(|p| tool_output_mask(task, &p.solution))
-            .collect();
-        let env_refs: Vec<&[bool]> = env.iter().map(Vec::as_slice).collect();
+        let env_refs: Vec<&[bool]> = rows.iter().map(|r| r.env.as_slice()).collect();
         mask_env_tokens(&mut packed, &env_refs);
         let (logp, _) = policy.logprobs(&packed, 1.0, false);
         let loss = -(logp * &packed.response_mask).sum(Kind::Float)
@@ -162,6 +145,67 @@ pub fn warm_start(
     Ok(out)
 }
 
+/// One teacher-forced row: prompt ids, answer ids, and per answer token whether the
+/// environment wrote it (kept out of the loss).
+struct TeacherRow {
+    prompt: Vec<i64>,
+    answer: Vec<i64>,
+    env: Vec<bool>,
+}
+
+/// The rows of `batch`: `<bos> prompt | solution <eos>` with the environment's text masked, or,
+/// for an agent task under workspace reconstruction, one row per round, `<bos> workspace |
+/// action`, as the rollout samples it ([`polopt_envs::agent::Workspace`]). Only the last
+/// action is followed by `<eos>`: in a rollout an `<eos>` ends the episode.
+fn teacher_rows(
+    task: &dyn Task,
+    tok: &Codec,
+    batch: &[Problem],
+    context: AgentContext,
+) -> Result<Vec<TeacherRow>, TrainError> {
+    let encode = |text: &str| {
+        tok.encode(text)
+            .map_err(|e| TrainError::Task(format!("solution {text:?}: {e}")))
+    };
+    let env = task
+        .agent_env()
+        .filter(|_| context == AgentContext::Workspace);
+    let mut rows = Vec::with_capacity(batch.len());
+    for p in batch {
+        let Some(env) = &env else {
+            let mut answer = encode(&p.solution)?;
+            answer.push(tok.eos_id());
+            // The char tokenizer maps one character to one id, so the text mask is the token
+            // mask.
+            let env = tool_output_mask(task, &p.solution);
+            rows.push(TeacherRow {
+                prompt: tok.encode_prompt(p)?,
+                answer,
+                env,
+            });
+            continue;
+        };
+        let rounds = workspace_rounds(&p.prompt, &p.solution, env.action_stops());
+        let last = rounds.len().saturating_sub(1);
+        for (t, (context, action)) in rounds.into_iter().enumerate() {
+            let mut answer = encode(&action)?;
+            if t == last {
+                answer.push(tok.eos_id());
+            }
+            let round = Problem {
+                prompt: context,
+                ..p.clone()
+            };
+            rows.push(TeacherRow {
+                prompt: tok.encode_prompt(&round)?,
+                env: vec![false; answer.len()],
+                answer,
+            });
+        }
+    }
+    Ok(rows)
+}
+
 /// Linear warm-up, then linear decay to 10% of the peak.
 fn lr_scale(step: usize, total: usize, warmup: usize) -> f64 {
     if step < warmup {
@@ -169,4 +213,47 @@ fn lr_scale(step: usize, total: usize, warmup: usize) -> f64 {
     }
     let progress = (step - warmup) as f64 / (total.saturating_sub(warmup)).max(1) as f64;
     1.0 - 0.9 * progress
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn workspace_rows_are_one_per_action_with_eos_after_the_last_only() {
+        let task = polopt_envs::text::make_task("corridor", &serde_json::Value::Null).unwrap();
+        let tok = Codec::builtin_with(task.extra_chars()).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let batch: Vec<Problem> = (0..3)
+            .map(|_| task.sample(Split::Train, &mut rng))
+            .collect();
+        let history = teacher_rows(task.as_ref(), &tok, &batch, AgentContext::History).unwrap();
+        assert_eq!(history.len(), 3);
+        assert!(history.iter().all(|r| r.env.iter().any(|&e| e)));
+        let rounds = teacher_rows(task.as_ref(), &tok, &batch, AgentContext::Workspace).unwrap();
+        let stops = task.agent_env().unwrap().action_stops().to_vec();
+        let mut at = 0;
+        for p in &batch {
+            let expected = workspace_rounds(&p.prompt, &p.solution, &stops);
+            assert!(expected.len() > 2, "the expert takes several turns");
+            for (t, (context, action)) in expected.iter().enumerate() {
+                let row = &rounds[at + t];
+                assert_eq!(&tok.decode(&row.prompt[1..]), context);
+                let eos = row.answer.last() == Some(&tok.eos_id());
+                assert_eq!(
+                    eos,
+                    t + 1 == expected.len(),
+                    "eos after the last action only"
+                );
+                assert_eq!(
+                    &tok.decode(&row.answer[..row.answer.len() - eos as usize]),
+                    action
+                );
+                assert!(row.env.iter().all(|&e| !e));
+            }
+            at += expected.len();
+        }
+        assert_eq!(at, rounds.len());
+    }
 }

@@ -17,7 +17,7 @@ const METRICS_FILE: &str = "sft.json";
 
 /// `<out_dir>/.warmstart/<key>`, where the key hashes everything the warm start depends on.
 pub fn entry_dir(config: &RunConfig, threads: usize) -> Result<PathBuf, TrainError> {
-    let inputs = serde_json::json!({
+    let mut inputs = serde_json::json!({
         "model": config.model,
         "sft": config.sft,
         "task": config.task.name,
@@ -27,6 +27,10 @@ pub fn entry_dir(config: &RunConfig, threads: usize) -> Result<PathBuf, TrainErr
         "threads": threads,
         "format": 2,
     });
+    // Workspace rounds change the warm start's rows and checks; history runs keep their keys.
+    if config.rl.agent_context == crate::config::AgentContext::Workspace {
+        inputs["agent_context"] = "workspace".into();
+    }
     let text = serde_json::to_string(&inputs).map_err(|e| TrainError::Config(e.to_string()))?;
     let key = format!("{:016x}", derive_seed(0, &text, 0));
     Ok(Path::new(&config.run.out_dir).join(".warmstart").join(key))

@@ -95,6 +95,12 @@ fn eapo_in_workspaces_trains_one_row_per_turn_and_resumes_exactly() {
         "rl.agent_context=\"workspace\"",
     ]);
     let straight = common::resumes_exactly(dir.path(), &sets, 2);
+    // The warm start imitated the expert's rounds in workspaces, so it acts from them.
+    let warm = straight[0]["eval/pass@1"].as_f64().unwrap();
+    assert!(
+        warm > 0.0,
+        "the workspace warm start solves some corridors: {warm}"
+    );
     for row in &straight[1..] {
         // tiny_config's groups hold 4 episodes.
         let episodes = row["kept_groups"].as_f64().unwrap() * 4.0;
