@@ -121,6 +121,9 @@ pub struct MinibatchUpdate<'a> {
     pub stream_tag: &'static str,
     /// Data-parallel ranks share each minibatch's rows (`run.distributed = "auto"`).
     pub world: Option<&'a GroupWorld>,
+    /// Rows per optimizer step: `rl.minibatch_size`, or as many per-turn rows as that many
+    /// episodes hold (workspace rounds, [`crate::round_rows`]).
+    pub minibatch_rows: usize,
 }
 
 impl MinibatchUpdate<'_> {
@@ -151,7 +154,7 @@ impl MinibatchUpdate<'_> {
                 &mut order,
                 &mut stream(cfg.run.seed, self.stream_tag, index),
             );
-            for chunk in order.chunks(rl.minibatch_size) {
+            for chunk in order.chunks(self.minibatch_rows.max(1)) {
                 let micro = match rl.micro_batch_size {
                     0 => chunk.len(),
                     n => n.min(chunk.len()),

@@ -379,6 +379,7 @@ impl Tppo {
             ref_logp: ref_logp.as_ref(),
             world: None,
             stream_tag: "tppo-minibatch",
+            minibatch_rows: ctx.config.rl.minibatch_size,
         };
         let (opt, mut guard) = ctx.optimizer_and_guard();
         update.run(opt, &mut guard, None, step)

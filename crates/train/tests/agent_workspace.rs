@@ -110,6 +110,9 @@ fn eapo_in_workspaces_trains_one_row_per_turn_and_resumes_exactly() {
         let turns = row["agent/turns"].as_f64().unwrap();
         let round_rows = row["agent/round_rows"].as_f64().unwrap();
         assert!(round_rows > episodes && turns > 1.0, "{row}");
+        // An optimizer step takes the rounds of minibatch_size (8) of the 16 episodes, over 2
+        // epochs: 4 updates per RL step, as whole episodes make (not one per 8 rounds).
+        assert_eq!(row["updates"].as_f64(), Some(4.0), "{row}");
         assert!(row["loss"].as_f64().unwrap().is_finite(), "{row}");
     }
 }

@@ -37,7 +37,11 @@ impl Loop<'_> {
             }
         };
         let (rounds, plan) = crate::round_rows::round_rows(episodes, plan)?;
-        let mut row = self.update(step, &rounds, Some(plan))?;
+        // An optimizer step takes the rounds of `rl.minibatch_size` episodes, so that a step
+        // makes as many updates on the same actions as it would on whole episodes.
+        let per_episode = rounds.len() as f64 / episodes.len().max(1) as f64;
+        let minibatch_rows = (self.config.rl.minibatch_size as f64 * per_episode).ceil() as usize;
+        let mut row = self.update_with(step, &rounds, Some(plan), minibatch_rows)?;
         row.insert("agent/round_rows".into(), rounds.len() as f64);
         Ok(row)
     }
@@ -48,6 +52,17 @@ impl Loop<'_> {
         step: usize,
         seqs: &[Sequence],
         planned: Option<UpdatePlan>,
+    ) -> Result<BTreeMap<String, f64>, TrainError> {
+        self.update_with(step, seqs, planned, self.config.rl.minibatch_size)
+    }
+
+    /// [`Self::update`] with `minibatch_rows` rows per optimizer step.
+    fn update_with(
+        &mut self,
+        step: usize,
+        seqs: &[Sequence],
+        planned: Option<UpdatePlan>,
+        minibatch_rows: usize,
     ) -> Result<BTreeMap<String, f64>, TrainError> {
         let cfg = self.config;
         let rows = CreditRows::of(seqs);
@@ -80,7 +95,7 @@ impl Loop<'_> {
         // is exactly 1 (verl's recompute); the reference likewise. When the whole step is one
         // optimizer step, no update happens before the loss, so the old log-probs are the
         // current ones detached: the minibatch forward gives them for free (TRL does the same).
-        let single_update = cfg.rl.epochs == 1 && cfg.rl.minibatch_size >= seqs.len();
+        let single_update = cfg.rl.epochs == 1 && minibatch_rows >= seqs.len();
         let extra_temperature = self.method.extra_old_temperature();
         // Rows an engine sampled (`[rollout]`) carry its log-probs: they are the behaviour
         // policy of the ratio, and the trainer's own pass only measures the mismatch.
@@ -167,6 +182,7 @@ impl Loop<'_> {
             ref_logp: ref_logp.as_ref(),
             stream_tag: "rl-minibatch",
             world: self.world,
+            minibatch_rows,
         };
         let mut guard = NonFiniteGuard {
             events: &mut self.nan_events,
