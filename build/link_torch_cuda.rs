@@ -14,7 +14,8 @@ pub fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH_LIB");
 }
 
-fn torch_lib_from_venv() -> Option<String> {
+/// libtorch's directory inside the Python `torch` package that `python3` imports.
+pub fn torch_lib_from_venv() -> Option<String> {
     let out = std::process::Command::new("python3")
         .args([
             "-c",

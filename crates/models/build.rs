@@ -38,7 +38,7 @@ fn shim_inputs() -> Result<(PathBuf, Vec<PathBuf>), String> {
     let lib = std::env::var("LIBTORCH_LIB")
         .ok()
         .or_else(|| std::env::var("LIBTORCH").ok().map(|t| format!("{t}/lib")))
-        .or_else(torch_lib_from_python)
+        .or_else(link_torch_cuda::torch_lib_from_venv)
         .map(PathBuf::from)
         .ok_or("no libtorch found (LIBTORCH_LIB, LIBTORCH or python's torch)")?;
     if !lib.join("libtorch_cuda.so").exists() {
@@ -104,17 +104,4 @@ fn compile_shim(lib: &Path, includes: &[PathBuf]) {
         }
         Err(e) => println!("cargo:warning=CUDA-graph shim not built, compile failed: {e}"),
     }
-}
-
-fn torch_lib_from_python() -> Option<String> {
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import torch,os;print(os.path.join(os.path.dirname(torch.__file__),'lib'))",
-        ])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -47,9 +47,16 @@ struct Live {
     turn_start: usize,
     /// Hash of the observation the current action is taken from.
     state: u64,
-    /// The reconstructed context ([`AgentContext::Workspace`] only), the problem it rebuilds
-    /// the prompt of, and the current turn's prompt ids.
-    workspace: Option<(Workspace, Problem, Vec<i64>)>,
+    /// The reconstructed context ([`AgentContext::Workspace`] only).
+    workspace: Option<LiveWorkspace>,
+}
+
+/// An episode's [`Workspace`], the problem whose prompt it rebuilds, and the prompt ids the
+/// current turn is sampled from.
+struct LiveWorkspace {
+    workspace: Workspace,
+    problem: Problem,
+    prompt_ids: Vec<i64>,
 }
 
 /// How a multi-turn rollout feeds each round's rows to the sampler.
@@ -123,7 +130,7 @@ impl Rollout<'_> {
         // model's positions after what it samples from (prompt and history, or its workspace).
         let turn_cap = |prompt: &[i64], row: &Sampled, live: &Live| {
             let context = match &live.workspace {
-                Some((_, _, ids)) => ids.len() + row.response.len() - live.turn_start,
+                Some(w) => w.prompt_ids.len() + row.response.len() - live.turn_start,
                 None => prompt.len() + row.response.len(),
             };
             let left = (budget - row.response.len()).min(max_positions.saturating_sub(context));
@@ -153,14 +160,17 @@ impl Rollout<'_> {
                 env,
                 turn_start: 0,
                 state: fnv1a64(&reset.observation),
-                workspace: workspace
-                    .then(|| (Workspace::default(), (*problem).clone(), prompt.clone())),
+                workspace: workspace.then(|| LiveWorkspace {
+                    workspace: Workspace::default(),
+                    problem: (*problem).clone(),
+                    prompt_ids: prompt.clone(),
+                }),
             });
         }
         for (row, live) in rows.iter_mut().zip(&live) {
             row.episode = Some(Episode::default());
-            if let Some((_, _, ids)) = &live.workspace {
-                row.round_prompts.push(ids.clone());
+            if let Some(w) = &live.workspace {
+                row.round_prompts.push(w.prompt_ids.clone());
             }
         }
         let stop_texts: Vec<&'static str> = live
@@ -219,7 +229,10 @@ impl Rollout<'_> {
                         let prefixes = sampled
                             .iter()
                             .map(|&i| {
-                                let ids = live[i].workspace.as_ref().map_or(&prompts[i], |w| &w.2);
+                                let ids = live[i]
+                                    .workspace
+                                    .as_ref()
+                                    .map_or(&prompts[i], |w| &w.prompt_ids);
                                 [ids.as_slice(), &rows[i].response[live[i].turn_start..]].concat()
                             })
                             .collect();
@@ -339,7 +352,12 @@ impl TurnContext<'_> {
             return Ok(false);
         }
         episode.turn_start = row.response.len();
-        if let Some((workspace, problem, ids)) = episode.workspace.as_mut() {
+        if let Some(LiveWorkspace {
+            workspace,
+            problem,
+            prompt_ids: ids,
+        }) = episode.workspace.as_mut()
+        {
             workspace.push(&action, stop.unwrap_or(""), &step.observation);
             let rebuilt = Problem {
                 prompt: workspace.context(&problem.prompt),

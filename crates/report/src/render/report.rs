@@ -36,8 +36,16 @@ pub fn render_report_from_runs(
     if runs.is_empty() {
         return Err(ReportError::NoRuns);
     }
-    let (costed, cost_metrics, cost_notes) = with_costs(runs, &opts.targets);
-    let runs = costed.as_slice();
+    // Cost-to-target metrics go into copies of the runs; without targets nothing is copied.
+    let (costed, cost_metrics, cost_notes) = match opts.targets.is_empty() {
+        true => (Vec::new(), Vec::new(), Vec::new()),
+        false => with_costs(runs, &opts.targets),
+    };
+    let runs = if opts.targets.is_empty() {
+        runs
+    } else {
+        costed.as_slice()
+    };
     let mut groups = group_by_preset(runs);
     let presets: Vec<String> = groups.iter().map(|g| g.preset.clone()).collect();
     if let Some(baseline) = &opts.baseline {
