@@ -142,6 +142,19 @@ pub enum StepSplit {
     Line,
 }
 
+/// Where step-level DAPO reads `V(s)` for its step advantages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepValues {
+    /// The frozen critic fitted to the Monte-Carlo labels (the paper's method).
+    #[default]
+    Critic,
+    /// The Monte-Carlo labels themselves: every state the dataset's advantages need was
+    /// labelled, so this is the critic with no approximation error and no smoothing (an
+    /// ablation that tells a weak critic from the rest of the method).
+    Mc,
+}
+
 /// Step-level DAPO (`method.dapo_step`), reconstructed (dapo-step.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -159,6 +172,7 @@ pub struct DapoStepConfig {
     /// Prefixes per critic minibatch.
     pub critic_batch: usize,
     pub split: StepSplit,
+    pub values: StepValues,
 }
 
 impl Default for DapoStepConfig {
@@ -171,6 +185,7 @@ impl Default for DapoStepConfig {
             critic_steps: 300,
             critic_batch: 64,
             split: StepSplit::Token,
+            values: StepValues::Critic,
         }
     }
 }

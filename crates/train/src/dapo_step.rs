@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::codec::Codec;
 use polopt_envs::text::{Problem, Split};
 use polopt_methods::objective::{column, flat_values, step_regression_loss};
-use polopt_methods::StepSplit;
+use polopt_methods::{StepSplit, StepValues};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -229,10 +229,15 @@ impl DapoStep {
         };
         let loss_start = label_loss(&self.critic);
         let n = state_ids.len();
+        // With the labels as values the critic is neither trained nor read.
+        let critic_steps = match d.values {
+            StepValues::Critic => d.critic_steps,
+            StepValues::Mc => 0,
+        };
         let mut order: Vec<i64> = (0..n as i64).collect();
         let mut pos = n;
         let mut epoch = 0u64;
-        for _ in 0..d.critic_steps {
+        for _ in 0..critic_steps {
             if pos + d.critic_batch.min(n) > n {
                 shuffle(
                     &mut order,
@@ -257,8 +262,7 @@ impl DapoStep {
         let loss_end = label_loss(&self.critic);
         self.critic.freeze();
 
-        // Step advantages from the frozen critic.
-        let mut samples = Vec::new();
+        // Step advantages: V of every step's state and successor, in order.
         let mut needed: Vec<Vec<i64>> = Vec::new();
         for s in &sols {
             let mut prefix = prompts[s.problem].clone();
@@ -268,25 +272,20 @@ impl DapoStep {
                 needed.push(prefix.clone());
             }
         }
-        let values = critic_values(&self.critic, &needed, pad, device);
-        let mut k = 0;
+        let values = match d.values {
+            StepValues::Critic => critic_values(&self.critic, &needed, pad, device),
+            StepValues::Mc => label_values(&needed, &state_index, &labels),
+        };
+        let mut samples = Vec::new();
+        let mut pairs = values.chunks_exact(2);
         for s in &sols {
-            let mut prefix = prompts[s.problem].clone();
-            for (j, step) in s.steps.iter().enumerate() {
-                let (v_s, v_next) = (values[k], values[k + 1]);
-                k += 2;
-                let after = if j + 1 == s.steps.len() {
-                    s.outcome
-                } else {
-                    v_next
-                };
-                samples.push(StepSample {
-                    state: prefix.clone(),
-                    action: step.clone(),
-                    advantage: after - v_s,
-                });
-                prefix.extend(step);
-            }
+            let values: Vec<f64> = pairs.by_ref().take(s.steps.len()).flatten().copied().collect();
+            samples.extend(solution_samples(
+                &prompts[s.problem],
+                &s.steps,
+                s.outcome,
+                &values,
+            ));
         }
         let mut row = BTreeMap::new();
         row.insert("dapo_step/dataset_steps".into(), samples.len() as f64);
@@ -308,6 +307,38 @@ impl DapoStep {
         self.dataset = Some(Dataset { samples });
         Ok(row)
     }
+}
+
+/// The `(s, a, A)` samples of one solution, `A = V(s ⊕ a) - V(s)` with the last step's
+/// `V(s ⊕ a)` replaced by the verified outcome; `values` holds `[V(s), V(s ⊕ a)]` per step.
+fn solution_samples(
+    prompt: &[i64],
+    steps: &[Vec<i64>],
+    outcome: f64,
+    values: &[f64],
+) -> Vec<StepSample> {
+    let mut prefix = prompt.to_vec();
+    let mut out = Vec::with_capacity(steps.len());
+    for (j, (step, v)) in steps.iter().zip(values.chunks_exact(2)).enumerate() {
+        let after = if j + 1 == steps.len() { outcome } else { v[1] };
+        out.push(StepSample {
+            state: prefix.clone(),
+            action: step.clone(),
+            advantage: after - v[0],
+        });
+        prefix.extend(step);
+    }
+    out
+}
+
+/// `V` read from the Monte-Carlo labels (`method.dapo_step.values = "mc"`). Every non-final
+/// `s ⊕ a` is the next step's state and so was labelled; a final one has no label (NaN) and is
+/// replaced by the outcome in [`solution_samples`].
+fn label_values(needed: &[Vec<i64>], index: &HashMap<Vec<i64>, usize>, labels: &[f64]) -> Vec<f64> {
+    needed
+        .iter()
+        .map(|s| index.get(s).map_or(f64::NAN, |&i| labels[i]))
+        .collect()
 }
 
 fn critic_values(critic: &Critic, states: &[Vec<i64>], pad: i64, device: Device) -> Vec<f64> {
@@ -438,6 +469,29 @@ impl StepDriver for DapoStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_advantages_are_value_differences_and_the_last_step_sees_the_outcome() {
+        // dapo-step.md's numeric check: V(s) = 0.4, V(s ⊕ a) = 0.7 gives A = 0.3.
+        let steps = vec![vec![5], vec![6, 7], vec![2]];
+        let values = [0.4, 0.7, 0.7, 0.5, 0.5, f64::NAN];
+        let samples = solution_samples(&[1, 9], &steps, 1.0, &values);
+        let adv: Vec<f64> = samples.iter().map(|s| s.advantage).collect();
+        for (got, want) in adv.iter().zip([0.3, -0.2, 0.5]) {
+            assert!((got - want).abs() < 1e-12, "{adv:?}");
+        }
+        assert_eq!(samples[2].state, vec![1, 9, 5, 6, 7]);
+        assert_eq!(samples[1].action, vec![6, 7]);
+    }
+
+    #[test]
+    fn mc_values_are_the_labels_of_the_states_and_nan_past_the_last_step() {
+        let index: HashMap<Vec<i64>, usize> =
+            [(vec![1], 0), (vec![1, 5], 1)].into_iter().collect();
+        let v = label_values(&[vec![1], vec![1, 5], vec![1, 5, 2]], &index, &[0.25, 0.75]);
+        assert_eq!(&v[..2], &[0.25, 0.75]);
+        assert!(v[2].is_nan());
+    }
 
     #[test]
     fn steps_split_by_token_or_line_and_eos_joins_the_last() {

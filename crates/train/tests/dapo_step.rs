@@ -78,3 +78,26 @@ fn stop_and_resume_reproduces_the_uninterrupted_run() {
     assert_eq!(a.len(), 7);
     assert_eq!(a, b, "resumed metrics differ from the uninterrupted run");
 }
+
+#[test]
+fn mc_values_skip_the_critic_and_still_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sets = dapo_step_sets();
+    sets.push("method.dapo_step.values=\"mc\"");
+    let config = common::tiny_config(dir.path(), "dapo_step_mc", &sets);
+    let summary = train(&config, dense()).expect("dapo_step run with MC values");
+    let rows = metric_lines(&summary.run_dir);
+    let first = &rows[1];
+    // The labels are the values: the critic is neither fitted nor read.
+    assert_eq!(
+        first["dapo_step/critic_loss_start"], first["dapo_step/critic_loss_end"],
+        "{first}"
+    );
+    assert!(
+        first["advantage_abs_mean"].as_f64().unwrap().is_finite(),
+        "{first}"
+    );
+    assert!(rows[1..]
+        .iter()
+        .any(|r| r["grad_norm"].as_f64().unwrap() > 0.0));
+}
