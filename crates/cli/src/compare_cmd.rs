@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use polopt_methods::presets::{preset, Family};
+use polopt_report::log_means::LogMean;
 use polopt_report::to_target::Target;
 use polopt_report::{load_runs, render_report_from_runs, CurveSpec, ReportOptions, Run};
 use polopt_train::compare::{self, CompareSpec};
@@ -254,6 +255,13 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                 .collect();
             keys.sort();
             keys.dedup();
+            // The claim measurements of issue 13 (docs/compare.md): late entropy (collapse),
+            // the share of groups with a learning signal, the spread of gradient norms.
+            opts.log_means = vec![
+                LogMean::new("entropy", 0.2, true),
+                LogMean::new("nonzero_adv_group_frac", 1.0, true),
+                LogMean::new("grad_norm_std", 1.0, false),
+            ];
             (
                 keys.into_iter().map(|(_, k)| k).collect(),
                 "step",

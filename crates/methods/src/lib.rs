@@ -40,9 +40,7 @@ mod error;
 
 pub use config::{CreditConfig, MethodConfig, ObjectiveConfig, SelectConfig};
 pub use error::MethodError;
-pub use loops::{
-    CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind, StepSplit, StepValues,
-};
+pub use loops::{CriticConfig, DapoStepConfig, RolloutConfig, RolloutKind, StepSplit, StepValues};
 pub use preference_config::{
     LearnedRewardConfig, PreferenceConfig, ReferenceSchedule, SyntheticRejected,
 };

@@ -19,7 +19,10 @@
 //!   `report.html` and `summary.json`.
 //! - [`to_target`]: steps, samples and seconds until a metric first reaches a target, as
 //!   lower-is-better final metrics (sample-efficiency claims).
+//! - [`log_means`]: means of per-step log quantities (entropy, the share of groups with a
+//!   learning signal, gradient-norm spread) over the end of a run, as final metrics.
 
+pub mod log_means;
 pub mod paired;
 pub mod plots;
 pub mod render;

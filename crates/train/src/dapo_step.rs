@@ -279,7 +279,12 @@ impl DapoStep {
         let mut samples = Vec::new();
         let mut pairs = values.chunks_exact(2);
         for s in &sols {
-            let values: Vec<f64> = pairs.by_ref().take(s.steps.len()).flatten().copied().collect();
+            let values: Vec<f64> = pairs
+                .by_ref()
+                .take(s.steps.len())
+                .flatten()
+                .copied()
+                .collect();
             samples.extend(solution_samples(
                 &prompts[s.problem],
                 &s.steps,
@@ -486,8 +491,7 @@ mod tests {
 
     #[test]
     fn mc_values_are_the_labels_of_the_states_and_nan_past_the_last_step() {
-        let index: HashMap<Vec<i64>, usize> =
-            [(vec![1], 0), (vec![1, 5], 1)].into_iter().collect();
+        let index: HashMap<Vec<i64>, usize> = [(vec![1], 0), (vec![1, 5], 1)].into_iter().collect();
         let v = label_values(&[vec![1], vec![1, 5], vec![1, 5, 2]], &index, &[0.25, 0.75]);
         assert_eq!(&v[..2], &[0.25, 0.75]);
         assert!(v[2].is_nan());

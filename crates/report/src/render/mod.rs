@@ -107,6 +107,10 @@ pub struct ReportOptions {
     /// target is first reached, as lower-is-better final metrics.
     #[serde(default)]
     pub targets: Vec<crate::to_target::Target>,
+    /// Means of per-step log quantities over the end of each run ([`crate::log_means`]), as
+    /// final metrics (the entropy, zero-advantage and stability claims).
+    #[serde(default)]
+    pub log_means: Vec<crate::log_means::LogMean>,
 }
 
 impl Default for ReportOptions {
@@ -120,6 +124,7 @@ impl Default for ReportOptions {
             lower_is_better: Vec::new(),
             baseline: None,
             targets: Vec::new(),
+            log_means: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ use super::{
     ReportError, ReportOptions, ReportSummary, RunEntry, PLOTS_DIR, REPORT_HTML, REPORT_MD,
     SUMMARY_JSON,
 };
+use crate::log_means::with_log_means;
 use crate::runs::{group_by_preset, load_runs, PresetGroup, Run, RunStatus};
 use crate::to_target::with_costs;
 use std::collections::BTreeSet;
@@ -36,16 +37,18 @@ pub fn render_report_from_runs(
     if runs.is_empty() {
         return Err(ReportError::NoRuns);
     }
-    // Cost-to-target metrics go into copies of the runs; without targets nothing is copied.
-    let (costed, cost_metrics, cost_notes) = match opts.targets.is_empty() {
-        true => (Vec::new(), Vec::new(), Vec::new()),
-        false => with_costs(runs, &opts.targets),
+    // Cost-to-target and log-summary metrics go into copies of the runs; without either
+    // nothing is copied.
+    let derive = !(opts.targets.is_empty() && opts.log_means.is_empty());
+    let (derived, cost_metrics, cost_notes, log_metrics) = match derive {
+        false => (None, Vec::new(), Vec::new(), Vec::new()),
+        true => {
+            let (costed, costs, notes) = with_costs(runs, &opts.targets);
+            let (summarized, logged) = with_log_means(&costed, &opts.log_means);
+            (Some(summarized), costs, notes, logged)
+        }
     };
-    let runs = if opts.targets.is_empty() {
-        runs
-    } else {
-        costed.as_slice()
-    };
+    let runs = derived.as_deref().unwrap_or(runs);
     let mut groups = group_by_preset(runs);
     let presets: Vec<String> = groups.iter().map(|g| g.preset.clone()).collect();
     if let Some(baseline) = &opts.baseline {
@@ -86,7 +89,12 @@ pub fn render_report_from_runs(
         .collect();
     let finished_groups = order_like(group_by_preset(&finished), &presets);
     let metrics = match &opts.final_metrics {
-        Some(m) => m.iter().chain(&cost_metrics).cloned().collect(),
+        Some(m) => m
+            .iter()
+            .chain(log_metrics.iter().map(|(name, _)| name))
+            .chain(&cost_metrics)
+            .cloned()
+            .collect(),
         None => first_seen(
             finished
                 .iter()
@@ -97,8 +105,12 @@ pub fn render_report_from_runs(
     let mut improvements = Vec::new();
     let mut paired = Vec::new();
     for metric in &metrics {
-        let higher_is_better =
-            !(opts.lower_is_better.contains(metric) || cost_metrics.contains(metric));
+        let logged_lower = log_metrics
+            .iter()
+            .any(|(name, higher)| name == metric && !higher);
+        let higher_is_better = !(opts.lower_is_better.contains(metric)
+            || cost_metrics.contains(metric)
+            || logged_lower);
         tables.push(metric_table(
             metric,
             higher_is_better,
