@@ -1,0 +1,196 @@
+"""Writes each text preset's "On the countdown testbed" section in docs/methods/ and the
+combined table in docs/methods/README.md from the issue-13 grid (`runs/compare/countdown_grid`).
+
+    python bench/countdown_pages.py [runs/compare/countdown_grid]
+
+For every preset with 5 finished seeds (and GRPO's 5), `polopt report` renders the preset
+against GRPO (runs of one seed share their warm start, so differences are paired); the section
+holds the per-seed pass@1 table, the paired differences with their 95% bootstrap CI for the
+measurements the paper's claim is about, the curves, and a verdict per claim that follows from
+the CI: "reproduced" when it excludes zero on the claimed side, "not reproduced" when it
+excludes zero on the other side, "inconclusive" when it holds zero. Presets not finished yet
+are listed as such in the combined table and their pages are left alone.
+
+Step-level DAPO's claim is an improvement over its own starting point, so its gain over the
+warm start gets a percentile bootstrap over seeds here (10 000 resamples, seeded), the same
+definition the report uses for its intervals.
+"""
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+
+GRID = sys.argv[1] if len(sys.argv) > 1 else "runs/compare/countdown_grid"
+BASE = "grpo"
+SEEDS = 5
+TARGET = "eval/pass@1>=0.33"
+POLOPT = os.environ.get("POLOPT", "target/release/polopt")
+
+P1 = ("eval/pass@1", "held-out greedy pass@1")
+P16 = ("eval/pass@16", "held-out pass@16")
+ENT = ("entropy, mean of the last 20% of steps", "token entropy over the last 100 steps")
+SIGNAL = ("nonzero_adv_group_frac, mean over all steps", "share of groups with a learning signal")
+GSTD = ("grad_norm_std, mean over all steps", "spread of the gradient norms within a step")
+SAMPLES = (f"samples to {TARGET}", f"responses generated until pass@1 >= 0.33")
+WALL = (f"wall_s to {TARGET}", f"seconds until pass@1 >= 0.33")
+
+# preset -> (page, the paper's claim in one line, [measurements the claim is about]).
+CLAIMS = {
+    "dr_grpo": ("grpo_family", "removes GRPO's length and difficulty biases at equal accuracy", [P1]),
+    "dapo": ("grpo_family", "clip-higher and dynamic sampling: higher accuracy, no entropy collapse, no wasted groups", [P1, ENT, SIGNAL]),
+    "rloo": ("grpo_family", "leave-one-out baseline: an unbiased, lower-variance estimate, accuracy at least GRPO's", [P1]),
+    "reinforce_pp": ("grpo_family", "a global-batch baseline is more stable than per-prompt normalisation", [P1, GSTD]),
+    "gspo": ("grpo_family", "sequence-level ratios: more stable and more accurate than token-level GRPO", [P1, GSTD]),
+    "etr": ("etr", "higher accuracy than GRPO and slower entropy decay", [P1, ENT]),
+    "bnpo": ("bnpo", "best accuracy among policy-optimisation baselines and more stable training", [P1, GSTD]),
+    "adora": ("adora", "gains over GRPO with fewer samples (data re-weighting)", [P1, SAMPLES]),
+    "copo": ("copo", "uses all-consistent groups through a global term: higher accuracy than GRPO", [P1, SIGNAL]),
+    "gbpo": ("gbpo", "matches or beats GRPO", [P1, GSTD]),
+    "d3s": ("d3s", "higher accuracy than GRPO, reached about 2x faster", [P1, SAMPLES]),
+    "riskpo": ("riskpo", "gains on pass@1 and pass@k, more stable entropy", [P1, P16, ENT]),
+    "r3": ("r3", "better accuracy than GRPO-style methods by reviving zero-variance groups", [P1, SIGNAL]),
+    "dcpo": ("dcpo", "higher accuracy and pass@k than GRPO; entropy does not collapse", [P1, P16, ENT]),
+    "hapo": ("hapo", "above DAPO-style training with higher entropy during training", [P1, ENT]),
+    "tppo": ("tppo", "up to 2.5x training efficiency at equal accuracy", [P1, SAMPLES, WALL]),
+    "dapo_step": ("dapo_step", "improves reasoning over the starting point (offline, step-level critic)", [P1]),
+    "spo_chain": ("spo", "segment-level credit: higher accuracy than GRPO (+6-12 points on GSM8K)", [P1]),
+    "spo_tree": ("spo", "tree-sampled segment credit: higher accuracy than GRPO at short context", [P1]),
+}
+ORDER = ["grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp", "gspo", "etr", "bnpo", "adora", "copo",
+         "gbpo", "d3s", "riskpo", "r3", "dcpo", "hapo", "tppo", "dapo_step", "spo_chain", "spo_tree"]
+
+
+def rows(preset, seed):
+    path = os.path.join(GRID, "runs", f"{preset}-seed{seed}", "metrics.jsonl")
+    return [json.loads(line) for line in open(path)]
+
+
+def finished(preset):
+    ok = 0
+    for s in range(SEEDS):
+        info = os.path.join(GRID, "runs", f"{preset}-seed{s}", "run.json")
+        ok += os.path.exists(info) and json.load(open(info)).get("status") == "finished"
+    return ok == SEEDS
+
+
+def evals(preset, seed):
+    return [r for r in rows(preset, seed) if "eval/pass@1" in r]
+
+
+def bootstrap_mean_ci(xs, resamples=10000, seed=0):
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choice(xs) for _ in xs) / len(xs) for _ in range(resamples))
+    return sum(xs) / len(xs), means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+
+
+def verdict(lo, hi, higher_is_better):
+    if lo > 0 or hi < 0:
+        better = (lo > 0) == higher_is_better
+        return "reproduced" if better else "not reproduced"
+    return "inconclusive"
+
+
+def pair_report(preset):
+    out = os.path.join(GRID, "pages", preset)
+    dirs = [os.path.join(GRID, "runs", f"{p}-seed{s}") for p in (BASE, preset) for s in range(SEEDS)]
+    subprocess.run([POLOPT, "report", *dirs, "--out", out, "--baseline", BASE, "--target", TARGET],
+                   check=True, capture_output=True)
+    return out, json.load(open(os.path.join(out, "summary.json")))
+
+
+def fmt_ci(mean, lo, hi, digits):
+    return f"{mean:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def section(preset, summary, out):
+    page, claim, measures = CLAIMS[preset]
+    paired = {p["metric"]: p for p in summary["paired"] if p["preset"] == preset}
+    lines = [f"## On the countdown testbed (`{preset}`, issue 13)", "",
+             f"`polopt compare --presets {','.join(ORDER)} --task countdown --seeds 5 --steps 500 "
+             f"--set eval.every=100 --set 'eval.k=[1, 8, 16]' --target '{TARGET}' --jobs 2 --threads 1 "
+             f"--name countdown_grid` (docs/results.md, \"The countdown testbed\"). Held-out greedy pass@1 "
+             f"on 512 test problems, pass@k from 16 samples; runs of one seed share their warm start, "
+             f"so every difference below is paired.", "",
+             f"Paper's claim: {claim}.", "",
+             f"| seed | warm start | {BASE} | {preset} | difference | pass@16 {BASE} -> {preset} |",
+             "|---|---|---|---|---|---|"]
+    gains = []
+    for s in range(SEEDS):
+        b, m = evals(BASE, s), evals(preset, s)
+        gains.append(m[-1]["eval/pass@1"] - m[0]["eval/pass@1"])
+        lines.append(f"| {s} | {b[0]['eval/pass@1']:.3f} | {b[-1]['eval/pass@1']:.3f} | "
+                     f"{m[-1]['eval/pass@1']:.3f} | {m[-1]['eval/pass@1'] - b[-1]['eval/pass@1']:+.3f} | "
+                     f"{b[-1]['eval/pass@16']:.3f} -> {m[-1]['eval/pass@16']:.3f} |")
+    lines += ["", f"Paired differences {preset} - {BASE} (mean over 5 seeds, 95% bootstrap CI):", ""]
+    verdicts = []
+    for metric, label in measures:
+        p = paired.get(metric)
+        if p is None or p.get("ci") is None:
+            lines.append(f"- {label}: not logged by this loop")
+            verdicts.append((label, "n/a", "not measured"))
+            continue
+        ci = p["ci"]
+        digits = 0 if metric.startswith(("samples", "wall_s")) else 3
+        v = verdict(ci["lower"], ci["upper"], p["higher_is_better"])
+        text = fmt_ci(p["mean"], ci["lower"], ci["upper"], digits)
+        lines.append(f"- {label} (`{metric}`): {text} ({'higher' if p['higher_is_better'] else 'lower'} "
+                     f"is better): **{v}**")
+        verdicts.append((label, text, v))
+    if preset == "dapo_step":
+        mean, lo, hi = bootstrap_mean_ci(gains)
+        v = verdict(lo, hi, True)
+        lines.append(f"- gain of held-out pass@1 over its own warm start (the paper's claim): "
+                     f"{fmt_ci(mean, lo, hi, 3)}: **{v}**")
+        verdicts.insert(0, ("gain over its warm start", fmt_ci(mean, lo, hi, 3), v))
+    notes = [w for w in summary["warnings"] if w.startswith("target")]
+    lines += ["", *(f"Note: {n}." for n in notes), "",
+              f"![held-out pass@1, {preset} vs {BASE}](compare/countdown_{preset}_eval_pass_at_1.png)", ""]
+    for png in ("eval_pass_at_1.png", "entropy.png"):
+        src = os.path.join(out, "plots", png)
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join("docs", "methods", "compare", f"countdown_{preset}_{png}"))
+    if any(m is ENT for m in measures):
+        lines += [f"![token entropy, {preset} vs {BASE}](compare/countdown_{preset}_entropy.png)", ""]
+    return page, "\n".join(lines), claim, verdicts
+
+
+def write_section(page, header, text):
+    path = os.path.join("docs", "methods", f"{page}.md")
+    body = open(path).read() if os.path.exists(path) else f"# {page}\n"
+    if header + "\n" in body:
+        body = re.sub(re.escape(header) + r"\n.*?(?=\n## |\Z)", lambda _: text, body, flags=re.S)
+    else:
+        body = body.rstrip() + "\n\n" + text
+    open(path, "w").write(body.rstrip() + "\n")
+
+
+def main():
+    if not finished(BASE):
+        sys.exit(f"{GRID}: {BASE} has not finished 5 seeds")
+    table = ["| method | paper's claim | our measurement (paired vs GRPO, 5 seeds, 95% CI) | verdict |",
+             "|---|---|---|---|"]
+    for preset in ORDER[1:]:
+        claim = CLAIMS[preset][1]
+        if not finished(preset):
+            table.append(f"| `{preset}` | {claim} | not run yet | — |")
+            continue
+        out, summary = pair_report(preset)
+        page, text, claim, verdicts = section(preset, summary, out)
+        write_section(page, text.split("\n", 1)[0], text)
+        measured = "; ".join(f"{label} {value}" for label, value, _ in verdicts)
+        table.append(f"| [`{preset}`]({page}.md) | {claim} | {measured} | "
+                     f"{'; '.join(v for _, _, v in verdicts)} |")
+        print(f"{preset}: {'; '.join(v for _, _, v in verdicts)}")
+    readme = os.path.join("docs", "methods", "README.md")
+    begin, end = "<!-- countdown-table:begin -->", "<!-- countdown-table:end -->"
+    body = open(readme).read()
+    block = begin + "\n" + "\n".join(table) + "\n" + end
+    body = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, body, flags=re.S)
+    open(readme, "w").write(body)
+
+
+if __name__ == "__main__":
+    main()
