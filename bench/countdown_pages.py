@@ -37,7 +37,8 @@ GSTD = ("grad_norm_std, mean over all steps", "spread of the gradient norms with
 SAMPLES = (f"samples to {TARGET}", f"responses generated until pass@1 >= 0.33")
 WALL = (f"wall_s to {TARGET}", f"seconds until pass@1 >= 0.33")
 
-# preset -> (page, the paper's claim in one line, [measurements the claim is about]).
+# preset -> (page, the paper's claim in one line, [measurements the claim is about][, the paper's
+# baseline when it is not GRPO: the verdict is against it, GRPO's differences are shown too]).
 CLAIMS = {
     "dr_grpo": ("grpo_family", "removes GRPO's length and difficulty biases at equal accuracy", [P1]),
     "dapo": ("grpo_family", "clip-higher and dynamic sampling: higher accuracy, no entropy collapse, no wasted groups", [P1, ENT, SIGNAL]),
@@ -53,7 +54,7 @@ CLAIMS = {
     "riskpo": ("riskpo", "gains on pass@1 and pass@k, more stable entropy", [P1, P16, ENT]),
     "r3": ("r3", "better accuracy than GRPO-style methods by reviving zero-variance groups", [P1, SIGNAL]),
     "dcpo": ("dcpo", "higher accuracy and pass@k than GRPO; entropy does not collapse", [P1, P16, ENT]),
-    "hapo": ("hapo", "above DAPO-style training with higher entropy during training", [P1, ENT]),
+    "hapo": ("hapo", "above DAPO-style training with higher entropy during training", [P1, ENT], "dapo"),
     "tppo": ("tppo", "up to 2.5x training efficiency at equal accuracy", [P1, SAMPLES, WALL]),
     "dapo_step": ("dapo_step", "improves reasoning over the starting point (offline, step-level critic)", [P1]),
     "spo_chain": ("spo", "segment-level credit: higher accuracy than GRPO (+6-12 points on GSM8K)", [P1]),
@@ -93,10 +94,15 @@ def verdict(lo, hi, higher_is_better):
     return "inconclusive"
 
 
-def pair_report(preset):
-    out = os.path.join(GRID, "pages", preset)
-    dirs = [os.path.join(GRID, "runs", f"{p}-seed{s}") for p in (BASE, preset) for s in range(SEEDS)]
-    subprocess.run([POLOPT, "report", *dirs, "--out", out, "--baseline", BASE, "--target", TARGET],
+def baselines(preset):
+    claim = CLAIMS[preset]
+    return [claim[3], BASE] if len(claim) > 3 else [BASE]
+
+
+def pair_report(preset, base):
+    out = os.path.join(GRID, "pages", f"{preset}_vs_{base}")
+    dirs = [os.path.join(GRID, "runs", f"{p}-seed{s}") for p in (base, preset) for s in range(SEEDS)]
+    subprocess.run([POLOPT, "report", *dirs, "--out", out, "--baseline", base, "--target", TARGET],
                    check=True, capture_output=True)
     return out, json.load(open(os.path.join(out, "summary.json")))
 
@@ -105,27 +111,10 @@ def fmt_ci(mean, lo, hi, digits):
     return f"{mean:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
-def section(preset, summary, out):
-    page, claim, measures = CLAIMS[preset]
+def paired_lines(preset, base, summary, measures):
+    """The paired differences against `base` as markdown lines, and (label, value, verdict)."""
     paired = {p["metric"]: p for p in summary["paired"] if p["preset"] == preset}
-    lines = [f"## On the countdown testbed (`{preset}`, issue 13)", "",
-             f"`polopt compare --presets {','.join(ORDER)} --task countdown --seeds 5 --steps 500 "
-             f"--set eval.every=100 --set 'eval.k=[1, 8, 16]' --target '{TARGET}' --jobs 2 --threads 1 "
-             f"--name countdown_grid` (docs/results.md, \"The countdown testbed\"). Held-out greedy pass@1 "
-             f"on 512 test problems, pass@k from 16 samples; runs of one seed share their warm start, "
-             f"so every difference below is paired.", "",
-             f"Paper's claim: {claim}.", "",
-             f"| seed | warm start | {BASE} | {preset} | difference | pass@16 {BASE} -> {preset} |",
-             "|---|---|---|---|---|---|"]
-    gains = []
-    for s in range(SEEDS):
-        b, m = evals(BASE, s), evals(preset, s)
-        gains.append(m[-1]["eval/pass@1"] - m[0]["eval/pass@1"])
-        lines.append(f"| {s} | {b[0]['eval/pass@1']:.3f} | {b[-1]['eval/pass@1']:.3f} | "
-                     f"{m[-1]['eval/pass@1']:.3f} | {m[-1]['eval/pass@1'] - b[-1]['eval/pass@1']:+.3f} | "
-                     f"{b[-1]['eval/pass@16']:.3f} -> {m[-1]['eval/pass@16']:.3f} |")
-    lines += ["", f"Paired differences {preset} - {BASE} (mean over 5 seeds, 95% bootstrap CI):", ""]
-    verdicts = []
+    lines, verdicts = [f"Paired differences {preset} - {base} (mean over 5 seeds, 95% bootstrap CI):", ""], []
     for metric, label in measures:
         p = paired.get(metric)
         if p is None or p.get("ci") is None:
@@ -139,21 +128,54 @@ def section(preset, summary, out):
         lines.append(f"- {label} (`{metric}`): {text} ({'higher' if p['higher_is_better'] else 'lower'} "
                      f"is better): **{v}**")
         verdicts.append((label, text, v))
+    return lines + [""], verdicts
+
+
+def section(preset, reports):
+    page, claim, measures = CLAIMS[preset][:3]
+    bases = baselines(preset)
+    base = bases[0]
+    lines = [f"## On the countdown testbed (`{preset}`, issue 13)", "",
+             f"`polopt compare --presets {','.join(ORDER)} --task countdown --seeds 5 --steps 500 "
+             f"--set eval.every=100 --set 'eval.k=[1, 8, 16]' --target '{TARGET}' --jobs 2 --threads 1 "
+             f"--name countdown_grid` (docs/results.md, \"The countdown testbed\"). Held-out greedy pass@1 "
+             f"on 512 test problems, pass@k from 16 samples; runs of one seed share their warm start, "
+             f"so every difference below is paired.", "",
+             f"Paper's claim (against {base}): {claim}.", "",
+             f"| seed | warm start | {' | '.join(bases)} | {preset} | difference | pass@16 {base} -> {preset} |",
+             "|---|---|" + "---|" * len(bases) + "---|---|---|"]
+    gains = []
+    for s in range(SEEDS):
+        b, m = evals(base, s), evals(preset, s)
+        gains.append(m[-1]["eval/pass@1"] - m[0]["eval/pass@1"])
+        finals = " | ".join(f"{evals(x, s)[-1]['eval/pass@1']:.3f}" for x in bases)
+        lines.append(f"| {s} | {b[0]['eval/pass@1']:.3f} | {finals} | "
+                     f"{m[-1]['eval/pass@1']:.3f} | {m[-1]['eval/pass@1'] - b[-1]['eval/pass@1']:+.3f} | "
+                     f"{b[-1]['eval/pass@16']:.3f} -> {m[-1]['eval/pass@16']:.3f} |")
+    lines.append("")
+    verdicts = []
+    for i, b in enumerate(bases):
+        out, summary = reports[b]
+        more, v = paired_lines(preset, b, summary, measures)
+        lines += more
+        if i == 0:
+            verdicts = v
+            notes = [w for w in summary["warnings"] if w.startswith("target")]
+            plots = out
     if preset == "dapo_step":
         mean, lo, hi = bootstrap_mean_ci(gains)
         v = verdict(lo, hi, True)
-        lines.append(f"- gain of held-out pass@1 over its own warm start (the paper's claim): "
-                     f"{fmt_ci(mean, lo, hi, 3)}: **{v}**")
+        lines.insert(-1, f"- gain of held-out pass@1 over its own warm start (the paper's claim): "
+                         f"{fmt_ci(mean, lo, hi, 3)}: **{v}**")
         verdicts.insert(0, ("gain over its warm start", fmt_ci(mean, lo, hi, 3), v))
-    notes = [w for w in summary["warnings"] if w.startswith("target")]
-    lines += ["", *(f"Note: {n}." for n in notes), "",
-              f"![held-out pass@1, {preset} vs {BASE}](compare/countdown_{preset}_eval_pass_at_1.png)", ""]
+    lines += [*(f"Note: {n}." for n in notes), "",
+              f"![held-out pass@1, {preset} vs {base}](compare/countdown_{preset}_eval_pass_at_1.png)", ""]
     for png in ("eval_pass_at_1.png", "entropy.png"):
-        src = os.path.join(out, "plots", png)
+        src = os.path.join(plots, "plots", png)
         if os.path.exists(src):
             shutil.copy(src, os.path.join("docs", "methods", "compare", f"countdown_{preset}_{png}"))
     if any(m is ENT for m in measures):
-        lines += [f"![token entropy, {preset} vs {BASE}](compare/countdown_{preset}_entropy.png)", ""]
+        lines += [f"![token entropy, {preset} vs {base}](compare/countdown_{preset}_entropy.png)", ""]
     return page, "\n".join(lines), claim, verdicts
 
 
@@ -170,15 +192,17 @@ def write_section(page, header, text):
 def main():
     if not finished(BASE):
         sys.exit(f"{GRID}: {BASE} has not finished 5 seeds")
-    table = ["| method | paper's claim | our measurement (paired vs GRPO, 5 seeds, 95% CI) | verdict |",
+    table = ["| method | paper's claim | our measurement (paired vs GRPO unless named, 5 seeds, 95% CI) | verdict |",
              "|---|---|---|---|"]
     for preset in ORDER[1:]:
         claim = CLAIMS[preset][1]
-        if not finished(preset):
+        if not all(finished(p) for p in [preset, *baselines(preset)]):
             table.append(f"| `{preset}` | {claim} | not run yet | — |")
             continue
-        out, summary = pair_report(preset)
-        page, text, claim, verdicts = section(preset, summary, out)
+        reports = {b: pair_report(preset, b) for b in baselines(preset)}
+        page, text, claim, verdicts = section(preset, reports)
+        if baselines(preset)[0] != BASE:
+            claim += f" (against `{baselines(preset)[0]}`)"
         write_section(page, text.split("\n", 1)[0], text)
         measured = "; ".join(f"{label} {value}" for label, value, _ in verdicts)
         table.append(f"| [`{preset}`]({page}.md) | {claim} | {measured} | "

@@ -76,28 +76,13 @@ pub fn with_log_means(runs: &[Run], summaries: &[LogMean]) -> (Vec<Run>, Vec<(St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::{MetricRecord, RunInfo, RunStatus};
-    use std::collections::BTreeMap;
+    use crate::runs::run_of_lines;
 
     fn run(lines: &[(u64, f64)]) -> Run {
-        Run {
-            dir: "r".into(),
-            info: RunInfo {
-                preset: "grpo".into(),
-                task: "t".into(),
-                seed: 0,
-                status: RunStatus::Finished,
-                final_metrics: BTreeMap::new(),
-            },
-            metrics: lines
-                .iter()
-                .map(|&(step, v)| MetricRecord {
-                    step,
-                    values: [("entropy".to_string(), v)].into_iter().collect(),
-                })
-                .collect(),
-            skipped_last_line: false,
-        }
+        let lines: Vec<(u64, [(&str, f64); 1])> =
+            lines.iter().map(|&(s, v)| (s, [("entropy", v)])).collect();
+        let lines: Vec<(u64, &[(&str, f64)])> = lines.iter().map(|(s, v)| (*s, &v[..])).collect();
+        run_of_lines("grpo", &lines)
     }
 
     #[test]

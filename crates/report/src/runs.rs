@@ -353,6 +353,30 @@ fn parse_line(line: &str) -> Result<MetricRecord, String> {
     Ok(MetricRecord { step, values })
 }
 
+/// A finished run of task `t`, seed 0, from its metric lines (for unit tests of the derived
+/// metrics).
+#[cfg(test)]
+pub(crate) fn run_of_lines(preset: &str, lines: &[(u64, &[(&str, f64)])]) -> Run {
+    Run {
+        dir: "r".into(),
+        info: RunInfo {
+            preset: preset.into(),
+            task: "t".into(),
+            seed: 0,
+            status: RunStatus::Finished,
+            final_metrics: BTreeMap::new(),
+        },
+        metrics: lines
+            .iter()
+            .map(|(step, values)| MetricRecord {
+                step: *step,
+                values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            })
+            .collect(),
+        skipped_last_line: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

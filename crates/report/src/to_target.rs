@@ -170,29 +170,7 @@ pub fn with_costs(runs: &[Run], targets: &[Target]) -> (Vec<Run>, Vec<String>, V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::{MetricRecord, RunInfo, RunStatus};
-    use std::collections::BTreeMap;
-
-    fn run(preset: &str, lines: &[(u64, &[(&str, f64)])]) -> Run {
-        Run {
-            dir: "r".into(),
-            info: RunInfo {
-                preset: preset.into(),
-                task: "t".into(),
-                seed: 0,
-                status: RunStatus::Finished,
-                final_metrics: BTreeMap::new(),
-            },
-            metrics: lines
-                .iter()
-                .map(|(step, values)| MetricRecord {
-                    step: *step,
-                    values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                })
-                .collect(),
-            skipped_last_line: false,
-        }
-    }
+    use crate::runs::run_of_lines as run;
 
     #[test]
     fn targets_parse_and_bad_ones_name_the_text() {

@@ -7,36 +7,25 @@ mod common;
 use polopt_report::log_means::LogMean;
 use polopt_report::paired::Verdict;
 use polopt_report::{render_report, ReportOptions};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Ten steps; entropy decays from 1 to `1 - 0.9 * collapse` and grad_norm_std is `spread`
 /// plus a seed-dependent offset.
 fn run(root: &Path, preset: &str, seed: u64, collapse: f64, spread: f64) -> PathBuf {
-    let dir = root.join(format!("{preset}-s{seed}"));
-    let mut lines = String::new();
-    let _ = writeln!(
-        lines,
-        "{}",
-        serde_json::json!({"step": 0, "eval/pass@1": 0.2})
-    );
+    let mut lines = vec![serde_json::json!({"step": 0, "eval/pass@1": 0.2})];
     for step in 1..=10u64 {
         let entropy = 1.0 - collapse * 0.09 * step as f64 + 0.01 * seed as f64;
         let std = spread + 0.02 * seed as f64 + 0.001 * step as f64;
-        let line = serde_json::json!({"step": step, "entropy": entropy, "grad_norm_std": std});
-        let _ = writeln!(lines, "{line}");
+        lines.push(serde_json::json!({"step": step, "entropy": entropy, "grad_norm_std": std}));
     }
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("metrics.jsonl"), lines).unwrap();
-    common::write_run_json(
-        &dir,
+    common::write_lines_run(
+        root,
         preset,
         "countdown",
         seed,
-        "finished",
+        &lines,
         &[("eval/pass@1", 0.3)],
-    );
-    dir
+    )
 }
 
 #[test]

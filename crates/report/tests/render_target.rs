@@ -6,37 +6,29 @@ mod common;
 
 use polopt_report::paired::Verdict;
 use polopt_report::{render_report, ReportOptions};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Eval pass@1 of `preset`'s seed `seed`: rises by `rate` per step from a seed-dependent start;
 /// 256 samples and 2 s per step.
 fn run(root: &Path, preset: &str, seed: u64, rate: f64) -> PathBuf {
-    let dir = root.join(format!("{preset}-s{seed}"));
-    let mut lines = String::new();
     let start = 0.1 + 0.03 * seed as f64;
-    let mut last = start;
-    for step in 0..=10u64 {
-        last = (start + rate * step as f64).min(1.0);
-        let line = match step {
-            0 => serde_json::json!({"step": 0, "eval/pass@1": last}),
+    let pass = |step: u64| (start + rate * step as f64).min(1.0);
+    let lines: Vec<_> = (0..=10u64)
+        .map(|step| match step {
+            0 => serde_json::json!({"step": 0, "eval/pass@1": pass(0)}),
             _ => serde_json::json!({
-                "step": step, "samples": 256, "step_time_s": 2.0, "eval/pass@1": last
+                "step": step, "samples": 256, "step_time_s": 2.0, "eval/pass@1": pass(step)
             }),
-        };
-        let _ = writeln!(lines, "{line}");
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("metrics.jsonl"), lines).unwrap();
-    common::write_run_json(
-        &dir,
+        })
+        .collect();
+    common::write_lines_run(
+        root,
         preset,
         "addition",
         seed,
-        "finished",
-        &[("eval/pass@1", last)],
-    );
-    dir
+        &lines,
+        &[("eval/pass@1", pass(10))],
+    )
 }
 
 #[test]

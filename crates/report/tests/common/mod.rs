@@ -28,6 +28,27 @@ pub fn write_run_json(
     std::fs::write(dir.join("run.json"), run.to_string()).expect("write run.json");
 }
 
+/// `root/{preset}-s{seed}` with `lines` (one JSON value per metrics line) and a finished
+/// `run.json` holding `finals`. Returns the run directory.
+pub fn write_lines_run(
+    root: &Path,
+    preset: &str,
+    task: &str,
+    seed: u64,
+    lines: &[Value],
+    finals: &[(&str, f64)],
+) -> PathBuf {
+    let dir = root.join(format!("{preset}-s{seed}"));
+    let mut text = String::new();
+    for line in lines {
+        let _ = writeln!(text, "{line}");
+    }
+    std::fs::create_dir_all(&dir).expect("create run dir");
+    std::fs::write(dir.join("metrics.jsonl"), text).expect("write metrics.jsonl");
+    write_run_json(&dir, preset, task, seed, "finished", finals);
+    dir
+}
+
 /// One text-task (group RL) run: a learning curve that rises towards `skill`, with per-seed
 /// noise, evaluated every 20 steps. Returns the run directory.
 pub fn write_text_run(root: &Path, preset: &str, skill: f64, seed: u64, steps: u64) -> PathBuf {
