@@ -74,6 +74,11 @@ NOTES["hapo"] = ("The logged entropy is the policy's raw-logit entropy at the po
                  "samples; HAPO draws them at entropy-aware temperatures, so its curve starts lower than "
                  "GRPO's already at step 1 (0.54 against 0.60, mean of 5 seeds, same warm starts): the entropy "
                  "comparison mixes where the samples go with how sharp the policy is.")
+NOTES["riskpo"] = ("RiskPO ends below its own warm start on 4 of 5 seeds (greedy pass@1 falls in the first "
+                   "100 steps, 0.266 -> 0.131 on seed 1, and does not recover) while its entropy stays "
+                   "high: the same direction as on addition (behind GRPO on all 3 seeds). Not yet "
+                   "diagnosed as T-PPO and step-level DAPO were; until then the verdict is on the "
+                   "preset as built, not on the method.")
 ORDER = ["grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp", "gspo", "etr", "bnpo", "adora", "copo",
          "gbpo", "d3s", "riskpo", "r3", "dcpo", "hapo", "tppo", "dapo_step", "spo_chain", "spo_tree"]
 
