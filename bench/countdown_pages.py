@@ -76,9 +76,12 @@ NOTES["hapo"] = ("The logged entropy is the policy's raw-logit entropy at the po
                  "comparison mixes where the samples go with how sharp the policy is.")
 NOTES["riskpo"] = ("RiskPO ends below its own warm start on 4 of 5 seeds (greedy pass@1 falls in the first "
                    "100 steps, 0.266 -> 0.131 on seed 1, and does not recover) while its entropy stays "
-                   "high: the same direction as on addition (behind GRPO on all 3 seeds). Not yet "
-                   "diagnosed as T-PPO and step-level DAPO were; until then the verdict is on the "
-                   "preset as built, not on the method.")
+                   "high: the same direction as on addition (behind GRPO on all 3 seeds). A first probe "
+                   "(seed 1 only): the spec's natural-baseline term `(a - b)` makes every advantage <= 0 "
+                   "(|A| 2-3 against GRPO's 0.4), so every sampled response is pushed down; with "
+                   "`method.credit.riskpo.natural_baseline=false` the same seed ends at 0.281 (+0.015 over "
+                   "its warm start, no early drop) instead of 0.172, still far below GRPO's 0.373. Not yet "
+                   "diagnosed on 5 seeds; until then the verdict is on the preset as built.")
 ORDER = ["grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp", "gspo", "etr", "bnpo", "adora", "copo",
          "gbpo", "d3s", "riskpo", "r3", "dcpo", "hapo", "tppo", "dapo_step", "spo_chain", "spo_tree"]
 
