@@ -44,7 +44,7 @@ impl LogMean {
         let values: Vec<f64> = run
             .metrics
             .iter()
-            .filter(|r| r.step as f64 > from || (self.last_fraction >= 1.0 && r.step > 0))
+            .filter(|r| r.step as f64 > from)
             .filter_map(|r| r.values.get(&self.metric).copied())
             .filter(|v| v.is_finite())
             .collect();

@@ -259,7 +259,11 @@ impl DapoStep {
                 ctx.non_finite("critic loss or gradient", 0)?;
             }
         }
-        let loss_end = label_loss(&self.critic);
+        // An untrained critic still has its starting loss: no second pass over every state.
+        let loss_end = match critic_steps {
+            0 => loss_start,
+            _ => label_loss(&self.critic),
+        };
         self.critic.freeze();
 
         // Step advantages: V of every step's state and successor, in order.
@@ -277,20 +281,16 @@ impl DapoStep {
             StepValues::Mc => label_values(&needed, &state_index, &labels),
         };
         let mut samples = Vec::new();
-        let mut pairs = values.chunks_exact(2);
+        let mut at = 0;
         for s in &sols {
-            let values: Vec<f64> = pairs
-                .by_ref()
-                .take(s.steps.len())
-                .flatten()
-                .copied()
-                .collect();
+            let span = 2 * s.steps.len();
             samples.extend(solution_samples(
                 &prompts[s.problem],
                 &s.steps,
                 s.outcome,
-                &values,
+                &values[at..at + span],
             ));
+            at += span;
         }
         let mut row = BTreeMap::new();
         row.insert("dapo_step/dataset_steps".into(), samples.len() as f64);
