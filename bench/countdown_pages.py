@@ -182,7 +182,7 @@ def section(preset, reports):
         lines += more
         if i == 0:
             verdicts = v
-            notes = [w for w in summary["warnings"] if w.startswith("target")]
+            notes = [w for w in summary.get("notes", []) + summary["warnings"] if w.startswith("target")]
             plots = out
     if preset == "dapo_step":
         mean, lo, hi = bootstrap_mean_ci(gains)

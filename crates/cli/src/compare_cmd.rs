@@ -211,6 +211,9 @@ fn render(
     for w in &summary.warnings {
         text.push_str(&format!("warning: {w}\n"));
     }
+    for n in &summary.notes {
+        text.push_str(&format!("note: {n}\n"));
+    }
     text.push_str(&format!(
         "report: {} (and {})",
         summary.markdown.display(),

@@ -60,4 +60,11 @@ fn fewer_samples_to_the_target_on_every_seed_is_better_and_the_note_counts_the_r
     assert!(md.contains(metric), "{md}");
     // Seed 0 of grpo starts at 0.10 and reaches 0.40 at step 10, the last line: 5/5.
     assert!(md.contains("grpo 5/5, fast 5/5"), "{md}");
+    // How the cost was counted is a note, not a warning: nothing is wrong with these runs.
+    assert!(summary.notes.iter().any(|n| n.contains("grpo 5/5")));
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+    assert!(
+        md.contains("## Notes") && !md.contains("## Warnings"),
+        "{md}"
+    );
 }

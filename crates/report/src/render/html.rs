@@ -50,6 +50,13 @@ pub(super) fn html(s: &ReportSummary, title: &str, svgs: &[String]) -> String {
         }
         let _ = writeln!(h, "</ul></div>");
     }
+    if !s.notes.is_empty() {
+        let _ = writeln!(h, "<div><b>Notes</b><ul>");
+        for n in &s.notes {
+            let _ = writeln!(h, "<li>{}</li>", esc(n));
+        }
+        let _ = writeln!(h, "</ul></div>");
+    }
 
     let _ = writeln!(h, "<h2>Final metrics</h2>");
     if s.tables.is_empty() {

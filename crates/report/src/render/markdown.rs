@@ -50,6 +50,13 @@ pub(super) fn markdown(s: &ReportSummary, title: &str) -> String {
         }
         md.push('\n');
     }
+    if !s.notes.is_empty() {
+        let _ = writeln!(md, "## Notes\n");
+        for n in &s.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+        md.push('\n');
+    }
 
     let _ = writeln!(md, "## Final metrics\n");
     if s.tables.is_empty() {

@@ -66,7 +66,6 @@ pub fn render_report_from_runs(
     let baseline = presets[0].clone();
     let tasks = first_seen(runs.iter().map(|r| r.info.task.as_str()));
     let mut warnings = run_warnings(runs);
-    warnings.extend(cost_notes);
     if tasks.len() > 1 {
         warnings.push(format!(
             "runs span {} tasks ({}): aggregates pool scores across tasks without normalisation \
@@ -161,6 +160,7 @@ pub fn render_report_from_runs(
         paired,
         plots,
         warnings,
+        notes: cost_notes,
     };
     write(&summary.markdown, &markdown(&summary, &opts.title))?;
     write(&summary.html, &html(&summary, &opts.title, &svgs))?;

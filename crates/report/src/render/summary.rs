@@ -98,4 +98,8 @@ pub struct ReportSummary {
     /// Things a reader should know: running runs left out of the tables, truncated metrics
     /// files, curves that could not be drawn.
     pub warnings: Vec<String>,
+    /// Facts about how a number was measured that are not problems (how many runs reached a
+    /// target, and how the others are counted). Absent from summaries written before notes.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
