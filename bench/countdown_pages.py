@@ -35,6 +35,11 @@ SP1 = ("eval/sampled_pass@1", "held-out sampled pass@1 (the papers' mean@k)")
 ENT = ("entropy, mean of the last 20% of steps", "token entropy over the last 100 steps")
 SIGNAL = ("nonzero_adv_group_frac, mean over all steps", "share of groups with a learning signal")
 GSTD = ("grad_norm_std, mean over all steps", "spread of the gradient norms within a step")
+# Stability is judged on the relative spread: the raw one grows with the size of a method's
+# advantages (REINFORCE++'s global normalisation gives |A| 0.48 against GRPO's 0.28 on seed 0,
+# and its norms are larger and more spread in proportion).
+GCV = ("grad_norm_std / grad_norm, mean over all steps",
+       "relative spread of the gradient norms within a step (std / mean)")
 SAMPLES = (f"samples to {TARGET}", f"responses generated until pass@1 >= 0.33")
 WALL = (f"wall_s to {TARGET}", f"seconds until pass@1 >= 0.33")
 
@@ -44,13 +49,13 @@ CLAIMS = {
     "dr_grpo": ("grpo_family", "removes GRPO's length and difficulty biases at equal accuracy", [P1]),
     "dapo": ("grpo_family", "clip-higher and dynamic sampling: higher accuracy, no entropy collapse, no wasted groups", [P1, ENT, SAMPLES]),
     "rloo": ("grpo_family", "leave-one-out baseline: an unbiased, lower-variance estimate, accuracy at least GRPO's", [P1]),
-    "reinforce_pp": ("grpo_family", "a global-batch baseline is more stable than per-prompt normalisation", [P1, GSTD]),
-    "gspo": ("grpo_family", "sequence-level ratios: more stable and more accurate than token-level GRPO", [P1, GSTD]),
+    "reinforce_pp": ("grpo_family", "a global-batch baseline is more stable than per-prompt normalisation", [P1, GCV]),
+    "gspo": ("grpo_family", "sequence-level ratios: more stable and more accurate than token-level GRPO", [P1, GCV]),
     "etr": ("etr", "higher accuracy than GRPO and slower entropy decay", [P1, ENT]),
-    "bnpo": ("bnpo", "best accuracy among policy-optimisation baselines and more stable training", [P1, GSTD]),
+    "bnpo": ("bnpo", "best accuracy among policy-optimisation baselines and more stable training", [P1, GCV]),
     "adora": ("adora", "gains over GRPO with fewer samples (data re-weighting)", [P1, SAMPLES]),
     "copo": ("copo", "uses all-consistent groups through a global term: higher accuracy than GRPO", [P1, SP1]),
-    "gbpo": ("gbpo", "matches or beats GRPO", [P1, GSTD]),
+    "gbpo": ("gbpo", "matches or beats GRPO", [P1, GCV]),
     "d3s": ("d3s", "higher accuracy than GRPO, reached about 2x faster", [P1, SAMPLES]),
     "riskpo": ("riskpo", "gains on pass@1 and pass@k, more stable entropy", [P1, P16, ENT]),
     "r3": ("r3", "better accuracy than GRPO-style methods by reviving zero-variance groups", [P1, SIGNAL]),
@@ -197,6 +202,12 @@ def section(preset, reports):
         lines.insert(-1, f"- gain of held-out pass@1 over its own warm start (the paper's claim): "
                          f"{fmt_ci(mean, lo, hi, 3)}: **{v}**")
         verdicts.insert(0, ("gain over its warm start", fmt_ci(mean, lo, hi, 3), v))
+    if any(m is GCV for m in measures):
+        raw = {p["metric"]: p for p in reports[base][1]["paired"] if p["preset"] == preset}.get(GSTD[0])
+        if raw and raw.get("ci"):
+            lines.insert(-1, f"- for reference, the raw {GSTD[1]} (`{GSTD[0]}`): "
+                             f"{fmt_ci(raw['mean'], raw['ci']['lower'], raw['ci']['upper'], 3)} (it scales "
+                             f"with the advantages, so the verdict reads the relative spread)")
     lines += [*(f"Note: {n}." for n in notes), "", *([NOTES[preset], ""] if preset in NOTES else []),
               f"![held-out pass@1, {preset} vs {base}](compare/countdown_{preset}_eval_pass_at_1.png)", ""]
     for png in ("eval_pass_at_1.png", "entropy.png"):

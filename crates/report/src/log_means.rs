@@ -7,10 +7,16 @@
 //! against the baseline that accuracy gets.
 use crate::runs::Run;
 
-/// The mean of `metric` over the lines of the last `last_fraction` of a run's steps.
+/// The mean of `metric` (or of its per-step ratio to another logged quantity) over the lines
+/// of the last `last_fraction` of a run's steps.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogMean {
     pub metric: String,
+    /// Divide each step's value by this quantity of the same line (lines where it is not
+    /// positive are left out): a scale-free version, e.g. the spread of the gradient norms
+    /// relative to their mean, which does not grow just because a method's advantages are larger.
+    #[serde(default)]
+    pub per: Option<String>,
     /// In (0, 1]: 1 averages the whole run.
     pub last_fraction: f64,
     pub higher_is_better: bool,
@@ -20,18 +26,30 @@ impl LogMean {
     pub fn new(metric: &str, last_fraction: f64, higher_is_better: bool) -> Self {
         Self {
             metric: metric.to_string(),
+            per: None,
             last_fraction,
             higher_is_better,
         }
     }
 
-    /// The final-metric name, e.g. `entropy, mean of the last 20% of steps`.
+    /// The same summary of `metric / per`, step by step.
+    pub fn relative_to(mut self, per: &str) -> Self {
+        self.per = Some(per.to_string());
+        self
+    }
+
+    /// The final-metric name, e.g. `entropy, mean of the last 20% of steps` or
+    /// `grad_norm_std / grad_norm, mean over all steps`.
     pub fn name(&self) -> String {
+        let quantity = match &self.per {
+            Some(per) => format!("{} / {per}", self.metric),
+            None => self.metric.clone(),
+        };
         if self.last_fraction >= 1.0 {
-            format!("{}, mean over all steps", self.metric)
+            format!("{quantity}, mean over all steps")
         } else {
             let pct = (self.last_fraction * 100.0).round();
-            format!("{}, mean of the last {pct}% of steps", self.metric)
+            format!("{quantity}, mean of the last {pct}% of steps")
         }
     }
 
@@ -45,7 +63,13 @@ impl LogMean {
             .metrics
             .iter()
             .filter(|r| r.step as f64 > from)
-            .filter_map(|r| r.values.get(&self.metric).copied())
+            .filter_map(|r| {
+                let value = *r.values.get(&self.metric)?;
+                match &self.per {
+                    None => Some(value),
+                    Some(per) => r.values.get(per).filter(|&&d| d > 0.0).map(|d| value / d),
+                }
+            })
             .filter(|v| v.is_finite())
             .collect();
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
@@ -96,6 +120,33 @@ mod tests {
         let r = run(&[(1, 1.0), (2, f64::NAN), (3, 3.0)]);
         assert_eq!(LogMean::new("entropy", 1.0, true).of(&r), Some(2.0));
         assert_eq!(LogMean::new("grad_norm_std", 1.0, false).of(&r), None);
+    }
+
+    #[test]
+    fn a_relative_summary_divides_step_by_step_and_skips_steps_without_a_positive_divisor() {
+        let lines: [(u64, &[(&str, f64)]); 3] = [
+            (1, &[("grad_norm_std", 1.0), ("grad_norm", 4.0)]),
+            (2, &[("grad_norm_std", 3.0), ("grad_norm", 2.0)]),
+            (3, &[("grad_norm_std", 5.0), ("grad_norm", 0.0)]),
+        ];
+        let r = run_of_lines("grpo", &lines);
+        let cv = LogMean::new("grad_norm_std", 1.0, false).relative_to("grad_norm");
+        // (1/4 + 3/2) / 2: the mean of the ratios, not the ratio of the means (9/6).
+        assert_eq!(cv.of(&r), Some(0.875));
+        assert_eq!(cv.name(), "grad_norm_std / grad_norm, mean over all steps");
+        // Doubling every advantage doubles both norms: the relative spread does not move.
+        let doubled: Vec<(u64, Vec<(&str, f64)>)> = lines
+            .iter()
+            .map(|(s, kv)| (*s, kv.iter().map(|&(k, v)| (k, 2.0 * v)).collect()))
+            .collect();
+        let doubled: Vec<(u64, &[(&str, f64)])> =
+            doubled.iter().map(|(s, kv)| (*s, &kv[..])).collect();
+        let r2 = run_of_lines("grpo", &doubled);
+        assert_eq!(cv.of(&r2), cv.of(&r));
+        assert!(
+            LogMean::new("grad_norm_std", 1.0, false).of(&r2)
+                != LogMean::new("grad_norm_std", 1.0, false).of(&r)
+        );
     }
 
     #[test]
