@@ -194,7 +194,7 @@ def section(preset, reports):
         lines += more
         if i == 0:
             verdicts = v
-            notes = [w for w in summary.get("notes", []) + summary["warnings"] if w.startswith("target")]
+            notes = [n for n in summary["notes"] if n.startswith("target")]
             plots = out
     if preset == "dapo_step":
         mean, lo, hi = bootstrap_mean_ci(gains)
