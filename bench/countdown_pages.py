@@ -36,8 +36,9 @@ ENT = ("entropy, mean of the last 20% of steps", "token entropy over the last 10
 SIGNAL = ("nonzero_adv_group_frac, mean over all steps", "share of groups with a learning signal")
 GSTD = ("grad_norm_std, mean over all steps", "spread of the gradient norms within a step")
 # Stability is judged on the relative spread: the raw one grows with the size of a method's
-# advantages (REINFORCE++'s global normalisation gives |A| 0.48 against GRPO's 0.28 on seed 0,
-# and its norms are larger and more spread in proportion).
+# gradients (REINFORCE++'s global normalisation gives |A| 0.48 against GRPO's 0.28 on seed 0,
+# and its norms are larger and more spread in proportion; BNPO's norms are 3.6x GRPO's at
+# smaller mean |A|). The pages show both means beside the raw spread.
 GCV = ("grad_norm_std / grad_norm, mean over all steps",
        "relative spread of the gradient norms within a step (std / mean)")
 SAMPLES = (f"samples to {TARGET}", f"responses generated until pass@1 >= 0.33")
@@ -68,6 +69,10 @@ CLAIMS = {
 }
 # What a measurement means for one method, where that is not what it means for the others.
 NOTES = {
+    "bnpo": "BNPO's gradients are about 3.6 times GRPO's at less than half its mean |A|: its "
+            "spec's loss sums the token terms of a response (`seq-mean-token-sum`) where GRPO "
+            "averages them, and countdown's answers are 7-8 tokens long. That is why its raw "
+            "spread is much larger while its spread relative to the mean norm is smaller.",
     "dapo": "Dynamic sampling drops the groups without a learning signal and samples more, so the "
             "share of groups with a signal is 1 by construction; its price is in the responses "
             "generated until the target, measured above. In steps and seconds DAPO reaches the "
@@ -113,6 +118,20 @@ def finished(preset):
 
 def evals(preset, seed):
     return [r for r in rows(preset, seed) if "eval/pass@1" in r]
+
+
+def mean_over_steps(preset, key):
+    """The mean of a per-step metric over every step of every seed."""
+    values = [r[key] for s in range(SEEDS) for r in rows(preset, s) if key in r]
+    return sum(values) / len(values)
+
+
+def mean_norm(preset):
+    return mean_over_steps(preset, "grad_norm")
+
+
+def mean_abs_adv(preset):
+    return mean_over_steps(preset, "advantage_abs_mean")
 
 
 def bootstrap_mean_ci(xs, resamples=10000, seed=0):
@@ -206,8 +225,11 @@ def section(preset, reports):
         raw = {p["metric"]: p for p in reports[base][1]["paired"] if p["preset"] == preset}.get(GSTD[0])
         if raw and raw.get("ci"):
             lines.insert(-1, f"- for reference, the raw {GSTD[1]} (`{GSTD[0]}`): "
-                             f"{fmt_ci(raw['mean'], raw['ci']['lower'], raw['ci']['upper'], 3)} (it scales "
-                             f"with the advantages, so the verdict reads the relative spread)")
+                             f"{fmt_ci(raw['mean'], raw['ci']['lower'], raw['ci']['upper'], 3)}; it grows "
+                             f"with the size of the gradient itself (mean norm {mean_norm(preset):.2f} for "
+                             f"{preset} against {mean_norm(base):.2f} for {base}, mean |A| "
+                             f"{mean_abs_adv(preset):.2f} against {mean_abs_adv(base):.2f}), so the verdict "
+                             f"reads the relative spread")
     lines += [*(f"Note: {n}." for n in notes), "", *([NOTES[preset], ""] if preset in NOTES else []),
               f"![held-out pass@1, {preset} vs {base}](compare/countdown_{preset}_eval_pass_at_1.png)", ""]
     for png in ("eval_pass_at_1.png", "entropy.png"):
