@@ -71,7 +71,7 @@ CLAIMS = {
 NOTES = {
     "d3s": "D3S generates as many responses per step as GRPO and selects among them by masking "
            "the loss (a quarter of the responses and a fifth of their tokens early, all of both "
-           "by the end), so its update costs what GRPO's does (500 RL steps: 325-369 s of step "
+           "by the end), so its update costs about what GRPO's does (500 RL steps: 325-369 s of step "
            "time against GRPO's 370-409 s) and a speed-up can show here only in steps: the "
            "responses-to-target measure counts steps (256 responses each), and it is level there.",
     "adora": "ADORA's criterion (Length-Advantage, the code's default and the only one built) keeps "
