@@ -69,6 +69,8 @@ CLAIMS = {
 }
 # What a measurement means for one method, where that is not what it means for the others.
 NOTES = {
+    "r3": "Beyond the claim's measurements, the report's paired differences show R3 narrower at "
+          "k > 1: pass@8 -0.034 [-0.064, -0.006], pass@16 -0.041 [-0.074, -0.007].",
     "d3s": "D3S generates as many responses per step as GRPO and selects among them by masking "
            "the loss (a quarter of the responses and a fifth of their tokens early, all of both "
            "by the end), so its update costs about what GRPO's does (500 RL steps: 325-369 s of step "
