@@ -23,6 +23,8 @@ pub struct CompareArgs {
     pub quiet: bool,
     /// Cost-to-target tables in the report (`--target`).
     pub targets: Vec<Target>,
+    /// Print the plan and exit (`--dry-run`).
+    pub dry_run: bool,
 }
 
 pub fn run_compare(args: CompareArgs) -> Result<()> {
@@ -51,6 +53,17 @@ pub fn run_compare(args: CompareArgs) -> Result<()> {
         threads,
     };
     let cells = compare::plan(&spec)?;
+    if args.dry_run {
+        println!(
+            "{} runs in {}, {jobs} at a time, {threads} thread(s) each:",
+            cells.len(),
+            spec.dir.display()
+        );
+        for cell in &cells {
+            println!("  {}", cell.describe());
+        }
+        return Ok(());
+    }
     compare::write_spec(&spec)?;
     let exe = std::env::current_exe().context("cannot locate the polopt binary to run cells")?;
     eprintln!(

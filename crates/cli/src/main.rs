@@ -110,6 +110,10 @@ enum Command {
         /// `eval/pass@1>=0.5` (repeatable; `<=` for a loss); lower is better.
         #[arg(long = "target", value_name = "METRIC>=VALUE", value_parser = parse_target)]
         targets: Vec<polopt_report::to_target::Target>,
+        /// Print what each run would do (skip, resume or start, and the warm-start cache entry
+        /// it reads or trains) and exit without writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Write a checkpoint (or a run's newest) as a Hugging Face model directory; a built-in
     /// run's character vocabulary becomes `tokenizer.json`.
@@ -238,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             threads,
             quiet,
             targets,
+            dry_run,
         } => compare_cmd::run_compare(compare_cmd::CompareArgs {
             presets,
             task,
@@ -250,6 +255,7 @@ fn run(cli: Cli) -> Result<()> {
             threads,
             quiet,
             targets,
+            dry_run,
         }),
         Command::Report {
             paths,

@@ -25,6 +25,10 @@ const TINY: &[&str] = &[
 ];
 
 fn compare(out: &Path) -> Output {
+    compare_with(out, &[])
+}
+
+fn compare_with(out: &Path, extra: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_polopt"));
     cmd.args(["compare", "--presets", "grpo,dapo", "--task", "addition"])
         .args(["--seeds", "2", "--steps", "4", "--jobs", "2", "--quiet"])
@@ -34,6 +38,7 @@ fn compare(out: &Path) -> Output {
     for s in TINY {
         cmd.args(["--set", s]);
     }
+    cmd.args(extra);
     cmd.output().expect("polopt runs")
 }
 
@@ -90,6 +95,28 @@ fn a_grid_finishes_reports_and_a_rerun_runs_only_the_missing_cells() {
     let text = fs::read_to_string(&info).unwrap();
     fs::write(&info, text.replace("\"finished\"", "\"running\"")).unwrap();
     fs::remove_dir_all(runs.join("dapo-seed0")).unwrap();
+
+    // A dry run tells each cell's fate and writes nothing: the deleted cell starts over from
+    // seed 0's warm start, which grpo-seed0 stored in the cache.
+    let dry = compare_with(tmp.path(), &["--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let plan = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(plan.contains("grpo-seed0: skip (finished)"), "{plan}");
+    assert!(
+        plan.contains("grpo-seed1: resume from its newest checkpoint"),
+        "{plan}"
+    );
+    let fresh = plan
+        .lines()
+        .find(|l| l.contains("dapo-seed0: fresh; warm start "))
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert!(fresh.ends_with("(cached)"), "{fresh}");
+    let key = fresh.split("warm start ").nth(1).unwrap();
+    let key = Path::new(key.trim_end_matches(" (cached)"));
+    assert!(key.join("sft.json").is_file(), "{}", key.display());
+    assert!(started(&dry).is_empty(), "{}", stderr(&dry));
+    assert!(!runs.join("dapo-seed0").exists());
+
     let resumed = compare(tmp.path());
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert_eq!(started(&resumed), ["dapo-seed0", "grpo-seed1"]);

@@ -172,6 +172,31 @@ impl Cell {
         self.name.clone()
     }
 
+    /// What running the grid would do with this cell, in one line (`compare --dry-run`): a
+    /// long grid can be checked, and its warm-start cache entries seen, before it starts.
+    pub fn describe(&self) -> String {
+        let action = match self.action {
+            Action::Skip => "skip (finished)",
+            Action::Resume => "resume from its newest checkpoint",
+            Action::Fresh { clear: false } => "fresh",
+            Action::Fresh { clear: true } => "fresh (clears an attempt that left no checkpoint)",
+        };
+        match &self.warm_key {
+            Some(key) => {
+                let state = match key.join("sft.json").is_file() {
+                    true => "cached",
+                    false => "trained by the first run that needs it",
+                };
+                format!(
+                    "{}: {action}; warm start {} ({state})",
+                    self.name,
+                    key.display()
+                )
+            }
+            None => format!("{}: {action}", self.name),
+        }
+    }
+
     /// Arguments of the child process: `train --quiet --set ... [--resume]`.
     pub fn train_args(&self) -> Vec<String> {
         let mut args = vec!["train".to_string(), "--quiet".to_string()];
