@@ -15,6 +15,7 @@ Step-level DAPO's claim is an improvement over its own starting point, so its ga
 warm start gets a percentile bootstrap over seeds here (10 000 resamples, seeded), the same
 definition the report uses for its intervals.
 """
+import functools
 import json
 import os
 import random
@@ -125,7 +126,9 @@ ORDER = ["grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp", "gspo", "etr", "bnpo
          "gbpo", "d3s", "riskpo", "r3", "dcpo", "hapo", "tppo", "dapo_step", "spo_chain", "spo_tree"]
 
 
+@functools.lru_cache(maxsize=None)
 def rows(preset, seed):
+    """A run's metrics lines, read once (the sections and the means read them many times)."""
     path = os.path.join(GRID, "runs", f"{preset}-seed{seed}", "metrics.jsonl")
     return [json.loads(line) for line in open(path)]
 

@@ -277,7 +277,7 @@ pub fn report_options(runs: &[Run], family: Family) -> ReportOptions {
                 LogMean::new("entropy", 0.2, true),
                 LogMean::new("nonzero_adv_group_frac", 1.0, true),
                 LogMean::new("grad_norm_std", 1.0, false),
-                // Scale-free: a method with larger advantages has larger, more spread norms.
+                // Scale-free: a method with larger gradients has more spread norms.
                 LogMean::new("grad_norm_std", 1.0, false).relative_to("grad_norm"),
             ];
             (

@@ -14,7 +14,7 @@ pub struct LogMean {
     pub metric: String,
     /// Divide each step's value by this quantity of the same line (lines where it is not
     /// positive are left out): a scale-free version, e.g. the spread of the gradient norms
-    /// relative to their mean, which does not grow just because a method's advantages are larger.
+    /// relative to their mean, which does not grow just because a method's gradients are larger.
     #[serde(default)]
     pub per: Option<String>,
     /// In (0, 1]: 1 averages the whole run.

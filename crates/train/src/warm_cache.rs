@@ -36,12 +36,18 @@ pub fn entry_dir(config: &RunConfig, threads: usize) -> Result<PathBuf, TrainErr
     Ok(Path::new(&config.run.out_dir).join(".warmstart").join(key))
 }
 
+/// Whether the entry holds a stored warm start (its metrics file is written last, inside the
+/// renamed directory, so its presence means the whole entry is there).
+pub fn is_stored(dir: &Path) -> bool {
+    dir.join(METRICS_FILE).is_file()
+}
+
 /// Loads a cached warm start into `policy` and returns its metrics, or `None` when absent.
 pub fn load(dir: &Path, policy: &mut Policy) -> Result<Option<BTreeMap<String, f64>>, TrainError> {
-    let metrics_path = dir.join(METRICS_FILE);
-    if !metrics_path.exists() {
+    if !is_stored(dir) {
         return Ok(None);
     }
+    let metrics_path = dir.join(METRICS_FILE);
     let text = fs::read_to_string(&metrics_path).map_err(|e| TrainError::io(&metrics_path, e))?;
     let metrics = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
         path: metrics_path.clone(),

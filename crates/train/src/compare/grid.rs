@@ -140,7 +140,7 @@ fn ready<'a>(cell: &Cell, mut running: impl Iterator<Item = &'a Cell>) -> bool {
     let Some(key) = &cell.warm_key else {
         return true;
     };
-    key.join("sft.json").exists() || !running.any(|r| r.warm_key.as_ref() == Some(key))
+    crate::warm_cache::is_stored(key) || !running.any(|r| r.warm_key.as_ref() == Some(key))
 }
 
 fn spawn(cell: &Cell, exe: &Path) -> Result<Child, CompareError> {

@@ -183,7 +183,7 @@ impl Cell {
         };
         match &self.warm_key {
             Some(key) => {
-                let state = match key.join("sft.json").is_file() {
+                let state = match crate::warm_cache::is_stored(key) {
                     true => "cached",
                     false => "trained by the first run that needs it",
                 };
