@@ -266,6 +266,14 @@ def section(preset, reports):
     return page, "\n".join(lines), claim, verdicts
 
 
+def committed_rows(body, begin, end):
+    """The combined table's measured rows as committed, by preset."""
+    block = re.search(re.escape(begin) + "(.*?)" + re.escape(end), body, flags=re.S)
+    found = re.findall(r"^\| \[`(\w+)`\]\(.*$", block.group(1) if block else "", flags=re.M)
+    rows = [line for line in (block.group(1) if block else "").splitlines() if line.startswith("| [`")]
+    return dict(zip(found, rows))
+
+
 def write_section(page, header, text):
     path = os.path.join("docs", "methods", f"{page}.md")
     body = open(path).read() if os.path.exists(path) else f"# {page}\n"
@@ -281,10 +289,16 @@ def main():
         sys.exit(f"{GRID}: {BASE} has not finished 5 seeds")
     table = ["| method | paper's claim | our measurement (paired vs GRPO unless named, 5 seeds, 95% CI) | verdict |",
              "|---|---|---|---|"]
+    readme = os.path.join("docs", "methods", "README.md")
+    begin, end = "<!-- countdown-table:begin -->", "<!-- countdown-table:end -->"
+    body = open(readme).read()
+    written = committed_rows(body, begin, end)
     for preset in ORDER[1:]:
         claim = CLAIMS[preset][1]
         if not all(finished(p) for p in [preset, *baselines(preset)]):
-            table.append(f"| `{preset}` | {claim} | not run yet | — |")
+            # Run directories are not committed: a preset measured on another machine keeps
+            # the row (and page section) it was given there.
+            table.append(written.get(preset, f"| `{preset}` | {claim} | not run yet | — |"))
             continue
         reports = {b: pair_report(preset, b) for b in baselines(preset)}
         page, text, claim, verdicts = section(preset, reports)
@@ -295,9 +309,6 @@ def main():
         table.append(f"| [`{preset}`]({page}.md) | {claim} | {measured} | "
                      f"{'; '.join(v for _, _, v in verdicts)} |")
         print(f"{preset}: {'; '.join(v for _, _, v in verdicts)}")
-    readme = os.path.join("docs", "methods", "README.md")
-    begin, end = "<!-- countdown-table:begin -->", "<!-- countdown-table:end -->"
-    body = open(readme).read()
     block = begin + "\n" + "\n".join(table) + "\n" + end
     body = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, body, flags=re.S)
     open(readme, "w").write(body)
