@@ -91,7 +91,9 @@ NOTES = {
             "against GRPO's 0.85. At ratio 1 its squared kernel's gradient is eps * |A| = 0.2 |A| "
             "where the clipped loss's is |A|, and its median baseline (no division by the group's "
             "std, as reconstructed) gives a smaller mean |A|. A 5-seed run at five times the "
-            "learning rate (`rl.lr = 5e-4`) is queued to tell slower steps from a worse direction.",
+            "learning rate (`rl.lr = 5e-4`) would tell slower steps from a worse direction; it has not been "
+            "run (open: the machine holding the grid's runs was lost before its turn came, and the "
+            "grid's last chunk took the next session's cores).",
     "bnpo": "BNPO's gradients are about 3.6 times GRPO's at less than half its mean |A|: its "
             "spec's loss sums the token terms of a response (`seq-mean-token-sum`) where GRPO "
             "averages them, and countdown's answers are 7-8 tokens long. That is why its raw "
@@ -105,6 +107,16 @@ NOTES = {
             "per-response advantages that `nonzero_adv_group_frac` counts, so that share is not its "
             "measurement; its paper reports mean@8, i.e. sampled accuracy, measured above.",
 }
+NOTES["tppo"] = ("T-PPO, as preset (2-token windows), falls in the first 100 steps on every seed "
+                 "(greedy pass@1 0.24-0.30 -> 0.06-0.11) and does not recover; its entropy stays high "
+                 "(0.43-0.92 over the last 100 steps against GRPO's 0.11-0.12) and its answers grow "
+                 "longer (10.4-14.9 tokens against 8.3-9.1). It finishes 37-49 responses a step (GRPO: "
+                 "256), so its whole budget is fewer responses than GRPO needs to reach the target: the "
+                 "responses-to-target difference is negative without T-PPO ever reaching it, and the "
+                 "verdict reads it as not reproduced. Its steps also cost more (median 1.25-1.58 s "
+                 "against 0.56-0.81 s: a critic forward and update every step). This is the truncation "
+                 "found on addition (above, \"Why T-PPO trails GRPO here\"): at window 2 most windows "
+                 "end unfinished and their advantages are the critic's temporal differences alone.")
 NOTES["hapo"] = ("The logged entropy is the policy's raw-logit entropy at the positions of each method's own "
                  "samples; HAPO draws them at entropy-aware temperatures, so its curve starts lower than "
                  "GRPO's already at step 1 (0.54 against 0.60, mean of 5 seeds, same warm starts): the entropy "
@@ -120,8 +132,9 @@ NOTES["riskpo"] = ("RiskPO ends below its own warm start on 4 of 5 seeds (greedy
                    "(seed 1 only): the spec's natural-baseline term `(a - b)` makes every advantage <= 0 "
                    "(|A| 2-3 against GRPO's 0.4), so every sampled response is pushed down; with "
                    "`method.credit.riskpo.natural_baseline=false` the same seed ends at 0.281 (+0.015 over "
-                   "its warm start, no early drop) instead of 0.172, still far below GRPO's 0.373. Not yet "
-                   "diagnosed on 5 seeds; until then the verdict is on the preset as built.")
+                   "its warm start, no early drop) instead of 0.172, still far below GRPO's 0.373. Not "
+                   "checked on 5 seeds (the 5-seed run was queued on a machine that was lost before it ran); "
+                   "the verdict is on the preset as built.")
 ORDER = ["grpo", "dr_grpo", "dapo", "rloo", "reinforce_pp", "gspo", "etr", "bnpo", "adora", "copo",
          "gbpo", "d3s", "riskpo", "r3", "dcpo", "hapo", "tppo", "dapo_step", "spo_chain", "spo_tree"]
 
@@ -157,6 +170,26 @@ def mean_norm(preset):
 
 def mean_abs_adv(preset):
     return mean_over_steps(preset, "advantage_abs_mean")
+
+
+def reached(preset):
+    """On how many seeds the preset's held-out pass@1 reached the target."""
+    value = float(TARGET.split(">=")[1])
+    return sum(any(r["eval/pass@1"] >= value for r in evals(preset, s)) for s in range(SEEDS))
+
+
+def censored(v, hits):
+    """A cost-to-target verdict once the seeds that missed the target are accounted for.
+
+    A missed seed counts at its whole budget, a lower bound on its cost: that can only argue
+    against the method. A method whose whole budget is cheaper than GRPO's way to the target
+    (T-PPO finishes fewer responses per step) would otherwise look cheaper without reaching it.
+    """
+    if hits == SEEDS or v == "not reproduced":
+        return v
+    if hits == 0:
+        return "not reproduced (never reaches the target)"
+    return f"inconclusive (reaches the target on {hits} of {SEEDS} seeds)"
 
 
 def bootstrap_mean_ci(xs, resamples=10000, seed=0):
@@ -200,8 +233,11 @@ def paired_lines(preset, base, summary, measures):
             verdicts.append((label, "n/a", "not measured"))
             continue
         ci = p["ci"]
-        digits = 0 if metric.startswith(("samples", "wall_s")) else 3
+        cost = metric.startswith(("samples", "wall_s"))
+        digits = 0 if cost else 3
         v = verdict(ci["lower"], ci["upper"], p["higher_is_better"])
+        if cost:
+            v = censored(v, reached(preset))
         text = fmt_ci(p["mean"], ci["lower"], ci["upper"], digits)
         lines.append(f"- {label} (`{metric}`): {text} ({'higher' if p['higher_is_better'] else 'lower'} "
                      f"is better): **{v}**")

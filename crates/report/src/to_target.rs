@@ -11,7 +11,10 @@
 //!
 //! A run that never reaches the target is counted at its whole budget (the same sums over all
 //! its lines), a lower bound on its true cost, so that a method failing on some seeds cannot
-//! look cheaper by dropping them; the report says how many runs reached the target. The three
+//! look cheaper by dropping them; the report says how many runs reached the target. A bound
+//! only argues against a method: one whose whole budget is cheaper than the baseline's cost
+//! (fewer responses per step) can look cheaper without ever reaching the target, so a
+//! difference in its favour is meaningful only when its runs reached it. The three
 //! costs become final metrics of the run (lower is better), so the final-metric tables, the
 //! probability of improvement and the paired differences treat them like any other.
 use std::fmt;
