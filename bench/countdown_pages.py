@@ -117,6 +117,13 @@ NOTES["tppo"] = ("T-PPO, as preset (2-token windows), falls in the first 100 ste
                  "against 0.56-0.81 s: a critic forward and update every step). This is the truncation "
                  "found on addition (above, \"Why T-PPO trails GRPO here\"): at window 2 most windows "
                  "end unfinished and their advantages are the critic's temporal differences alone.")
+NOTES["dapo_step"] = ("Seeds 0-2 repeat the diagnosis above to the digit (-0.125, -0.067, -0.051 over "
+                      "their warm starts; the grid's runs add evaluations every 100 steps, which do not "
+                      "touch training): at the spec's beta 0.1 the fit lowers the sampled tokens on "
+                      "average, and no setting tried there gains (\"Why step-level DAPO trails GRPO\"). "
+                      "Pass@16 holds up better than greedy pass@1 (0.430-0.551 against GRPO's "
+                      "0.459-0.539): the policy moves away from the warm start's greedy answer without "
+                      "narrowing.")
 NOTES["hapo"] = ("The logged entropy is the policy's raw-logit entropy at the positions of each method's own "
                  "samples; HAPO draws them at entropy-aware temperatures, so its curve starts lower than "
                  "GRPO's already at step 1 (0.54 against 0.60, mean of 5 seeds, same warm starts): the entropy "
