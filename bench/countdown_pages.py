@@ -121,9 +121,8 @@ NOTES["dapo_step"] = ("Seeds 0-2 repeat the diagnosis above to the digit (-0.125
                       "their warm starts; the grid's runs add evaluations every 100 steps, which do not "
                       "touch training): at the spec's beta 0.1 the fit lowers the sampled tokens on "
                       "average, and no setting tried there gains (\"Why step-level DAPO trails GRPO\"). "
-                      "Pass@16 holds up better than greedy pass@1 (0.430-0.551 against GRPO's "
-                      "0.459-0.539): the policy moves away from the warm start's greedy answer without "
-                      "narrowing.")
+                      "Its pass@16 ends where GRPO's does (0.430-0.551 against 0.459-0.539, both below "
+                      "the warm starts' 0.60-0.63): what it loses is the greedy answer.")
 NOTES["hapo"] = ("The logged entropy is the policy's raw-logit entropy at the positions of each method's own "
                  "samples; HAPO draws them at entropy-aware temperatures, so its curve starts lower than "
                  "GRPO's already at step 1 (0.54 against 0.60, mean of 5 seeds, same warm starts): the entropy "
