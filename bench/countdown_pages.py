@@ -328,7 +328,8 @@ def write_section(page, header, text):
 
 def main():
     if not finished(BASE):
-        sys.exit(f"{GRID}: {BASE} has not finished 5 seeds")
+        sys.exit(f"{GRID}: {BASE} has not finished 5 seeds (runs kept in the repository come back with "
+                 f"`python bench/run_archive.py restore bench/results/countdown_grid {GRID}`)")
     table = ["| method | paper's claim | our measurement (paired vs GRPO unless named, 5 seeds, 95% CI) | verdict |",
              "|---|---|---|---|"]
     readme = os.path.join("docs", "methods", "README.md")
