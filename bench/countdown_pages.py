@@ -123,6 +123,23 @@ NOTES["dapo_step"] = ("Seeds 0-2 repeat the diagnosis above to the digit (-0.125
                       "average, and no setting tried there gains (\"Why step-level DAPO trails GRPO\"). "
                       "Its pass@16 ends where GRPO's does (0.430-0.551 against 0.459-0.539, both below "
                       "the warm starts' 0.60-0.63): what it loses is the greedy answer.")
+NOTES["spo_chain"] = ("SPO-chain is ahead of GRPO on 4 of 5 seeds and the CI just holds zero. Its "
+                      "segment values come from Monte-Carlo rollouts at each cutpoint, so its steps "
+                      "cost about 2.7 times GRPO's (median 1.67-2.08 s against 0.56-0.81 s; a run, "
+                      "warm start included, 1,070-1,225 s against 497-740 s). Its advantages are a "
+                      "third of GRPO's in size (mean |A| 0.09-0.10 against 0.27-0.29) and its token "
+                      "entropy stays far higher (0.59-0.61 over the last 100 steps against "
+                      "0.11-0.12; not part of its claim, measured from the same runs). Beyond the "
+                      "claim's measurement, the report's paired differences show its sampled pass@1 "
+                      "higher (+0.016 [+0.004, +0.027]) and pass@16 level (-0.009 [-0.036, +0.018]).")
+NOTES["spo_tree"] = ("SPO-tree samples a tree per prompt (512 responses a step, sharing prefixes) and its "
+                     "steps cost about what GRPO's do (median 0.57-0.69 s against 0.56-0.81 s). Its "
+                     "token entropy stays far higher (0.61-0.65 over the last 100 steps against "
+                     "0.11-0.12), and beyond the claim's measurement the report's paired differences "
+                     "show it broader at k > 1: pass@8 +0.033 [+0.011, +0.056], pass@16 +0.039 "
+                     "[+0.018, +0.061] (sampled pass@1 level, +0.000 [-0.015, +0.016]). On addition it "
+                     "was behind on all 3 seeds (above); here, where the task leaves room, it is level "
+                     "on greedy pass@1.")
 NOTES["hapo"] = ("The logged entropy is the policy's raw-logit entropy at the positions of each method's own "
                  "samples; HAPO draws them at entropy-aware temperatures, so its curve starts lower than "
                  "GRPO's already at step 1 (0.54 against 0.60, mean of 5 seeds, same warm starts): the entropy "
