@@ -116,7 +116,12 @@ NOTES["tppo"] = ("T-PPO, as preset (2-token windows), falls in the first 100 ste
                  "verdict reads it as not reproduced. Its steps also cost more (median 1.25-1.58 s "
                  "against 0.56-0.81 s: a critic forward and update every step). This is the truncation "
                  "found on addition (above, \"Why T-PPO trails GRPO here\"): at window 2 most windows "
-                 "end unfinished and their advantages are the critic's temporal differences alone.")
+                 "end unfinished and their advantages are the critic's temporal differences alone. A "
+                 "probe on two seeds with whole-answer windows (`--set method.rollout.window=24`, "
+                 "countdown's max_new_tokens; same warm starts, `--name countdown_tppo_window24`) "
+                 "tracks GRPO, as on addition: greedy pass@1 0.385 and 0.389 at step 500 (GRPO 0.393, "
+                 "0.373), late entropy 0.09-0.11, at about twice GRPO's step time (median 1.46-1.61 s, "
+                 "the critic). Seeds 2-4 of that probe were not run.")
 NOTES["dapo_step"] = ("Seeds 0-2 repeat the diagnosis above to the digit (-0.125, -0.067, -0.051 over "
                       "their warm starts; the grid's runs add evaluations every 100 steps, which do not "
                       "touch training): at the spec's beta 0.1 the fit lowers the sampled tokens on "
