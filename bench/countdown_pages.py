@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import sys
 
+from run_archive import finished as run_finished
+
 GRID = sys.argv[1] if len(sys.argv) > 1 else "runs/compare/countdown_grid"
 BASE = "grpo"
 SEEDS = 5
@@ -175,11 +177,7 @@ def rows(preset, seed):
 
 
 def finished(preset):
-    ok = 0
-    for s in range(SEEDS):
-        info = os.path.join(GRID, "runs", f"{preset}-seed{s}", "run.json")
-        ok += os.path.exists(info) and json.load(open(info)).get("status") == "finished"
-    return ok == SEEDS
+    return all(run_finished(os.path.join(GRID, "runs", f"{preset}-seed{s}")) for s in range(SEEDS))
 
 
 def evals(preset, seed):
@@ -333,9 +331,8 @@ def section(preset, reports):
 def committed_rows(body, begin, end):
     """The combined table's measured rows as committed, by preset."""
     block = re.search(re.escape(begin) + "(.*?)" + re.escape(end), body, flags=re.S)
-    found = re.findall(r"^\| \[`(\w+)`\]\(.*$", block.group(1) if block else "", flags=re.M)
-    rows = [line for line in (block.group(1) if block else "").splitlines() if line.startswith("| [`")]
-    return dict(zip(found, rows))
+    measured = re.finditer(r"^\| \[`(\w+)`\]\(.*$", block.group(1) if block else "", flags=re.M)
+    return {m.group(1): m.group(0) for m in measured}
 
 
 def write_section(page, header, text):
